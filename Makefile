@@ -1,0 +1,25 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Everything else is set up here.
+SHELL := /bin/bash
+# uv comes from PyPI; `python3 -m uv` finds it wherever pip put it.
+UV ?= python3 -m uv
+RUN := $(UV) run --frozen --no-sync
+CORPUS ?= ../shared/corpus
+
+.PHONY: setup test demo bench lint
+
+setup:
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	@$(UV) sync --all-packages --quiet
+
+test: setup
+	$(RUN) pytest -n auto -q
+
+lint: setup
+	$(RUN) ruff check packages tests bench
+	$(RUN) mypy packages/*/src
+
+demo: setup
+	@bash scripts/demo.sh
+
+bench: setup
+	$(RUN) python bench/run.py
