@@ -1,0 +1,269 @@
+"""Streaming the Content payload into a sink, one verified file at a time.
+
+The content body is one zstd stream holding every unique file end to end; the index says which
+range is which digest. Decompressed bytes flow straight to the sink, so memory use does not grow
+with the package size, and each file is checked against its XXH3-128 digest before the sink is
+told to keep it.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator, Sequence
+from typing import IO, BinaryIO, Protocol, cast
+
+import xxhash
+import zstandard
+
+from .errors import (
+    ChecksumMismatchError,
+    CompressionError,
+    DigestMismatchError,
+    IndexRangeError,
+    PlainSizeMismatchError,
+    StoneError,
+    TruncatedError,
+)
+from .index import IndexEntry
+from .payload import Compression, PayloadHeader
+
+CHUNK_SIZE = 1 << 20
+# zstd's own default is 2**27; upstream decodes with window log 31.
+MAX_WINDOW_SIZE = 1 << 31
+_MIN_WINDOW_SIZE = 1 << 27
+
+
+class ContentWriter(Protocol):
+    """Receives the bytes of one file; `commit` once they are verified, else `discard`."""
+
+    def write(self, data: memoryview) -> object: ...
+
+    def commit(self) -> None: ...
+
+    def discard(self) -> None: ...
+
+
+class ContentSink(Protocol):
+    def open(self, entry: IndexEntry) -> ContentWriter: ...
+
+
+class _BufferWriter:
+    def __init__(self, sink: MemorySink, digest: int):
+        self._sink, self._digest, self._buffer = sink, digest, bytearray()
+
+    def write(self, data: memoryview) -> object:
+        self._buffer += data
+        return None
+
+    def commit(self) -> None:
+        self._sink.files[self._digest] = bytes(self._buffer)
+
+    def discard(self) -> None:
+        self._buffer.clear()
+
+
+class MemorySink:
+    """Keeps every file in memory, by digest: for small packages and tests."""
+
+    def __init__(self) -> None:
+        self.files: dict[int, bytes] = {}
+
+    def open(self, entry: IndexEntry) -> ContentWriter:
+        return _BufferWriter(self, entry.digest)
+
+
+class _PartFileWriter:
+    def __init__(self, directory_fd: int, name: str):
+        self._dir_fd, self._name, self._part = directory_fd, name, f".{name}.part"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(self._part, flags, 0o644, dir_fd=directory_fd)
+        self._file = os.fdopen(fd, "wb", buffering=0)
+
+    def write(self, data: memoryview) -> object:
+        return self._file.write(data)
+
+    def commit(self) -> None:
+        self._file.close()
+        os.rename(self._part, self._name, src_dir_fd=self._dir_fd, dst_dir_fd=self._dir_fd)
+
+    def discard(self) -> None:
+        self._file.close()
+        os.unlink(self._part, dir_fd=self._dir_fd)
+
+
+class DigestDirectorySink:
+    """Writes each file into an open directory, named by the lowercase hex of its digest.
+
+    Files are written as `.<name>.part` and renamed once verified, so a reader of the directory
+    never sees a partial file under its final name.
+    """
+
+    def __init__(self, directory_fd: int):
+        self._dir_fd = directory_fd
+
+    def open(self, entry: IndexEntry) -> ContentWriter:
+        return _PartFileWriter(self._dir_fd, f"{entry.digest:032x}")
+
+
+class _HashingReader(io.RawIOBase):
+    """Reads exactly `size` bytes of a payload body, hashing them as they pass."""
+
+    def __init__(self, source: BinaryIO, size: int):
+        self._source, self._left = source, size
+        self.hasher = xxhash.xxh3_64()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        view = memoryview(buffer).cast("B")
+        want = min(len(view), self._left)
+        if want == 0:
+            return 0
+        got = self._source.readinto(view[:want])  # type: ignore[attr-defined]
+        if not got:
+            raise TruncatedError("payload body ends early")
+        self.hasher.update(view[:got])
+        self._left -= got
+        return int(got)
+
+    def drain(self) -> None:
+        while self.readinto(bytearray(min(CHUNK_SIZE, self._left) or 1)):
+            pass
+
+
+def window_limit(plain_size: int) -> int:
+    """The largest zstd window accepted: enough for real frames, never a bomb's 2 GiB for a
+    payload that declares a few bytes."""
+    return min(MAX_WINDOW_SIZE, max(_MIN_WINDOW_SIZE, 1 << max(plain_size - 1, 1).bit_length()))
+
+
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+def iter_plain(header: PayloadHeader, body: Readable) -> Iterator[memoryview]:
+    """Yield the decompressed body in chunks, exactly `plain_size` bytes or an error.
+
+    Decompression stops at `plain_size + 1` bytes, so a body that inflates past its declared
+    size costs no more than that.
+    """
+    expected = header.plain_size
+    stream: Readable
+    if header.compression is Compression.NONE:
+        stream = body
+    else:
+        dctx = zstandard.ZstdDecompressor(max_window_size=window_limit(expected))
+        # zstandard only ever calls read() on its source.
+        source = cast(IO[bytes], body)
+        stream = dctx.stream_reader(source, read_size=CHUNK_SIZE, read_across_frames=True)
+    produced = 0
+    try:
+        while True:
+            chunk = stream.read(min(CHUNK_SIZE, expected - produced + 1))
+            if not chunk:
+                break
+            produced += len(chunk)
+            if produced > expected:
+                raise PlainSizeMismatchError(
+                    f"decompresses to more than its declared {expected} bytes"
+                )
+            yield memoryview(chunk)
+    except zstandard.ZstdError as err:
+        raise CompressionError(f"zstd: {err}") from None
+    if produced != expected:
+        raise PlainSizeMismatchError(f"decompresses to {produced} bytes, declared {expected}")
+
+
+def check_index(entries: Sequence[IndexEntry], content_size: int) -> list[IndexEntry]:
+    """Index entries in content order, after checking every range lies inside the content."""
+    ordered = sorted(entries, key=lambda entry: (entry.start, entry.end))
+    previous_end = 0
+    for entry in ordered:
+        if entry.start > entry.end:
+            raise IndexRangeError(f"index range {entry.start}..{entry.end} starts after it ends")
+        if entry.end > content_size:
+            raise IndexRangeError(
+                f"index range {entry.start}..{entry.end}"
+                f" lies outside the {content_size}-byte content"
+            )
+        if entry.start < previous_end:
+            raise IndexRangeError(f"index range {entry.start}..{entry.end} overlaps another")
+        previous_end = entry.end
+    return ordered
+
+
+def stream_content(
+    header: PayloadHeader, body: BinaryIO, entries: Sequence[IndexEntry], sink: ContentSink
+) -> None:
+    """Decompress a content body from `body` (positioned at its start) into `sink`."""
+    ordered = check_index(entries, header.plain_size)
+    source = _HashingReader(body, header.stored_size)
+    try:
+        _dispatch(iter_plain(header, source), ordered, sink)
+        source.drain()
+    except StoneError:
+        # A corrupt body shows first as a zstd or digest error; name the root cause when the
+        # stored bytes themselves do not match their checksum.
+        source.drain()
+        check_checksum(header, source.hasher.intdigest())
+        raise
+    check_checksum(header, source.hasher.intdigest())
+
+
+def check_checksum(header: PayloadHeader, actual: int) -> None:
+    """Compare the XXH3-64 of a payload's stored bytes with its header."""
+    if actual != header.checksum:
+        raise ChecksumMismatchError(
+            f"checksum mismatch: stored bytes hash to {actual:016x},"
+            f" header says {header.checksum:016x}"
+        )
+
+
+def _dispatch(chunks: Iterator[memoryview], ordered: list[IndexEntry], sink: ContentSink) -> None:
+    position = 0
+    pending = iter(ordered)
+    current = next(pending, None)
+    writer: ContentWriter | None = None
+    hasher = xxhash.xxh3_128()
+    try:
+        for chunk in chunks:
+            chunk_end = position + len(chunk)
+            while current is not None:
+                if current.start == current.end and current.start <= chunk_end:
+                    _finish(sink.open(current), xxhash.xxh3_128(), current)
+                    current = next(pending, None)
+                    continue
+                if current.start >= chunk_end:
+                    break
+                if writer is None:
+                    writer, hasher = sink.open(current), xxhash.xxh3_128()
+                low = max(current.start, position) - position
+                piece = chunk[low : min(current.end, chunk_end) - position]
+                hasher.update(piece)
+                writer.write(piece)
+                if current.end > chunk_end:
+                    break
+                done, writer = writer, None
+                _finish(done, hasher, current)
+                current = next(pending, None)
+            position = chunk_end
+        # What is left are empty files at the very end of the content (or an empty content).
+        while current is not None:
+            _finish(sink.open(current), xxhash.xxh3_128(), current)
+            current = next(pending, None)
+    except BaseException:
+        if writer is not None:
+            writer.discard()
+        raise
+
+
+def _finish(writer: ContentWriter, hasher: xxhash.xxh3_128, entry: IndexEntry) -> None:
+    actual = hasher.intdigest()
+    if actual != entry.digest:
+        writer.discard()
+        raise DigestMismatchError(
+            f"file {entry.digest:032x} (bytes {entry.start}..{entry.end}) hashes to {actual:032x}"
+        )
+    writer.commit()

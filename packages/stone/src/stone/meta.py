@@ -1,0 +1,323 @@
+"""The Meta payload: tagged, typed records, and the `Meta` model built from them."""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from ._cursor import Cursor, decode_text
+from .errors import EncodeError, RecordError
+from .relation import Dependency, Provider, RelationKind
+
+
+class MetaTag(IntEnum):
+    NAME = 1
+    ARCHITECTURE = 2
+    VERSION = 3
+    SUMMARY = 4
+    DESCRIPTION = 5
+    HOMEPAGE = 6
+    SOURCE_ID = 7
+    DEPENDS = 8
+    PROVIDES = 9
+    CONFLICTS = 10
+    RELEASE = 11
+    LICENSE = 12
+    BUILD_RELEASE = 13
+    PACKAGE_URI = 14
+    PACKAGE_HASH = 15
+    PACKAGE_SIZE = 16
+    BUILD_DEPENDS = 17
+    SOURCE_URI = 18
+    SOURCE_PATH = 19
+    SOURCE_REF = 20
+
+
+class Primitive(IntEnum):
+    INT8 = 1
+    UINT8 = 2
+    INT16 = 3
+    UINT16 = 4
+    INT32 = 5
+    UINT32 = 6
+    INT64 = 7
+    UINT64 = 8
+    STRING = 9
+    DEPENDENCY = 10
+    PROVIDER = 11
+    UNKNOWN = 255
+
+
+_INTEGER_FORMATS: dict[int, struct.Struct] = {
+    Primitive.INT8: struct.Struct(">b"),
+    Primitive.UINT8: struct.Struct(">B"),
+    Primitive.INT16: struct.Struct(">h"),
+    Primitive.UINT16: struct.Struct(">H"),
+    Primitive.INT32: struct.Struct(">i"),
+    Primitive.UINT32: struct.Struct(">I"),
+    Primitive.INT64: struct.Struct(">q"),
+    Primitive.UINT64: struct.Struct(">Q"),
+}
+_HEAD = struct.Struct(">IHBB")
+
+MetaValue = int | str | Dependency | Provider | bytes
+
+
+@dataclass(frozen=True)
+class MetaRecord:
+    """One record as stored. A relation of a kind this library does not know keeps its raw bytes."""
+
+    tag: int
+    primitive: int
+    value: MetaValue
+
+
+def decode_meta(data: bytes | memoryview, num_records: int) -> list[MetaRecord]:
+    cursor = Cursor(data)
+    records = []
+    for number in range(num_records):
+        what = f"meta record {number}"
+        length, tag, primitive, _pad = cursor.unpack(_HEAD, what)
+        raw = cursor.take(length, what)
+        records.append(MetaRecord(tag, primitive, _decode_value(primitive, raw, what)))
+    cursor.finish(f"{num_records} meta records")
+    return records
+
+
+def _decode_value(primitive: int, raw: bytes, what: str) -> MetaValue:
+    integer = _INTEGER_FORMATS.get(primitive)
+    if integer is not None:
+        if len(raw) != integer.size:
+            raise RecordError(f"{what}: integer of length {len(raw)}, expected {integer.size}")
+        value: int = integer.unpack(raw)[0]
+        return value
+    if primitive == Primitive.STRING:
+        return decode_text(raw, what)
+    if primitive in (Primitive.DEPENDENCY, Primitive.PROVIDER):
+        if not raw:
+            raise RecordError(f"{what}: empty dependency or provider")
+        try:
+            kind = RelationKind(raw[0])
+        except ValueError:
+            # Forward compatibility, as moss: a relation kind from a newer format is kept raw
+            # and left out of the typed model rather than failing the whole archive.
+            return raw
+        name = decode_text(raw[1:], what)
+        if not name:
+            raise RecordError(f"{what}: empty dependency or provider name")
+        cls = Dependency if primitive == Primitive.DEPENDENCY else Provider
+        return cls(kind, name)
+    return raw
+
+
+def encode_meta(records: Iterable[MetaRecord]) -> tuple[bytes, int]:
+    """Pack records; returns the plain body and the record count."""
+    out = bytearray()
+    count = 0
+    for record in records:
+        raw = _encode_value(record)
+        if len(raw) > 0xFFFFFFFF:
+            raise EncodeError(f"meta tag {record.tag}: value of {len(raw)} bytes is too long")
+        out += _HEAD.pack(len(raw), record.tag, record.primitive, 0)
+        out += raw
+        count += 1
+    return bytes(out), count
+
+
+def _encode_value(record: MetaRecord) -> bytes:
+    value = record.value
+    integer = _INTEGER_FORMATS.get(record.primitive)
+    if integer is not None and isinstance(value, int):
+        try:
+            return integer.pack(value)
+        except struct.error:
+            raise EncodeError(f"meta tag {record.tag}: {value} does not fit") from None
+    if record.primitive == Primitive.STRING and isinstance(value, str):
+        return value.encode("utf-8") + b"\x00"
+    if record.primitive in (Primitive.DEPENDENCY, Primitive.PROVIDER) and isinstance(
+        value, Dependency | Provider
+    ):
+        return bytes((value.kind,)) + value.name.encode("utf-8") + b"\x00"
+    if isinstance(value, bytes):
+        return value
+    raise EncodeError(
+        f"meta tag {record.tag}: {value!r} cannot be written as primitive {record.primitive}"
+    )
+
+
+@dataclass(frozen=True)
+class Meta:
+    """A package's metadata, typed. Fields upstream writes as `""` when empty default to that."""
+
+    name: str
+    version: str
+    release: int
+    build_release: int = 1
+    architecture: str = ""
+    summary: str = ""
+    description: str = ""
+    source_id: str = ""
+    homepage: str = ""
+    licenses: tuple[str, ...] = ()
+    depends: tuple[Dependency, ...] = ()
+    provides: tuple[Provider, ...] = ()
+    conflicts: tuple[Provider, ...] = ()
+    build_depends: tuple[Dependency, ...] = ()
+    uri: str | None = None
+    hash: str | None = None
+    download_size: int | None = None
+    extra: tuple[MetaRecord, ...] = field(default=(), compare=False)
+
+    @property
+    def id(self) -> str:
+        """moss's id of a local package: `name-version-release.arch`."""
+        return f"{self.name}-{self.version}-{self.release}.{self.architecture}"
+
+    @property
+    def filename(self) -> str:
+        """The file name boulder gives the binary package."""
+        return (
+            f"{self.name}-{self.version}-{self.release}-{self.build_release}"
+            f"-{self.architecture}.stone"
+        )
+
+    @classmethod
+    def from_records(cls, records: Sequence[MetaRecord]) -> Meta:
+        scalars: dict[int, MetaValue] = {}
+        lists: dict[int, list[MetaValue]] = {
+            MetaTag.LICENSE: [],
+            MetaTag.DEPENDS: [],
+            MetaTag.PROVIDES: [],
+            MetaTag.CONFLICTS: [],
+            MetaTag.BUILD_DEPENDS: [],
+        }
+        extra: list[MetaRecord] = []
+        for record in records:
+            if record.tag in lists:
+                lists[record.tag].append(record.value)
+            elif record.tag in _SCALAR_TAGS:
+                scalars[record.tag] = record.value
+            else:
+                extra.append(record)
+        for tag in _REQUIRED_TAGS:
+            if tag not in scalars:
+                raise RecordError(f"meta has no {MetaTag(tag).name.lower()} record")
+        return cls(
+            name=_text(scalars, MetaTag.NAME),
+            version=_text(scalars, MetaTag.VERSION),
+            release=_integer(scalars, MetaTag.RELEASE),
+            build_release=_integer(scalars, MetaTag.BUILD_RELEASE, 1),
+            architecture=_text(scalars, MetaTag.ARCHITECTURE),
+            summary=_text(scalars, MetaTag.SUMMARY),
+            description=_text(scalars, MetaTag.DESCRIPTION),
+            source_id=_text(scalars, MetaTag.SOURCE_ID),
+            homepage=_text(scalars, MetaTag.HOMEPAGE),
+            licenses=tuple(_texts(lists[MetaTag.LICENSE], MetaTag.LICENSE)),
+            depends=tuple(v for v in lists[MetaTag.DEPENDS] if isinstance(v, Dependency)),
+            provides=tuple(v for v in lists[MetaTag.PROVIDES] if isinstance(v, Provider)),
+            conflicts=tuple(_as_providers(lists[MetaTag.CONFLICTS])),
+            build_depends=tuple(
+                v for v in lists[MetaTag.BUILD_DEPENDS] if isinstance(v, Dependency)
+            ),
+            uri=_optional_text(scalars, MetaTag.PACKAGE_URI),
+            hash=_optional_text(scalars, MetaTag.PACKAGE_HASH),
+            download_size=_optional_integer(scalars, MetaTag.PACKAGE_SIZE),
+            extra=tuple(extra),
+        )
+
+    def records(self, *, with_build_depends: bool = True) -> Iterator[MetaRecord]:
+        """Records in upstream's writer order (spec §6): fixed fields, then sorted sets."""
+        s, u64 = Primitive.STRING, Primitive.UINT64
+        yield MetaRecord(MetaTag.NAME, s, self.name)
+        yield MetaRecord(MetaTag.VERSION, s, self.version)
+        yield MetaRecord(MetaTag.RELEASE, u64, self.release)
+        yield MetaRecord(MetaTag.BUILD_RELEASE, u64, self.build_release)
+        yield MetaRecord(MetaTag.ARCHITECTURE, s, self.architecture)
+        yield MetaRecord(MetaTag.SUMMARY, s, self.summary)
+        yield MetaRecord(MetaTag.DESCRIPTION, s, self.description)
+        yield MetaRecord(MetaTag.SOURCE_ID, s, self.source_id)
+        yield MetaRecord(MetaTag.HOMEPAGE, s, self.homepage)
+        if self.uri is not None:
+            yield MetaRecord(MetaTag.PACKAGE_URI, s, self.uri)
+        if self.hash is not None:
+            yield MetaRecord(MetaTag.PACKAGE_HASH, s, self.hash)
+        if self.download_size is not None:
+            yield MetaRecord(MetaTag.PACKAGE_SIZE, u64, self.download_size)
+        for license_ in sorted(self.licenses):
+            yield MetaRecord(MetaTag.LICENSE, s, license_)
+        for dep in sorted(set(self.depends)):
+            yield MetaRecord(MetaTag.DEPENDS, Primitive.DEPENDENCY, dep)
+        # The package's own name is implied by every reader, so it is never written.
+        for prov in sorted(set(self.provides)):
+            if not (prov.kind is RelationKind.NAME and prov.name == self.name):
+                yield MetaRecord(MetaTag.PROVIDES, Primitive.PROVIDER, prov)
+        for conflict in sorted(set(self.conflicts)):
+            yield MetaRecord(MetaTag.CONFLICTS, Primitive.PROVIDER, conflict)
+        if with_build_depends:
+            # Build dependencies sort by the text recipes use: bare names, not `name(..)`.
+            for build_dep in sorted(set(self.build_depends), key=lambda dep: dep.plain_text):
+                yield MetaRecord(MetaTag.BUILD_DEPENDS, Primitive.DEPENDENCY, build_dep)
+
+    def all_provides(self) -> tuple[Provider, ...]:
+        """Provides, with the implicit `name(<package name>)` every reader adds."""
+        own = Provider(RelationKind.NAME, self.name)
+        return self.provides if own in self.provides else (own, *self.provides)
+
+
+_REQUIRED_TAGS = (MetaTag.NAME, MetaTag.VERSION, MetaTag.RELEASE)
+_SCALAR_TAGS = frozenset(
+    {
+        MetaTag.NAME,
+        MetaTag.ARCHITECTURE,
+        MetaTag.VERSION,
+        MetaTag.SUMMARY,
+        MetaTag.DESCRIPTION,
+        MetaTag.HOMEPAGE,
+        MetaTag.SOURCE_ID,
+        MetaTag.RELEASE,
+        MetaTag.BUILD_RELEASE,
+        MetaTag.PACKAGE_URI,
+        MetaTag.PACKAGE_HASH,
+        MetaTag.PACKAGE_SIZE,
+    }
+)
+
+
+def _text(scalars: dict[int, MetaValue], tag: MetaTag) -> str:
+    value = scalars.get(tag, "")
+    if not isinstance(value, str):
+        raise RecordError(f"meta {tag.name.lower()} is not a string")
+    return value
+
+
+def _optional_text(scalars: dict[int, MetaValue], tag: MetaTag) -> str | None:
+    return _text(scalars, tag) if tag in scalars else None
+
+
+def _integer(scalars: dict[int, MetaValue], tag: MetaTag, default: int = 0) -> int:
+    value = scalars.get(tag, default)
+    if not isinstance(value, int):
+        raise RecordError(f"meta {tag.name.lower()} is not an integer")
+    return value
+
+
+def _optional_integer(scalars: dict[int, MetaValue], tag: MetaTag) -> int | None:
+    return _integer(scalars, tag) if tag in scalars else None
+
+
+def _texts(values: list[MetaValue], tag: MetaTag) -> Iterator[str]:
+    for value in values:
+        if not isinstance(value, str):
+            raise RecordError(f"meta {tag.name.lower()} is not a string")
+        yield value
+
+
+def _as_providers(values: list[MetaValue]) -> Iterator[Provider]:
+    # Conflicts are written as providers; accept dependency records too, the kind being the same.
+    for value in values:
+        if isinstance(value, Provider):
+            yield value
+        elif isinstance(value, Dependency):
+            yield Provider(value.kind, value.name)

@@ -1,0 +1,258 @@
+"""Reading an archive: headers at open, payload bodies decoded on first use."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, BinaryIO, TypeVar
+
+import xxhash
+
+from .attributes import Attribute, decode_attributes
+from .content import ContentSink, check_checksum, iter_plain, stream_content
+from .errors import (
+    RecordError,
+    SizeLimitError,
+    StoneError,
+    TruncatedError,
+    UnexpectedFileTypeError,
+)
+from .header import HEADER_SIZE, FileType, Header
+from .index import IndexEntry, decode_index
+from .layout import LayoutEntry, decode_layout
+from .meta import Meta, MetaRecord, decode_meta
+from .payload import MIN_RECORD_SIZE, PAYLOAD_HEADER_SIZE, PayloadHeader, PayloadKind
+
+# Structured payloads are held in memory once decoded; nothing real comes near this.
+MAX_STRUCTURED_PLAIN_SIZE = 1 << 30
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class PayloadRef:
+    """Where a payload sits in the file: its position among the payloads and its body offset."""
+
+    number: int
+    offset: int
+    header: PayloadHeader
+
+    @property
+    def label(self) -> str:
+        kind = self.header.kind
+        return f"payload {self.number} ({kind.text if kind else f'kind {self.header.kind_code}'})"
+
+
+class StoneReader:
+    """An open `.stone` archive.
+
+    Opening reads the container header and every payload header, so truncation and a wrong
+    payload count are found at once. Bodies are read, checked and decoded only when asked for.
+    """
+
+    def __init__(self, source: str | os.PathLike[str] | BinaryIO, *, name: str | None = None):
+        if isinstance(source, str | os.PathLike):
+            self.name = name or os.fspath(source)
+            try:
+                self._file: BinaryIO = open(source, "rb")  # noqa: SIM115 - closed by close()
+            except OSError as err:
+                raise StoneError(err.strerror or str(err), file=self.name) from None
+            self._owned = True
+        else:
+            self.name = name or str(getattr(source, "name", "<stream>"))
+            self._file, self._owned = source, False
+        self._decoded: dict[int, Any] = {}
+        try:
+            self.header, self.payloads = self._scan()
+        except StoneError as err:
+            self.close()
+            raise err.in_context(file=self.name) from None
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self) -> StoneReader:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._owned:
+            self._file.close()
+
+    @property
+    def file_type(self) -> FileType | None:
+        return self.header.file_type
+
+    def expect(self, *types: FileType) -> StoneReader:
+        """Fail unless the archive is one of `types`."""
+        if self.file_type not in types:
+            found = (
+                self.file_type.text if self.file_type else f"unknown ({self.header.file_type_code})"
+            )
+            wanted = " or ".join(t.text for t in types)
+            raise UnexpectedFileTypeError(f"archive is {found}, expected {wanted}", file=self.name)
+        return self
+
+    def _scan(self) -> tuple[Header, list[PayloadRef]]:
+        self._file.seek(0, io.SEEK_END)
+        size = self._file.tell()
+        self._file.seek(0)
+        header = Header.decode(self._file.read(HEADER_SIZE))
+        offset = HEADER_SIZE
+        payloads = []
+        for number in range(header.num_payloads):
+            raw = self._file.read(PAYLOAD_HEADER_SIZE)
+            if len(raw) < PAYLOAD_HEADER_SIZE:
+                raise TruncatedError(
+                    f"file ends after {number} of {header.num_payloads} payloads"
+                    + (" (inside a payload header)" if raw else "")
+                )
+            payload = PayloadHeader.decode(raw)
+            offset += PAYLOAD_HEADER_SIZE
+            ref = PayloadRef(number, offset, payload)
+            if offset + payload.stored_size > size:
+                raise TruncatedError(
+                    f"body of {payload.stored_size} bytes runs past the end of the file",
+                    payload=ref.label,
+                )
+            payloads.append(ref)
+            offset += payload.stored_size
+            self._file.seek(offset)
+        if offset != size:
+            raise TruncatedError(f"{size - offset} unexpected bytes after the last payload")
+        return header, payloads
+
+    def of_kind(self, kind: PayloadKind) -> list[PayloadRef]:
+        return [ref for ref in self.payloads if ref.header.kind is kind]
+
+    def _decode(self, ref: PayloadRef, decoder: Callable[[bytes, int], _T]) -> _T:
+        if ref.number not in self._decoded:
+            try:
+                self._decoded[ref.number] = decoder(self._plain(ref), ref.header.num_records)
+            except StoneError as err:
+                raise err.in_context(file=self.name, payload=ref.label) from None
+        result: _T = self._decoded[ref.number]
+        return result
+
+    def _plain(self, ref: PayloadRef) -> bytes:
+        header = ref.header
+        if header.plain_size > MAX_STRUCTURED_PLAIN_SIZE:
+            raise SizeLimitError(f"declared plain size {header.plain_size} exceeds the limit")
+        kind = header.kind
+        minimum = MIN_RECORD_SIZE.get(kind) if kind is not None else None
+        if minimum is not None and header.num_records * minimum > header.plain_size:
+            raise SizeLimitError(
+                f"{header.num_records} records cannot fit in {header.plain_size} bytes"
+            )
+        self._file.seek(ref.offset)
+        body = self._file.read(header.stored_size)
+        if len(body) != header.stored_size:
+            raise TruncatedError("body ends early")
+        check_checksum(header, xxhash.xxh3_64_intdigest(body))
+        if header.compression is None:
+            raise RecordError(f"unknown compression {header.compression_code}")
+        return b"".join(iter_plain(header, io.BytesIO(body)))
+
+    def meta_records(self, ref: PayloadRef | None = None) -> list[MetaRecord]:
+        ref = ref or self._first(PayloadKind.META)
+        return self._decode(ref, decode_meta)
+
+    def meta(self, ref: PayloadRef | None = None) -> Meta:
+        """The package metadata: the first Meta payload unless another is named."""
+        ref = ref or self._first(PayloadKind.META)
+        try:
+            return Meta.from_records(self.meta_records(ref))
+        except StoneError as err:
+            raise err.in_context(file=self.name, payload=ref.label) from None
+
+    def metas(self) -> list[Meta]:
+        """Every Meta payload: one per package in repository indexes and build manifests."""
+        return [self.meta(ref) for ref in self.of_kind(PayloadKind.META)]
+
+    def layout(self) -> list[LayoutEntry]:
+        return [
+            entry
+            for ref in self.of_kind(PayloadKind.LAYOUT)
+            for entry in self._decode(ref, decode_layout)
+        ]
+
+    def index(self) -> list[IndexEntry]:
+        return [
+            entry
+            for ref in self.of_kind(PayloadKind.INDEX)
+            for entry in self._decode(ref, decode_index)
+        ]
+
+    def attributes(self) -> list[Attribute]:
+        return [
+            attribute
+            for ref in self.of_kind(PayloadKind.ATTRIBUTES)
+            for attribute in self._decode(ref, decode_attributes)
+        ]
+
+    def unpack_content(
+        self, sink: ContentSink, entries: Sequence[IndexEntry] | None = None
+    ) -> None:
+        """Stream the content into `sink`, each file checked against its index digest."""
+        refs = self.of_kind(PayloadKind.CONTENT)
+        if not refs:
+            if entries or self.index():
+                raise RecordError("archive has index entries but no content", file=self.name)
+            return
+        if len(refs) > 1:
+            raise RecordError("archive has more than one content payload", file=self.name)
+        ref = refs[0]
+        if entries is None:
+            entries = self.index()
+        try:
+            if ref.header.compression is None:
+                raise RecordError(f"unknown compression {ref.header.compression_code}")
+            self._file.seek(ref.offset)
+            stream_content(ref.header, self._file, entries, sink)
+        except StoneError as err:
+            raise err.in_context(file=self.name, payload=ref.label) from None
+
+    def verify(self) -> None:
+        """Read and check every payload, content included, without keeping the content."""
+        self.metas()
+        self.layout()
+        self.attributes()
+        self.unpack_content(_NullSink())
+
+    def _first(self, kind: PayloadKind) -> PayloadRef:
+        refs = self.of_kind(kind)
+        if not refs:
+            raise RecordError(f"archive has no {kind.text} payload", file=self.name)
+        return refs[0]
+
+
+class _NullWriter:
+    def write(self, data: memoryview) -> object:
+        return None
+
+    def commit(self) -> None:
+        return None
+
+    def discard(self) -> None:
+        return None
+
+
+class _NullSink:
+    def open(self, entry: IndexEntry) -> _NullWriter:
+        return _NullWriter()
+
+
+def read(path: str | os.PathLike[str], *expected: FileType) -> StoneReader:
+    """Open an archive, optionally requiring one of the given file types."""
+    reader = StoneReader(path)
+    if expected:
+        try:
+            reader.expect(*expected)
+        except StoneError:
+            reader.close()
+            raise
+    return reader
