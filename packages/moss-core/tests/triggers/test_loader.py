@@ -162,7 +162,8 @@ def test_missing_directory_loads_nothing(tmp_path: Path) -> None:
 def test_broken_files_are_skipped_with_warnings(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # Spec §4 scenario 23, except that we report what upstream skips silently.
+    # Spec §4 scenarios 22 and 23, except that we report what upstream skips silently, and a
+    # dangling handler reference skips its file instead of aborting the whole phase.
     good = install(tmp_path, "tx.d/good.yaml", VALID.format(name="good"))
     yml = install(tmp_path, "tx.d/a.yml", VALID.format(name="yml"))
     no_description = install(tmp_path, "tx.d/nodesc.yaml", "name: n\nhandlers: {}\npaths: {}\n")
@@ -170,6 +171,11 @@ def test_broken_files_are_skipped_with_warnings(
         tmp_path,
         "tx.d/noargs.yaml",
         "name: m\ndescription: d\nhandlers: {h: {run: /x}}\npaths: {'/a': {handlers: [h]}}\n",
+    )
+    dangling = install(
+        tmp_path,
+        "tx.d/dangling.yaml",
+        "name: k\ndescription: d\nhandlers: {}\npaths: {'/a': {handlers: [h]}}\n",
     )
     duplicate = install(tmp_path, "tx.d/zz-dup.yaml", VALID.format(name="good"))
     unreadable = install(tmp_path, "tx.d/binary.yaml", "")
@@ -185,6 +191,7 @@ def test_broken_files_are_skipped_with_warnings(
         yml,
         no_description,
         no_args,
+        dangling,
         duplicate,
         unreadable,
         trigger_directory(tmp_path) / "tx.d/dir.yaml",
@@ -192,6 +199,7 @@ def test_broken_files_are_skipped_with_warnings(
     assert "ending in .yaml" in by_path[yml]
     assert "description: Field required" in by_path[no_description]
     assert "args: Field required" in by_path[no_args]
+    assert "missing handler reference in k: h" in by_path[dangling]
     assert f"already defined by {good}" in by_path[duplicate]
     assert "cannot read" in by_path[unreadable]
     assert all(message.startswith("skipped: ") for message in by_path.values())

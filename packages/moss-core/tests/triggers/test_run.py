@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 from moss_core.triggers import (
     DeleteCommand,
     FileKind,
+    Inhibited,
     Invocation,
     PlainRunner,
     Plan,
@@ -145,3 +147,12 @@ def test_delete_refuses_paths_outside_the_root(tmp_path: Path, path: str) -> Non
     assert isinstance(info.value.__cause__, UnsafePathError)
     assert info.value.trigger == "rm"
     assert outside.exists() and (root / "usr/file").exists()
+
+
+def test_inhibited_triggers_are_logged_not_run(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    plan = Plan(invocations=(), inhibited=(Inhibited("ssh", "inhibited in environment chroot"),))
+    with caplog.at_level(logging.INFO, logger="moss_core.triggers"):
+        execute_plan(plan, PlainRunner(tmp_path))
+    assert caplog.messages == ["trigger ssh not run: inhibited in environment chroot"]

@@ -142,7 +142,7 @@ def _commands(trigger: Trigger, paths: list[str], tree: Mapping[str, FileKind]) 
             path = paths[index]
             if not path.startswith(prefix):
                 break
-            if rule.kind is not None and tree[path] is not rule.kind:
+            if rule.kind is not None and tree[path] != rule.kind:
                 continue
             match = rule.pattern.match(path)
             if match is None:

@@ -93,6 +93,8 @@ def execute_plan(plan: Plan, runner: TriggerRunner) -> None:
     Unlike upstream, which logs a non-zero exit and carries on, a failing handler aborts with
     `TriggerRunError`: a half-configured tree must not silently go live.
     """
+    for held in plan.inhibited:
+        log.info("trigger %s not run: %s", held.trigger, held.reason)
     for invocation in plan.invocations:
         command = invocation.command
         log.info("trigger %s: %s", invocation.trigger, command)
