@@ -27,29 +27,30 @@ class FileKind(StrEnum):
     SYMLINK = "symlink"
 
 
-class _Strict(BaseModel):
+class _Closed(BaseModel):
+    # Inside handlers and inhibitors an unknown key is a mistake (e.g. `run` and `delete`
+    # together), not an extension point.
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class RunHandler(_Strict):
+class RunHandler(_Closed):
     """Run `run` with `args` (no shell). `$(name)` in either is replaced by a capture."""
 
     run: Annotated[str, Field(min_length=1)]
     args: tuple[str, ...]
 
 
-class DeleteHandler(_Strict):
+class DeleteHandler(_Closed):
     """Delete the listed paths (relative to the root the trigger runs in)."""
 
     delete: tuple[str, ...]
 
 
 def _handler_kind(value: Any) -> str:
-    if isinstance(value, Mapping) and "delete" in value:
-        return "delete"
-    if isinstance(value, DeleteHandler):
-        return "delete"
-    return "run"
+    is_delete = isinstance(value, DeleteHandler) or (
+        isinstance(value, Mapping) and "delete" in value
+    )
+    return "delete" if is_delete else "run"
 
 
 Handler = Annotated[
@@ -58,7 +59,7 @@ Handler = Annotated[
 ]
 
 
-class Inhibitors(_Strict):
+class Inhibitors(_Closed):
     """The trigger is skipped when any listed path exists or any listed environment is active."""
 
     paths: tuple[str, ...]
@@ -105,8 +106,8 @@ class Trigger(BaseModel):
             return value
         rules: list[Any] = []
         for pattern, rule in value.items():
-            if not isinstance(rule, Mapping):
-                raise ValueError(f"paths entry {pattern!r} must be a mapping")
+            if not isinstance(rule, Mapping) or "pattern" in rule:
+                raise ValueError(f"paths entry {pattern!r} must map to handlers and type")
             rules.append({"pattern": pattern, **rule})
         return rules
 
