@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from moss_core.errors import MossError
 
-class TriggerError(Exception):
+
+class TriggerError(MossError):
     """Base class of every trigger error."""
 
 
