@@ -1,0 +1,32 @@
+"""The `boulder` command line (imperative shell around the pure core)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from boulder.cli.app import cli
+from boulder.errors import BoulderError
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user errors become one `Error: ...` line on stderr and exit status 1."""
+    try:
+        code = cli.main(args=argv, prog_name="boulder", standalone_mode=False)
+    except BoulderError as err:
+        click.echo(f"Error: {err}", err=True)
+        sys.exit(1)
+    except click.ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except OSError as err:
+        click.echo(f"Error: {err}", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+__all__ = ["cli", "main"]

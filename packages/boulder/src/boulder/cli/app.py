@@ -1,0 +1,168 @@
+"""Commands: `recipe check|show|macros|bump` (with `macros` and `bump` also at the top level)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import click
+
+from boulder.compiled import compile_recipe
+from boulder.errors import BoulderError, MacroError
+from boulder.macros.catalog import catalog, find
+from boulder.macros.load import MacroSet, bundled_data_dir, load_macros
+from boulder.phases import BuildContext, Phase, PhaseScript
+from boulder.recipe.bump import bump_release
+from boulder.recipe.load import load_recipe
+
+_PHASES = [p.value for p in Phase]
+
+
+def _macros(ctx: click.Context) -> MacroSet:
+    data_dir: Path | None = ctx.find_root().params.get("data_dir")
+    return load_macros((data_dir or bundled_data_dir()).resolve())
+
+
+def _host() -> str:
+    machine = os.uname().machine
+    return "aarch64" if machine in ("aarch64", "arm64") else "x86_64"
+
+
+def _source_date_epoch(recipe_dir: Path) -> int:
+    """$SOURCE_DATE_EPOCH if an integer, else the recipe's last git commit time, else now."""
+    value = os.environ.get("SOURCE_DATE_EPOCH", "")
+    if value.strip().lstrip("-").isdigit():
+        return int(value)
+    try:
+        out = subprocess.run(
+            ["git", "log", "-1", "--format=%at"],
+            cwd=recipe_dir, capture_output=True, text=True, check=False, timeout=10,
+        )  # fmt: skip
+        if out.returncode == 0 and out.stdout.strip().isdigit():
+            return int(out.stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return int(time.time())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Macro data directory (holding macros/arch and macros/actions); default: bundled.",
+)
+@click.version_option(package_name="boulder", prog_name="boulder", message="%(prog)s %(version)s")
+def cli(data_dir: Path | None) -> None:
+    """Build AerynOS packages from stone.yaml recipes."""
+
+
+@cli.group()
+def recipe() -> None:
+    """Inspect and edit recipes."""
+
+
+@recipe.command("check")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.pass_context
+def check(ctx: click.Context, paths: tuple[Path, ...]) -> None:
+    """Parse each recipe and expand every phase of every target; one line per recipe."""
+    macros = _macros(ctx)
+    context = BuildContext(jobs=os.cpu_count() or 1, source_date_epoch=0, host=_host())
+    failed = 0
+    for path in paths:
+        try:
+            compile_recipe(load_recipe(path), macros, context)
+        except BoulderError as err:
+            failed += 1
+            click.echo(f"{path}: {err}")
+        else:
+            click.echo(f"{path}: ok")
+    if failed:
+        ctx.exit(1)
+
+
+@recipe.command("show")
+@click.argument("path", type=click.Path(path_type=Path), default=Path("stone.yaml"))
+@click.option("--phase", "-p", type=click.Choice(_PHASES), help="Only this phase.")
+@click.option("--target", "-t", help="Only this target (e.g. x86_64, emul32/x86_64).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), help="Value of %(jobs) [CPU count].")
+@click.option("--compiler-cache", "-c", is_flag=True, help="As with `boulder build -c`.")
+@click.pass_context
+def show(
+    ctx: click.Context,
+    path: Path,
+    phase: str | None,
+    target: str | None,
+    jobs: int | None,
+    compiler_cache: bool,
+) -> None:
+    """Print the exact script(s) a build would run."""
+    loaded = load_recipe(path)
+    context = BuildContext(
+        jobs=jobs or os.cpu_count() or 1,
+        source_date_epoch=_source_date_epoch(loaded.path.parent),
+        compiler_cache=compiler_cache,
+        host=_host(),
+    )
+    compiled = compile_recipe(loaded, _macros(ctx), context)
+    chosen = [
+        s
+        for s in compiled.scripts
+        if (phase is None or s.phase.value == phase) and (target is None or s.target == target)
+    ]
+    if not chosen:
+        raise BoulderError("nothing to show: the recipe has no such phase", file=loaded.path)
+    if len(chosen) == 1:
+        click.echo(chosen[0].text)
+        return
+    for script in chosen:
+        click.echo(_header(script))
+        click.echo(script.text)
+        click.echo()
+
+
+def _header(script: PhaseScript) -> str:
+    return f"### target={script.target} stage={script.stage.value} phase={script.phase.value}"
+
+
+@recipe.command("macros")
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def macros_command(ctx: click.Context, name: str | None, as_json: bool) -> None:
+    """List actions and definitions, or describe one (NAME, %NAME or %(NAME))."""
+    entries = catalog(_macros(ctx), _host())
+    if name is not None:
+        entries = find(entries, name)
+        if not entries:
+            raise MacroError(f"Macro doesn't exist: {name}")
+    if as_json:
+        click.echo(json.dumps([e.as_json() for e in entries], indent=2))
+        return
+    if name is not None:
+        for entry in entries:
+            click.echo(f"{entry.reference} - {entry.text.strip()}")
+            if entry.example:
+                click.echo(f"Example:\n{entry.example.rstrip()}")
+            if entry.dependencies:
+                click.echo(f"Dependencies: {', '.join(entry.dependencies)}")
+        return
+    width = max(len(e.reference) for e in entries)
+    for entry in entries:
+        click.echo(f"{entry.reference:<{width}}  {entry.summary}".rstrip())
+
+
+@recipe.command("bump")
+@click.argument("path", type=click.Path(path_type=Path), default=Path("stone.yaml"))
+@click.option("--release", "-n", type=click.IntRange(min=1), help="New release [current + 1].")
+def bump(path: Path, release: int | None) -> None:
+    """Raise the release number, keeping the file's formatting and comments."""
+    done = bump_release(path, release)
+    click.echo(f"{done.path}: {done.name} release updated from {done.old} to {done.new}")
+
+
+cli.add_command(bump)
+cli.add_command(macros_command)

@@ -1,0 +1,68 @@
+"""Reading macro files from a data directory (`<dir>/macros/{arch,actions}/**/*.yaml`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib.resources import files
+from pathlib import Path
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from boulder.errors import MacroError
+from boulder.macros.model import MacroFile, parse_macro_file
+from boulder.yamlshape import ShapeError
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class MacroSet:
+    """All macro files of a data directory: arch files by identifier, action files by path.
+
+    Compared by identity, so it can key caches of per-target tables.
+    """
+
+    arch: dict[str, MacroFile]
+    actions: tuple[MacroFile, ...]
+
+    def arch_file(self, identifier: str) -> MacroFile:
+        found = self.arch.get(identifier)
+        if found is None:
+            raise MacroError(f"no macros for architecture {identifier}")
+        return found
+
+
+def bundled_data_dir() -> Path:
+    """The data directory shipped inside the package."""
+    return Path(str(files("boulder"))) / "data"
+
+
+def _load_file(path: Path, identifier: str) -> MacroFile:
+    yaml = YAML(typ="safe", pure=True)
+    try:
+        document = yaml.load(path.read_text(encoding="utf-8"))
+    except (OSError, YAMLError) as err:
+        raise MacroError(f"cannot read macro file: {err}", file=path) from err
+    try:
+        return parse_macro_file(identifier, document)
+    except ShapeError as err:
+        key = ".".join(str(p) for p in err.path) or None
+        raise MacroError(err.message, file=path, key=key) from err
+
+
+def _identifiers(root: Path) -> list[tuple[str, Path]]:
+    if not root.is_dir():
+        return []
+    found = [(p.relative_to(root).with_suffix("").as_posix(), p) for p in root.rglob("*.yaml")]
+    return sorted(found)
+
+
+@lru_cache(maxsize=8)
+def load_macros(data_dir: Path) -> MacroSet:
+    """Load every macro file under `data_dir` (cached: macro files do not change during a run)."""
+    macros = data_dir / "macros"
+    arch = {ident: _load_file(path, ident) for ident, path in _identifiers(macros / "arch")}
+    if "base" not in arch:
+        raise MacroError("no base macros (macros/arch/base.yaml)", file=data_dir)
+    actions = tuple(_load_file(path, ident) for ident, path in _identifiers(macros / "actions"))
+    return MacroSet(arch, actions)

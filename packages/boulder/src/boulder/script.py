@@ -1,0 +1,193 @@
+"""The script language of phases, actions and definitions (pure).
+
+`%%` is a literal `%`, `%(id)` a definition, `%(_id)` a builtin, `%id` an action (the longest run
+of identifier characters), `%break_continue`/`%break_exit` a breakpoint; everything else is text.
+There are no syntax errors: `date +%Y` refers to the action `Y`.
+
+Definitions bind late: a reference is expanded against the scope it is evaluated in, so a
+definition written in terms of `%(libsuffix)` follows whatever the target's arch file set.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from functools import lru_cache
+
+MAX_DEPTH = 128
+
+_TOKEN = re.compile(r"%(?:(%)|\(([A-Za-z0-9_]+)\)|([A-Za-z0-9_]+))|\n")
+
+
+class Kind(Enum):
+    TEXT = "text"
+    NEWLINE = "newline"
+    ACTION = "action"
+    DEFINITION = "definition"
+    BUILTIN = "builtin"
+    BREAK_CONTINUE = "break_continue"
+    BREAK_EXIT = "break_exit"
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    kind: Kind
+    value: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """A named command; `dependencies` are packages the build root needs when it is used."""
+
+    command: str
+    description: str = ""
+    example: str | None = None
+    dependencies: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Breakpoint:
+    """`%break_continue` / `%break_exit` at 0-based `line` of the phase text."""
+
+    line: int
+    exit: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Expansion:
+    """A phase body split at its breakpoints: `texts` has one more item than `breakpoints`."""
+
+    texts: tuple[str, ...]
+    breakpoints: tuple[Breakpoint, ...]
+    dependencies: frozenset[str]
+
+
+class ExpansionError(Exception):
+    """Expansion failed at 0-based `line` of the text given to the top-level call."""
+
+    def __init__(self, message: str, *, unknown: bool, line: int = 0) -> None:
+        super().__init__(message)
+        self.message = message
+        self.unknown = unknown
+        self.line = line
+
+
+@lru_cache(maxsize=8192)
+def tokenize(text: str) -> tuple[Token, ...]:
+    """Split `text` into tokens; cached because macro bodies recur in every script."""
+    tokens: list[Token] = []
+    line = 0
+    pos = 0
+    for match in _TOKEN.finditer(text):
+        if match.start() > pos:
+            tokens.append(Token(Kind.TEXT, text[pos : match.start()], line))
+        percent, definition, action = match.groups()
+        if percent is not None:
+            tokens.append(Token(Kind.TEXT, "%", line))
+        elif definition is not None:
+            if definition.startswith("_"):
+                tokens.append(Token(Kind.BUILTIN, definition[1:], line))
+            else:
+                tokens.append(Token(Kind.DEFINITION, definition, line))
+        elif action is not None:
+            if action == "break_continue":
+                tokens.append(Token(Kind.BREAK_CONTINUE, action, line))
+            elif action == "break_exit":
+                tokens.append(Token(Kind.BREAK_EXIT, action, line))
+            else:
+                tokens.append(Token(Kind.ACTION, action, line))
+        else:
+            tokens.append(Token(Kind.NEWLINE, "\n", line))
+            line += 1
+        pos = match.end()
+    if pos < len(text):
+        tokens.append(Token(Kind.TEXT, text[pos:], line))
+    return tuple(tokens)
+
+
+@dataclass(slots=True)
+class Scope:
+    """Everything a script can refer to. Expansions of macros are memoised per scope."""
+
+    actions: Mapping[str, Action]
+    definitions: Mapping[str, str]
+    builtins: Mapping[str, str]
+    _memo: dict[tuple[Kind, str], tuple[str, frozenset[str]]] = field(default_factory=dict)
+
+    def expand(self, text: str) -> Expansion:
+        """Expand a phase body (top level: builtins are not allowed here)."""
+        texts: list[str] = []
+        breakpoints: list[Breakpoint] = []
+        current: list[str] = []
+        deps: set[str] = set()
+        for token in tokenize(text):
+            kind = token.kind
+            if kind is Kind.TEXT or kind is Kind.NEWLINE:
+                current.append(token.value)
+            elif kind is Kind.BREAK_CONTINUE or kind is Kind.BREAK_EXIT:
+                texts.append("".join(current))
+                current = []
+                breakpoints.append(Breakpoint(token.line, kind is Kind.BREAK_EXIT))
+            elif kind is Kind.BUILTIN:
+                raise ExpansionError("builtins not allowed", unknown=False, line=token.line)
+            else:
+                try:
+                    value, inner = self._macro(kind, token.value, 1)
+                except ExpansionError as err:
+                    err.line = token.line
+                    raise
+                current.append(value)
+                deps.update(inner)
+        texts.append("".join(current))
+        return Expansion(tuple(texts), tuple(breakpoints), frozenset(deps))
+
+    def expand_text(self, text: str) -> str:
+        """Expand text that has no breakpoints (a script prefix, a package name)."""
+        return "".join(self.expand(text).texts)
+
+    def _macro(self, kind: Kind, name: str, depth: int) -> tuple[str, frozenset[str]]:
+        key = (kind, name)
+        cached = self._memo.get(key)
+        if cached is not None:
+            return cached
+        if depth > MAX_DEPTH:
+            raise ExpansionError("script call stack too deep", unknown=False)
+        own: tuple[str, ...] = ()
+        if kind is Kind.ACTION:
+            action = self.actions.get(name)
+            if action is None:
+                raise ExpansionError(f"undefined action {name}", unknown=True)
+            body, own = action.command, action.dependencies
+        elif kind is Kind.DEFINITION:
+            definition = self.definitions.get(name)
+            if definition is None:
+                raise ExpansionError(f"undefined definition {name}", unknown=True)
+            body = definition
+        else:
+            builtin = self.builtins.get(name)
+            if builtin is None:
+                raise ExpansionError(f"undefined builtin {name}", unknown=True)
+            body = builtin
+        value, inner = self._nested(body, depth)
+        result = (value.strip(), frozenset(inner.union(own)))
+        self._memo[key] = result
+        return result
+
+    def _nested(self, body: str, depth: int) -> tuple[str, set[str]]:
+        parts: list[str] = []
+        deps: set[str] = set()
+        for token in tokenize(body):
+            kind = token.kind
+            if kind is Kind.TEXT or kind is Kind.NEWLINE:
+                parts.append(token.value)
+            elif kind is Kind.BREAK_CONTINUE or kind is Kind.BREAK_EXIT:
+                # A breakpoint only means something in a phase body; inside a macro it is inert.
+                continue
+            else:
+                value, inner = self._macro(kind, token.value, depth + 1)
+                parts.append(value)
+                deps.update(inner)
+        return "".join(parts), deps

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import pytest
+from boulder.script import Action, Breakpoint, ExpansionError, Kind, Scope, tokenize
+
+
+def scope(**definitions: str) -> Scope:
+    actions = {
+        "make": Action('make -j "%(jobs)"', dependencies=("binary(make)",)),
+        "make_install": Action('%make install DESTDIR="%(installroot)"'),
+        "patch": Action("patch -p1 -i", dependencies=("binary(patch)",)),
+        "peek": Action("echo %(_name)"),
+    }
+    base = {"jobs": "8", "installroot": "/mason/install", "pkgdir": "/mason/recipe/pkg"}
+    return Scope(actions, {**base, **definitions}, {"name": "hello"})
+
+
+def test_tokens_cover_every_form() -> None:
+    kinds = [t.kind for t in tokenize("a %% %(x) %(_y) %z %break_exit\n%")]
+    assert kinds == [
+        Kind.TEXT, Kind.TEXT, Kind.TEXT, Kind.DEFINITION, Kind.TEXT, Kind.BUILTIN, Kind.TEXT,
+        Kind.ACTION, Kind.TEXT, Kind.BREAK_EXIT, Kind.NEWLINE, Kind.TEXT,
+    ]  # fmt: skip
+
+
+def test_escape_and_plain_percent() -> None:
+    assert scope().expand_text("echo 100%% % %{x}") == "echo 100% % %{x}"
+
+
+def test_action_takes_the_rest_of_its_line() -> None:
+    out = scope().expand_text("%patch %(pkgdir)/x.patch\n%make_install -j1")
+    assert out.splitlines() == [
+        "patch -p1 -i /mason/recipe/pkg/x.patch",
+        'make -j "8" install DESTDIR="/mason/install" -j1',
+    ]
+
+
+def test_dependencies_of_every_action_reached() -> None:
+    assert scope().expand("%make_install\n%patch a").dependencies == {
+        "binary(make)",
+        "binary(patch)",
+    }
+
+
+def test_percent_letter_is_an_action_reference() -> None:
+    with pytest.raises(ExpansionError, match="undefined action Y") as info:
+        scope().expand("echo ok\ndate +%Y")
+    assert info.value.unknown and info.value.line == 1
+
+
+def test_unknown_definition() -> None:
+    with pytest.raises(ExpansionError, match="undefined definition nope"):
+        scope().expand("%(nope)")
+
+
+def test_unknown_definition_deep_inside_reports_the_top_level_line() -> None:
+    with pytest.raises(ExpansionError, match="undefined definition missing") as info:
+        scope(outer="%(inner)", inner="x %(missing)").expand("a\nb\n  %(outer)")
+    assert info.value.line == 2
+
+
+def test_builtins_only_inside_macros() -> None:
+    assert scope().expand_text("%peek") == "echo hello"
+    with pytest.raises(ExpansionError, match="builtins not allowed"):
+        scope().expand("%(_name)")
+
+
+def test_self_reference_is_too_deep() -> None:
+    with pytest.raises(ExpansionError, match="script call stack too deep"):
+        scope(loop="%(loop)").expand("%(loop)")
+
+
+def test_late_binding_follows_the_scope() -> None:
+    defs = {"prefix": "/usr", "libdir": "%(prefix)/lib%(libsuffix)"}
+    assert scope(**defs, libsuffix="").expand_text("%(libdir)") == "/usr/lib"
+    assert scope(**defs, libsuffix="32").expand_text("%(libdir)") == "/usr/lib32"
+
+
+def test_breakpoints_split_the_text_and_keep_their_line() -> None:
+    out = scope().expand("one\n%break_continue\ntwo\nthree %break_exit\nfour")
+    assert out.texts == ("one\n", "\ntwo\nthree ", "\nfour")
+    assert out.breakpoints == (Breakpoint(1, False), Breakpoint(3, True))
+
+
+def test_nested_expansions_are_trimmed() -> None:
+    assert scope(padded="  x \n", outer="[%(padded)]").expand_text("%(outer)") == "[x]"
