@@ -225,9 +225,9 @@ def _phase_source(recipe: Recipe, target: str, key: str) -> tuple[str | None, Lo
     return getattr(recipe, key), (key,)
 
 
-def _phase_text(recipe: Recipe, target: str, stage: Stage, phase: Phase) -> tuple[str, Loc]:
+def _phase_text(recipe: Recipe, target: str, stage: Stage, phase: Phase) -> tuple[str, Loc | None]:
     if phase is Phase.PREPARE:
-        return prepare_script(recipe), ("upstreams",)
+        return prepare_script(recipe), None
     text, loc = _phase_source(recipe, target, phase.value)
     text = text or ""
     if phase is Phase.WORKLOAD and text and recipe.toolchain == "llvm":
@@ -239,9 +239,14 @@ def _phase_text(recipe: Recipe, target: str, stage: Stage, phase: Phase) -> tupl
 
 
 def _fail(
-    loaded: LoadedRecipe, err: ExpansionError, loc: Loc, what: str, target: str, offset: int
-) -> ScriptError | UnknownMacroError:
-    start = loaded.source.text_start(loc) if loc != ("upstreams",) else None
+    loaded: LoadedRecipe, err: ExpansionError, loc: Loc | None, what: str, target: str,
+    offset: int = 0,
+) -> ScriptError | UnknownMacroError:  # fmt: skip
+    """The error at recipe line (start of the text at `loc`) + (line in that text) + `offset`.
+
+    `loc` is None for generated text (the prepare script, the script preamble): no recipe line.
+    """
+    start = None if loc is None else loaded.source.text_start(loc)
     line = None if start is None else start + err.line + offset
     cls = UnknownMacroError if err.unknown else ScriptError
     key = f"{what} ({target})"
@@ -275,12 +280,12 @@ def phase_script(
         prefix = scope.expand_text(f"%scriptBase\n{environment}\n").strip()
     except ExpansionError as err:
         if err.line == 0:
-            raise _fail(loaded, err, ("environment",), "scriptBase", target, 0) from err
+            raise _fail(loaded, err, None, "scriptBase", target) from err
         raise _fail(loaded, err, env_loc, "environment", target, -1) from err
     try:
         body = scope.expand(text)
     except ExpansionError as err:
-        raise _fail(loaded, err, loc, phase.value, target, 0) from err
+        raise _fail(loaded, err, loc, phase.value, target) from err
     chunks = tuple(f"{prefix}\n{chunk}".strip() for chunk in body.texts)
     return PhaseScript(target, stage, phase, chunks, body.breakpoints, body.dependencies)
 

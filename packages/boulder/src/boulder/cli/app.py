@@ -48,15 +48,21 @@ def _source_date_epoch(recipe_dir: Path) -> int:
     return int(time.time())
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, invoke_without_command=True)
 @click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),
     help="Macro data directory (holding macros/arch and macros/actions); default: bundled.",
 )
-@click.version_option(package_name="boulder", prog_name="boulder", message="%(prog)s %(version)s")
-def cli(data_dir: Path | None) -> None:
+@click.version_option(
+    None, "-V", "--version", package_name="boulder", prog_name="boulder",
+    message="%(prog)s %(version)s",
+)  # fmt: skip
+@click.pass_context
+def cli(ctx: click.Context, data_dir: Path | None) -> None:
     """Build AerynOS packages from stone.yaml recipes."""
+    if ctx.invoked_subcommand is None:
+        click.echo("Pass --help to view usage.")
 
 
 @cli.group()
