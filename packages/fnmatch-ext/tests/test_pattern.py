@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from fnmatch_ext import FnmatchError, Match, Pattern, PatternError
 
 MODULES = "/usr/lib/modules/(version:*)/*"

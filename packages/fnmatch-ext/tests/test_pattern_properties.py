@@ -7,9 +7,10 @@ import fnmatch
 import re
 from dataclasses import dataclass
 
-from fnmatch_ext import Pattern
 from hypothesis import given
 from hypothesis import strategies as st
+
+from fnmatch_ext import Pattern
 
 # Characters the generated paths are drawn from; includes regex metacharacters on purpose.
 ALPHABET = "ab/.-+{}|^$\\:é"

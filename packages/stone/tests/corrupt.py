@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 
 import xxhash
 import zstandard
+
 from stone import PayloadHeader, StoneReader
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import zstandard
+
 from stone import PayloadKind, StoneReader, manifest_report, write_manifest
 from stone.meta import encode_meta
 
@@ -88,6 +89,7 @@ def test_every_manifest_reencodes_byte_for_byte(corpus: Path) -> None:
 @pytest.mark.parametrize("recipe", ["n/nano", "a/aardvark-dns"])
 def test_cli_manifest_line(corpus: Path, recipe: str) -> None:
     from click.testing import CliRunner
+
     from stone.cli import main
 
     path = corpus / "recipes" / recipe / "manifest.x86_64.bin"

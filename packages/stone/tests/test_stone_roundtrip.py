@@ -9,6 +9,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
+
 from stone import (
     BytesBlob,
     FileKind,

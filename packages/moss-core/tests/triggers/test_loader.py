@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 import pytest
+
 from fnmatch_ext import Pattern
 from moss_core.triggers import (
     DeleteHandler,

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from moss_core.triggers import (
     Trigger,
     TriggerCycleError,

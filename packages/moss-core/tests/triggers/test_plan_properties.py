@@ -7,6 +7,7 @@ from random import Random
 
 from hypothesis import given
 from hypothesis import strategies as st
+
 from moss_core.triggers import (
     Command,
     DeleteCommand,

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from moss_core.triggers import (
     DeleteCommand,
     FileKind,

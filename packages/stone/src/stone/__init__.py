@@ -6,7 +6,6 @@ Writing: `write_binary`, `write_manifest`, `write_index`; `scan_tree` packs a di
 """
 
 from .attributes import Attribute
-from .content import ContentSink, ContentWriter, DigestDirectorySink, MemorySink
 from .errors import (
     ChecksumMismatchError,
     CompressionError,
@@ -33,6 +32,7 @@ from .payload import Compression, PayloadHeader, PayloadKind
 from .reader import PayloadRef, StoneReader, read
 from .relation import Dependency, Provider, RelationKind
 from .report import manifest_report
+from .sinks import ContentSink, ContentWriter, DirectorySink, MemorySink, NullSink, hex_name
 from .tree import Tree, file_digest, scan_tree
 from .writer import (
     Blob,
@@ -55,8 +55,8 @@ __all__ = [
     "ContentWriter",
     "CorruptHeaderError",
     "Dependency",
-    "DigestDirectorySink",
     "DigestMismatchError",
+    "DirectorySink",
     "EncodeError",
     "ExtractError",
     "ExtractReport",
@@ -72,6 +72,7 @@ __all__ = [
     "Meta",
     "MetaRecord",
     "MetaTag",
+    "NullSink",
     "PayloadHeader",
     "PayloadKind",
     "PayloadRef",
@@ -91,6 +92,7 @@ __all__ = [
     "encode_payload",
     "extract",
     "file_digest",
+    "hex_name",
     "manifest_report",
     "read",
     "scan_tree",

@@ -9,7 +9,6 @@ told to keep it.
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Iterator, Sequence
 from typing import IO, BinaryIO, Protocol, cast
 
@@ -27,83 +26,12 @@ from .errors import (
 )
 from .index import IndexEntry
 from .payload import Compression, PayloadHeader
+from .sinks import ContentSink, ContentWriter
 
 CHUNK_SIZE = 1 << 20
 # zstd's own default is 2**27; upstream decodes with window log 31.
 MAX_WINDOW_SIZE = 1 << 31
 _MIN_WINDOW_SIZE = 1 << 27
-
-
-class ContentWriter(Protocol):
-    """Receives the bytes of one file; `commit` once they are verified, else `discard`."""
-
-    def write(self, data: memoryview) -> object: ...
-
-    def commit(self) -> None: ...
-
-    def discard(self) -> None: ...
-
-
-class ContentSink(Protocol):
-    def open(self, entry: IndexEntry) -> ContentWriter: ...
-
-
-class _BufferWriter:
-    def __init__(self, sink: MemorySink, digest: int):
-        self._sink, self._digest, self._buffer = sink, digest, bytearray()
-
-    def write(self, data: memoryview) -> object:
-        self._buffer += data
-        return None
-
-    def commit(self) -> None:
-        self._sink.files[self._digest] = bytes(self._buffer)
-
-    def discard(self) -> None:
-        self._buffer.clear()
-
-
-class MemorySink:
-    """Keeps every file in memory, by digest: for small packages and tests."""
-
-    def __init__(self) -> None:
-        self.files: dict[int, bytes] = {}
-
-    def open(self, entry: IndexEntry) -> ContentWriter:
-        return _BufferWriter(self, entry.digest)
-
-
-class _PartFileWriter:
-    def __init__(self, directory_fd: int, name: str):
-        self._dir_fd, self._name, self._part = directory_fd, name, f".{name}.part"
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
-        fd = os.open(self._part, flags, 0o644, dir_fd=directory_fd)
-        self._file = os.fdopen(fd, "wb", buffering=0)
-
-    def write(self, data: memoryview) -> object:
-        return self._file.write(data)
-
-    def commit(self) -> None:
-        self._file.close()
-        os.rename(self._part, self._name, src_dir_fd=self._dir_fd, dst_dir_fd=self._dir_fd)
-
-    def discard(self) -> None:
-        self._file.close()
-        os.unlink(self._part, dir_fd=self._dir_fd)
-
-
-class DigestDirectorySink:
-    """Writes each file into an open directory, named by the lowercase hex of its digest.
-
-    Files are written as `.<name>.part` and renamed once verified, so a reader of the directory
-    never sees a partial file under its final name.
-    """
-
-    def __init__(self, directory_fd: int):
-        self._dir_fd = directory_fd
-
-    def open(self, entry: IndexEntry) -> ContentWriter:
-        return _PartFileWriter(self._dir_fd, f"{entry.digest:032x}")
 
 
 class _HashingReader(io.RawIOBase):
@@ -201,7 +129,11 @@ def stream_content(
     ordered = check_index(entries, header.plain_size)
     source = _HashingReader(body, header.stored_size)
     try:
-        _dispatch(iter_plain(header, source), ordered, sink)
+        try:
+            _dispatch(iter_plain(header, source), ordered, sink)
+        finally:
+            # Waits for the sink's writes in flight, so nothing runs on after an error.
+            sink.finish()
         source.drain()
     except StoneError:
         # A corrupt body shows first as a zstd or digest error; name the root cause when the

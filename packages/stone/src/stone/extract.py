@@ -15,10 +15,10 @@ import stat
 from collections import Counter
 from dataclasses import dataclass
 
-from .content import DigestDirectorySink
 from .errors import StoneError, UnsafePathError
 from .layout import FileKind, LayoutEntry
 from .reader import StoneReader
+from .sinks import DirectorySink, hex_name
 
 _DIRECTORY_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -79,7 +79,8 @@ def extract(reader: StoneReader, destination: str | os.PathLike[str]) -> Extract
     try:
         staging_fd = os.open(staging, _DIRECTORY_FLAGS, dir_fd=root_fd)
         try:
-            reader.unpack_content(DigestDirectorySink(staging_fd))
+            with DirectorySink(staging_fd) as sink:
+                reader.unpack_content(sink)
             return _materialise(layout, directories, staging_fd)
         finally:
             for name in os.listdir(staging_fd):
@@ -115,7 +116,7 @@ def _materialise(
         if entry.kind is FileKind.REGULAR:
             assert entry.digest is not None
             uses[entry.digest] -= 1
-            staged = f"{entry.digest:032x}"
+            staged = hex_name(entry.digest)
             _place_file(
                 staging_fd, staged, parent_fd, name, entry, as_root, last=not uses[entry.digest]
             )

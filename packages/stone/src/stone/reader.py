@@ -11,7 +11,7 @@ from typing import Any, BinaryIO, TypeVar
 import xxhash
 
 from .attributes import Attribute, decode_attributes
-from .content import ContentSink, check_checksum, iter_plain, stream_content
+from .content import check_checksum, iter_plain, stream_content
 from .errors import (
     RecordError,
     SizeLimitError,
@@ -24,6 +24,7 @@ from .index import IndexEntry, decode_index
 from .layout import LayoutEntry, decode_layout
 from .meta import Meta, MetaRecord, decode_meta
 from .payload import MIN_RECORD_SIZE, PAYLOAD_HEADER_SIZE, PayloadHeader, PayloadKind
+from .sinks import ContentSink, NullSink
 
 # Structured payloads are held in memory once decoded; nothing real comes near this.
 MAX_STRUCTURED_PLAIN_SIZE = 1 << 30
@@ -221,29 +222,13 @@ class StoneReader:
         self.metas()
         self.layout()
         self.attributes()
-        self.unpack_content(_NullSink())
+        self.unpack_content(NullSink())
 
     def _first(self, kind: PayloadKind) -> PayloadRef:
         refs = self.of_kind(kind)
         if not refs:
             raise RecordError(f"archive has no {kind.text} payload", file=self.name)
         return refs[0]
-
-
-class _NullWriter:
-    def write(self, data: memoryview) -> object:
-        return None
-
-    def commit(self) -> None:
-        return None
-
-    def discard(self) -> None:
-        return None
-
-
-class _NullSink:
-    def open(self, entry: IndexEntry) -> _NullWriter:
-        return _NullWriter()
 
 
 def read(path: str | os.PathLike[str], *expected: FileType) -> StoneReader:

@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from fnmatch_ext import Pattern
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -17,6 +16,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from fnmatch_ext import Pattern
 
 
 class FileKind(StrEnum):

@@ -1,0 +1,238 @@
+"""Where unpacked content goes: in memory, or files in a directory written in parallel.
+
+A sink hands out one writer per file. The writer receives the file's bytes in pieces and is
+committed only after the bytes matched their digest; otherwise it is discarded. `finish` waits
+for any writes still in flight and raises the first error they met.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Protocol
+
+from .index import IndexEntry
+
+# Small files are gathered and written by a pool while decompression goes on; a file larger
+# than this streams straight to disk so memory stays bounded whatever the package size.
+_GATHER_LIMIT = 1 << 20
+_IN_FLIGHT_FILES = 64
+
+
+class ContentWriter(Protocol):
+    """Receives the bytes of one file; `commit` once they are verified, else `discard`."""
+
+    def write(self, data: memoryview) -> object: ...
+
+    def commit(self) -> None: ...
+
+    def discard(self) -> None: ...
+
+
+class ContentSink(Protocol):
+    def open(self, entry: IndexEntry) -> ContentWriter: ...
+
+    def finish(self) -> None: ...
+
+
+class _BufferWriter:
+    def __init__(self, sink: MemorySink, digest: int):
+        self._sink, self._digest, self._buffer = sink, digest, bytearray()
+
+    def write(self, data: memoryview) -> object:
+        self._buffer += data
+        return None
+
+    def commit(self) -> None:
+        self._sink.files[self._digest] = bytes(self._buffer)
+
+    def discard(self) -> None:
+        self._buffer.clear()
+
+
+class MemorySink:
+    """Keeps every file in memory, by digest: for small packages and tests."""
+
+    def __init__(self) -> None:
+        self.files: dict[int, bytes] = {}
+
+    def open(self, entry: IndexEntry) -> ContentWriter:
+        return _BufferWriter(self, entry.digest)
+
+    def finish(self) -> None:
+        return None
+
+
+class _NullWriter:
+    def write(self, data: memoryview) -> object:
+        return None
+
+    def commit(self) -> None:
+        return None
+
+    def discard(self) -> None:
+        return None
+
+
+class NullSink:
+    """Keeps nothing: for verifying an archive, or files a store already holds."""
+
+    def open(self, entry: IndexEntry) -> ContentWriter:
+        return _NullWriter()
+
+    def finish(self) -> None:
+        return None
+
+
+_NULL_WRITER = _NullWriter()
+
+
+class _FileWriter:
+    """Gathers a small file's pieces for the pool, or streams a large one to its `.part`."""
+
+    def __init__(self, sink: DirectorySink, name: str):
+        self._sink, self._name = sink, name
+        self._pieces: list[memoryview] = []
+        self._gathered = 0
+        self._fd: int | None = None
+
+    def write(self, data: memoryview) -> object:
+        if self._fd is not None:
+            _write_all(self._fd, data)
+            return None
+        self._pieces.append(data)
+        self._gathered += len(data)
+        if self._gathered > _GATHER_LIMIT:
+            self._fd = self._sink.create_part(self._name)
+            for piece in self._pieces:
+                _write_all(self._fd, piece)
+            self._pieces = []
+        return None
+
+    def commit(self) -> None:
+        if self._fd is None:
+            self._sink.submit(self._name, self._pieces)
+        else:
+            os.close(self._fd)
+            self._fd = None
+            self._sink.publish(self._name)
+
+    def discard(self) -> None:
+        self._pieces = []
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+            self._sink.unlink_part(self._name)
+
+
+def _write_all(fd: int, data: memoryview) -> None:
+    while data:
+        data = data[os.write(fd, data) :]
+
+
+def hex_name(digest: int) -> str:
+    return f"{digest:032x}"
+
+
+class DirectorySink:
+    """Writes each file below an open directory, at the relative path `name_for(digest)`.
+
+    Files are written as `<name>.part` and renamed once verified, so a reader of the directory
+    never sees a partial file under its final name. With `skip_existing`, a digest whose file is
+    already there is verified but not written again (a content-addressed store). Parent
+    directories are created as needed; none is followed if it is a symlink.
+    """
+
+    def __init__(
+        self,
+        directory_fd: int,
+        *,
+        name_for: Callable[[int], str] = hex_name,
+        skip_existing: bool = False,
+        workers: int = 2,
+    ):
+        self._dir_fd = directory_fd
+        self._name_for = name_for
+        self._skip_existing = skip_existing
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stone-sink")
+        self._slots = threading.BoundedSemaphore(_IN_FLIGHT_FILES)
+        self._futures: list[Future[None]] = []
+        self._made_dirs: set[str] = set()
+        self._dirs_lock = threading.Lock()
+
+    def open(self, entry: IndexEntry) -> ContentWriter:
+        name = self._name_for(entry.digest)
+        if self._skip_existing and self._exists(name):
+            return _NULL_WRITER
+        return _FileWriter(self, name)
+
+    def _exists(self, name: str) -> bool:
+        try:
+            os.stat(name, dir_fd=self._dir_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def _ensure_parent(self, name: str) -> None:
+        parent = name.rpartition("/")[0]
+        if not parent or parent in self._made_dirs:
+            return
+        with self._dirs_lock:
+            partial = ""
+            for part in parent.split("/"):
+                partial = f"{partial}/{part}" if partial else part
+                if partial not in self._made_dirs:
+                    try:
+                        os.mkdir(partial, 0o755, dir_fd=self._dir_fd)
+                    except FileExistsError:
+                        # Already there: fine if it is a real directory, refused if a symlink.
+                        flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+                        os.close(os.open(partial, flags, dir_fd=self._dir_fd))
+                    self._made_dirs.add(partial)
+
+    def create_part(self, name: str) -> int:
+        self._ensure_parent(name)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+        return os.open(f"{name}.part", flags, 0o644, dir_fd=self._dir_fd)
+
+    def publish(self, name: str) -> None:
+        os.rename(f"{name}.part", name, src_dir_fd=self._dir_fd, dst_dir_fd=self._dir_fd)
+
+    def unlink_part(self, name: str) -> None:
+        os.unlink(f"{name}.part", dir_fd=self._dir_fd)
+
+    def submit(self, name: str, pieces: list[memoryview]) -> None:
+        self._slots.acquire()
+        future = self._pool.submit(self._write_file, name, pieces)
+        future.add_done_callback(lambda _: self._slots.release())
+        self._futures.append(future)
+
+    def _write_file(self, name: str, pieces: list[memoryview]) -> None:
+        fd = self.create_part(name)
+        try:
+            for piece in pieces:
+                _write_all(fd, piece)
+        except BaseException:
+            os.close(fd)
+            self.unlink_part(name)
+            raise
+        os.close(fd)
+        self.publish(name)
+
+    def __enter__(self) -> DirectorySink:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Wait for the writes in flight and stop the pool."""
+        self._pool.shutdown(wait=True)
+
+    def finish(self) -> None:
+        futures, self._futures = self._futures, []
+        errors = [error for future in futures if (error := future.exception()) is not None]
+        if errors:
+            raise errors[0]

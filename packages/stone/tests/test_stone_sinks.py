@@ -1,0 +1,105 @@
+"""Unpacking into a directory: verified files only, parallel small writes, streamed large ones."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+import xxhash
+
+from stone import (
+    BytesBlob,
+    DigestMismatchError,
+    DirectorySink,
+    IndexEntry,
+    LayoutEntry,
+    Meta,
+    StoneReader,
+    write_binary,
+)
+
+META = Meta(name="sinks", version="1", release=1)
+
+
+def _package(files: list[bytes]) -> bytes:
+    blobs = {xxhash.xxh3_128_intdigest(data): BytesBlob(data) for data in files}
+    layout = [LayoutEntry.regular(f"share/f{n}", digest) for n, digest in enumerate(blobs)]
+    out = io.BytesIO()
+    write_binary(out, META, layout, blobs)
+    return out.getvalue()
+
+
+def _sharded(digest: int) -> str:
+    name = f"{digest:x}"
+    return f"v2/{name[:2]}/{name[2:4]}/{name}"
+
+
+def test_small_and_large_files_land_under_their_names(tmp_path: Path) -> None:
+    files = [os.urandom(3 << 20), b"tiny", b"", os.urandom(1000)]
+    data = _package(files)
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        with (
+            StoneReader(io.BytesIO(data), name="p.stone") as reader,
+            DirectorySink(fd, name_for=_sharded) as sink,
+        ):
+            reader.unpack_content(sink)
+    finally:
+        os.close(fd)
+    for content in files:
+        digest = xxhash.xxh3_128_intdigest(content)
+        assert (tmp_path / _sharded(digest)).read_bytes() == content
+    assert not list(tmp_path.rglob("*.part"))
+
+
+def test_skip_existing_keeps_what_the_store_has(tmp_path: Path) -> None:
+    content = b"already stored"
+    digest = xxhash.xxh3_128_intdigest(content)
+    (tmp_path / f"{digest:032x}").write_bytes(content)
+    before = (tmp_path / f"{digest:032x}").stat().st_ino
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        with (
+            StoneReader(io.BytesIO(_package([content])), name="p.stone") as reader,
+            DirectorySink(fd, skip_existing=True) as sink,
+        ):
+            reader.unpack_content(sink)
+    finally:
+        os.close(fd)
+    assert (tmp_path / f"{digest:032x}").stat().st_ino == before
+
+
+@pytest.mark.parametrize("size", [10, 3 << 20])
+def test_digest_mismatch_leaves_no_file(tmp_path: Path, size: int) -> None:
+    content = os.urandom(size)
+    data = _package([content])
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        with StoneReader(io.BytesIO(data), name="p.stone") as reader, DirectorySink(fd) as sink:
+            wrong = [IndexEntry(0, size, 0xBAD)]
+            with pytest.raises(DigestMismatchError):
+                reader.unpack_content(sink, wrong)
+    finally:
+        os.close(fd)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_symlinked_parent_is_not_followed(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "v2").symlink_to(outside)
+    fd = os.open(store, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        with (
+            StoneReader(io.BytesIO(_package([b"x" * 64])), name="p.stone") as reader,
+            DirectorySink(fd, name_for=_sharded) as sink,
+            pytest.raises(OSError),
+        ):
+            reader.unpack_content(sink)
+    finally:
+        os.close(fd)
+    assert list(outside.iterdir()) == []
