@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from boulder.macros.load import MacroSet, bundled_data_dir, load_macros
 from boulder.phases import BuildContext
 

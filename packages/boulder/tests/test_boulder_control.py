@@ -4,6 +4,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from boulder.errors import RecipeError
 from boulder.recipe.control import parse_kdl
 from boulder.recipe.load import load_recipe

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import re
 import warnings
 from pathlib import Path
 
 import pytest
-from boulder.compiled import compile_recipe
+
+from boulder.compiled import CompiledRecipe, compile_recipe
 from boulder.errors import BoulderError, RecipeError, UnknownMacroError
 from boulder.macros.load import MacroSet
 from boulder.phases import BuildContext, Phase
@@ -25,29 +28,28 @@ def short(path: Path) -> str:
     return f"{path.parent.parent.name}/{path.parent.name}"
 
 
+Outcomes = dict[Path, CompiledRecipe | BoulderError]
+
+
 @pytest.fixture(scope="module")
-def outcomes(
-    corpus_recipes: list[Path], macros: MacroSet, context: BuildContext
-) -> dict[Path, BoulderError | None]:
-    results: dict[Path, BoulderError | None] = {}
+def outcomes(corpus_recipes: list[Path], macros: MacroSet, context: BuildContext) -> Outcomes:
+    results: Outcomes = {}
     for path in corpus_recipes:
         try:
-            compile_recipe(load_recipe(path), macros, context)
+            results[path] = compile_recipe(load_recipe(path), macros, context)
         except BoulderError as err:
             results[path] = err
-        else:
-            results[path] = None
     return results
 
 
-def test_every_recipe_parses(outcomes: dict[Path, BoulderError | None]) -> None:
+def test_every_recipe_parses(outcomes: Outcomes) -> None:
     parse_failures = {short(p): str(e) for p, e in outcomes.items() if isinstance(e, RecipeError)}
     assert set(parse_failures) == KNOWN_BAD_VERSIONS, parse_failures
     assert all("version must start with an integer" in m for m in parse_failures.values())
 
 
-def test_recipe_check_passes_on_99_percent(outcomes: dict[Path, BoulderError | None]) -> None:
-    failures = {short(p): str(e) for p, e in outcomes.items() if e is not None}
+def test_recipe_check_passes_on_99_percent(outcomes: Outcomes) -> None:
+    failures = {short(p): str(e) for p, e in outcomes.items() if isinstance(e, BoulderError)}
     unknown = [str(e) for e in outcomes.values() if isinstance(e, UnknownMacroError)]
     passed = len(outcomes) - len(failures)
     warnings.warn(
@@ -57,6 +59,29 @@ def test_recipe_check_passes_on_99_percent(outcomes: dict[Path, BoulderError | N
     )
     assert not unknown
     assert passed >= 0.99 * len(outcomes)
+
+
+def test_package_plans_agree_with_real_manifests(outcomes: Outcomes) -> None:
+    """Every package boulder emitted exists in our plan, and its declared rundeps are depends."""
+    checked = 0
+    for path, outcome in outcomes.items():
+        manifest = path.parent / "manifest.x86_64.jsonc"
+        if isinstance(outcome, BoulderError) or not manifest.is_file():
+            continue
+        # The first line is a /** comment */; the rest is JSON.
+        emitted = json.loads(manifest.read_text().split("\n", 1)[1])["packages"]
+        plan = outcome.packages
+        for name, info in emitted.items():
+            package = plan.get(name)
+            assert package is not None, f"{short(path)}: no package {name} in our plan"
+            expected = {
+                dep
+                for dep in package.rundeps
+                if not any(re.search(rx, dep) for rx in package.rundeps_exclude)
+            }
+            assert expected <= set(info.get("depends", [])), f"{short(path)}: {name}"
+        checked += 1
+    assert checked >= 0.99 * len(outcomes)
 
 
 def body(recipe: str, phase: Phase, macros: MacroSet, context: BuildContext) -> str:

@@ -5,6 +5,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from boulder.cli import main
 from boulder.errors import MacroError
 from boulder.macros.catalog import catalog, find

@@ -4,6 +4,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from boulder.errors import UnknownMacroError
 from boulder.macros.load import MacroSet
 from boulder.packages import CollectionRule, plan_packages

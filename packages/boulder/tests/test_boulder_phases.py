@@ -4,6 +4,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from boulder.errors import ScriptError, UnknownMacroError
 from boulder.macros.load import MacroSet
 from boulder.phases import BuildContext, Phase, PhaseScript, all_scripts, phase_script
@@ -90,6 +91,9 @@ def test_breakpoints_make_chunks(
     # Each chunk is trimmed as a whole; the newline after the breakpoint stays.
     assert body(out.chunks[0]) == "one" and body(out.chunks[1]) == "\ntwo"
     assert [b.line for b in out.breakpoints] == [1]
+    # Spec §2.7: `build: |` on line 6, the breakpoint on the 2nd line of the text.
+    assert [out.recipe_line(b) for b in out.breakpoints] == [8]
+    assert "# breakpoint (continue) at recipe line 8" in out.text
 
 
 def test_unknown_action_names_file_phase_and_line(

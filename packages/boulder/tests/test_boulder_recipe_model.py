@@ -4,6 +4,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from boulder.errors import RecipeError
 from boulder.recipe.load import load_recipe
 from boulder.recipe.model import GitUpstream, PlainUpstream, TuningItem

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from boulder.script import Action, Breakpoint, ExpansionError, Kind, Scope, tokenize
 
 

@@ -4,6 +4,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from boulder.errors import TuningError
 from boulder.macros.load import MacroSet
 from boulder.phases import BuildContext, Phase, phase_script

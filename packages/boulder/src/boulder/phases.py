@@ -59,6 +59,12 @@ class PhaseScript:
     chunks: tuple[str, ...]
     breakpoints: tuple[Breakpoint, ...]
     dependencies: frozenset[str]
+    text_line: int | None = None
+    """Recipe line holding the first line of the phase text (None: generated text)."""
+
+    def recipe_line(self, point: Breakpoint) -> int | None:
+        """The recipe line of a breakpoint, as `Breakpoint at line <L>` reports it."""
+        return None if self.text_line is None else self.text_line + point.line
 
     @property
     def text(self) -> str:
@@ -66,7 +72,8 @@ class PhaseScript:
         parts = [self.chunks[0]]
         for point, chunk in zip(self.breakpoints, self.chunks[1:], strict=True):
             kind = "exit" if point.exit else "continue"
-            parts.append(f"# breakpoint ({kind}) at line {point.line + 1} of the phase")
+            line = self.recipe_line(point)
+            parts.append(f"# breakpoint ({kind}) at recipe line {line}")
             parts.append(chunk)
         return "\n\n".join(parts)
 
@@ -287,7 +294,8 @@ def phase_script(
     except ExpansionError as err:
         raise _fail(loaded, err, loc, phase.value, target) from err
     chunks = tuple(f"{prefix}\n{chunk}".strip() for chunk in body.texts)
-    return PhaseScript(target, stage, phase, chunks, body.breakpoints, body.dependencies)
+    text_line = None if loc is None else loaded.source.text_start(loc)
+    return PhaseScript(target, stage, phase, chunks, body.breakpoints, body.dependencies, text_line)
 
 
 def all_scripts(
