@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from boulder.compiled import compile_recipe
 from boulder.errors import ScriptError, UnknownMacroError
 from boulder.macros.load import MacroSet
 from boulder.phases import BuildContext, Phase, PhaseScript, all_scripts, phase_script
@@ -166,3 +167,13 @@ def test_empty_phases_are_skipped(
     path = write_recipe(f"upstreams:\n  - https://h/a.tgz : {HASH}\nsetup: ''\nbuild: make\n")
     phases = [s.phase for s in all_scripts(load_recipe(path), macros, context)]
     assert phases == [Phase.PREPARE, Phase.BUILD]
+
+
+def test_compiled_recipe_collects_action_dependencies(
+    write_recipe: Callable[[str], Path], macros: MacroSet, context: BuildContext
+) -> None:
+    path = write_recipe("setup: '%configure'\nbuild: '%make'\ninstall: '%cmake_install'\n")
+    compiled = compile_recipe(load_recipe(path), macros, context)
+    assert compiled.dependencies == {
+        "binary(autoconf)", "binary(automake)", "binary(make)", "binary(cmake)",
+    }  # fmt: skip

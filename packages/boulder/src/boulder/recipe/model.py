@@ -234,7 +234,7 @@ class Recipe(_Model):
     version: Annotated[StrictStr, BeforeValidator(_version)]
     release: int = Field(strict=True)
     homepage: StrictStr
-    license: StrList = Field(min_length=1)
+    license: StrList
     summary: StrictStr | None = None
     description: StrictStr | None = None
     upstreams: tuple[Upstream, ...] = ()
