@@ -118,3 +118,16 @@ def test_bump_keeps_everything_else(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert path.read_text() == text.replace("release     : 9", "release     : 10")
     run(capsys, "recipe", "bump", str(path), "-n", "42")
     assert "release     : 42    # trailing" in path.read_text()
+
+
+def test_packages_listing(
+    write_recipe: Callable[[str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_recipe("summary: Hi\npackages:\n  - '%(name)-extra':\n      paths: [/usr/x]\n")
+    code, out, _ = run(capsys, "recipe", "packages", str(path))
+    assert code == 0
+    assert out.startswith("hello: Hi\n  *\nhello-docs: Documentation for hello\n")
+    assert out.endswith("hello-extra: Hi\n  /usr/x\n")
+    code, out, _ = run(capsys, "recipe", "packages", "--json", str(path))
+    devel = next(p for p in json.loads(out) if p["name"] == "hello-devel")
+    assert devel["rundeps"] == ["hello"] and "/usr/include" in devel["paths"]

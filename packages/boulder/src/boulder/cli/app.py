@@ -1,7 +1,8 @@
-"""Commands: `recipe check|show|macros|bump` (with `macros` and `bump` also at the top level)."""
+"""Commands: `recipe check|show|packages|macros|bump` (`macros` and `bump` also at the top)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -14,6 +15,7 @@ from boulder.compiled import compile_recipe
 from boulder.errors import BoulderError, MacroError
 from boulder.macros.catalog import catalog, find
 from boulder.macros.load import MacroSet, bundled_data_dir, load_macros
+from boulder.packages import plan_packages
 from boulder.phases import BuildContext, Phase, PhaseScript
 from boulder.recipe.bump import bump_release
 from boulder.recipe.load import load_recipe
@@ -132,6 +134,24 @@ def show(
 
 def _header(script: PhaseScript) -> str:
     return f"### target={script.target} stage={script.stage.value} phase={script.phase.value}"
+
+
+@recipe.command("packages")
+@click.argument("path", type=click.Path(path_type=Path), default=Path("stone.yaml"))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def packages(ctx: click.Context, path: Path, as_json: bool) -> None:
+    """List the packages the recipe can produce, with their rundeps and collection paths."""
+    plan = plan_packages(load_recipe(path), _macros(ctx), _host())
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(p) for p in plan.packages], indent=2))
+        return
+    for package in plan.packages:
+        click.echo(f"{package.name}: {package.summary or ''}".rstrip())
+        if package.rundeps:
+            click.echo(f"  rundeps: {', '.join(package.rundeps)}")
+        for glob in package.paths:
+            click.echo(f"  {glob}")
 
 
 @recipe.command("macros")
