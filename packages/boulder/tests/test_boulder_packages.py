@@ -33,6 +33,7 @@ def test_recipe_packages_merge_with_templates(
 ) -> None:
     path = write_recipe(
         "summary: Top summary\n"
+        "description: Top description\n"
         "rundeps: [extra]\n"
         "paths: [/usr/share/pkgconfig/]\n"
         "packages:\n"
@@ -47,7 +48,9 @@ def test_recipe_packages_merge_with_templates(
     devel = plan.get("hello-devel")
     assert devel is not None
     assert devel.rundeps == ("hello", "zlib-devel")
-    assert devel.summary == "Top summary"  # the newer entry wins and it falls back to the top
+    # The newer entry's summary and description win, and they fall back to the top level.
+    assert (devel.summary, devel.description) == ("Top summary", "Top description")
+    assert devel.paths == tuple(sorted(devel.paths)) and "/usr/include/extra" in devel.paths
     main = plan.get("hello")
     assert main is not None and main.rundeps == ("extra",)
     tools = plan.get("hello-tools")

@@ -97,7 +97,7 @@ def plan_packages(loaded: LoadedRecipe, macros: MacroSet, host: str = "x86_64") 
     rules: list[CollectionRule] = []
     for entry in entries:
         try:
-            resolved = _resolve(entry, scope, recipe.summary)
+            resolved = _resolve(entry, scope, recipe.summary, recipe.description)
         except ExpansionError as err:
             line = loaded.source.line(entry.where) if entry.where else None
             raise UnknownMacroError(
@@ -115,18 +115,20 @@ def _expand(scope: Scope, texts: Iterable[str]) -> tuple[str, ...]:
     return tuple(scope.expand_text(t) for t in texts)
 
 
-def _resolve(entry: _Entry, scope: Scope, top_summary: str | None) -> ResolvedPackage:
+def _resolve(
+    entry: _Entry, scope: Scope, top_summary: str | None, top_description: str | None
+) -> ResolvedPackage:
+    # Summary and description fall back to the recipe's; exclusions and conflicts stay verbatim.
     summary = entry.summary if entry.summary is not None else top_summary
+    description = entry.description if entry.description is not None else top_description
     return ResolvedPackage(
         name=scope.expand_text(entry.name),
         summary=None if summary is None else scope.expand_text(summary),
-        description=(
-            None if entry.description is None else scope.expand_text(entry.description).strip()
-        ),
+        description=None if description is None else scope.expand_text(description).strip(),
         rundeps=_expand(scope, entry.rundeps),
         rundeps_exclude=entry.rundeps_exclude,
         provides_exclude=entry.provides_exclude,
-        conflicts=_expand(scope, entry.conflicts),
+        conflicts=entry.conflicts,
         paths=_expand(scope, entry.paths),
     )
 
@@ -141,5 +143,5 @@ def _merge(old: ResolvedPackage, new: ResolvedPackage) -> ResolvedPackage:
         rundeps_exclude=tuple(sorted(set(old.rundeps_exclude) | set(new.rundeps_exclude))),
         provides_exclude=new.provides_exclude,
         conflicts=new.conflicts,
-        paths=old.paths + new.paths,
+        paths=tuple(sorted(old.paths + new.paths)),
     )
