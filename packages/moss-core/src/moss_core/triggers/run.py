@@ -6,7 +6,7 @@ import logging
 import os
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -65,26 +65,36 @@ class PlainRunner:
         )
 
     def delete(self, command: DeleteCommand) -> None:
-        for path in command.paths:
-            target = self._inside_root(path)
-            if target.is_dir() and not target.is_symlink():
-                shutil.rmtree(target)
-            elif target.is_symlink() or target.exists():
-                target.unlink()
-            else:
-                log.debug("nothing to delete at %s", target)
+        delete_paths(self.root, command.paths)
 
-    def _inside_root(self, path: str) -> Path:
-        root = Path(os.path.realpath(self.root))
-        relative = Path(path.lstrip("/"))
-        if relative.name in ("", ".", ".."):
-            raise UnsafePathError(path, self.root)
-        # Resolve the parent (following symlinks) but not the last component, so that deleting
-        # a symlink removes the link and never what it points to.
-        parent = Path(os.path.realpath(root / relative.parent))
-        if not parent.is_relative_to(root):
-            raise UnsafePathError(path, self.root)
-        return parent / relative.name
+
+def delete_paths(root: Path, paths: Iterable[str]) -> None:
+    """Delete each of `paths`, taken relative to `root`; refuse any that resolves outside it.
+
+    A directory goes with its contents; a symlink is removed, never what it points to; a path
+    that does not exist is skipped. Shared by every runner, so they all agree on what is safe.
+    """
+    for path in paths:
+        target = _inside_root(root, path)
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        elif target.is_symlink() or target.exists():
+            target.unlink()
+        else:
+            log.debug("nothing to delete at %s", target)
+
+
+def _inside_root(root: Path, path: str) -> Path:
+    real_root = Path(os.path.realpath(root))
+    relative = Path(path.lstrip("/"))
+    if relative.name in ("", ".", ".."):
+        raise UnsafePathError(path, root)
+    # Resolve the parent (following symlinks) but not the last component, so that deleting
+    # a symlink removes the link and never what it points to.
+    parent = Path(os.path.realpath(real_root / relative.parent))
+    if not parent.is_relative_to(real_root):
+        raise UnsafePathError(path, root)
+    return parent / relative.name
 
 
 def execute_plan(plan: Plan, runner: TriggerRunner) -> None:

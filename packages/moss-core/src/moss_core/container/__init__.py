@@ -1,0 +1,22 @@
+"""Linux containers from namespaces, for trigger isolation (moss) and builds (boulder).
+
+`run_container(spec, argv)` runs a command in the container a `ContainerSpec` describes, as
+root or, through a user namespace, as an ordinary user. `namespaces_available()` says whether
+this machine allows it. The trigger runner built on it lives in `moss_core.container.isolated`
+(imported separately: this package must not pull in `moss_core.triggers` and its dependencies).
+"""
+
+from moss_core.container.errors import ContainerError
+from moss_core.container.run import Stream, namespaces_available, run_container
+from moss_core.container.spec import MINIMAL_DEVICES, Bind, ContainerSpec, Dev
+
+__all__ = [
+    "MINIMAL_DEVICES",
+    "Bind",
+    "ContainerError",
+    "ContainerSpec",
+    "Dev",
+    "Stream",
+    "namespaces_available",
+    "run_container",
+]

@@ -1,0 +1,26 @@
+"""Errors of container setup (never of the command run inside, which has an exit status)."""
+
+from __future__ import annotations
+
+import errno as errno_names
+import os
+
+from moss_core.errors import MossError
+
+
+class ContainerError(MossError):
+    """Preparing the container, or starting the command in it, failed.
+
+    `step` names what was being done (`unshare`, `bind /src -> /dst`, `exec sh`, ...); `errno`
+    is the failing system call's error number when there was one.
+    """
+
+    def __init__(self, step: str, errno: int | None = None, detail: str = "") -> None:
+        reason = detail
+        if errno is not None:
+            name = errno_names.errorcode.get(errno, str(errno))
+            reason = f"{os.strerror(errno)} ({name})" + (f": {detail}" if detail else "")
+        super().__init__(f"container setup failed at {step}: {reason}")
+        self.step = step
+        self.errno = errno
+        self.detail = detail

@@ -1,0 +1,121 @@
+"""A `TriggerRunner` that runs every trigger handler in its own container."""
+
+from __future__ import annotations
+
+import errno
+import os
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path, PurePosixPath
+from typing import IO
+
+from moss_core.container.errors import ContainerError
+from moss_core.container.run import run_container
+from moss_core.container.setup import step
+from moss_core.container.spec import Bind, ContainerSpec, Dev
+from moss_core.triggers.errors import UnsafePathError
+from moss_core.triggers.plan import DeleteCommand, RunCommand
+from moss_core.triggers.run import CommandResult, delete_paths
+
+ROOT_LINKS = (
+    ("bin", "usr/bin"),
+    ("sbin", "usr/sbin"),
+    ("lib", "usr/lib"),
+    ("lib64", "usr/lib"),
+    ("lib32", "usr/lib32"),
+)
+"""The links at the top of the container root that make it look like an installed system."""
+
+DEFAULT_ENV = {"PATH": "/usr/bin:/usr/sbin"}
+
+
+class IsolatedRunner:
+    """Runs each handler in a fresh container rooted at `isolation_dir`.
+
+    The container sees `usr` read-write at `/usr` and `etc` at `/etc`, read-only unless
+    `etc_writable` (system triggers); a fresh `/proc`, `/tmp` and minimal `/dev`; no network;
+    nothing else of the host. `env` is the handlers' whole environment. `delete` paths are
+    taken as the container sees them: under `/usr`, or under `/etc` when it is writable.
+    The root links are (re)created in `isolation_dir` now.
+    """
+
+    def __init__(
+        self,
+        isolation_dir: Path,
+        usr: Path,
+        etc: Path,
+        *,
+        etc_writable: bool = False,
+        env: Mapping[str, str] = DEFAULT_ENV,
+    ) -> None:
+        self.isolation_dir = isolation_dir
+        self.usr = usr
+        self.etc = etc
+        self.etc_writable = etc_writable
+        self.spec = ContainerSpec(
+            root=isolation_dir,
+            binds=(
+                Bind(usr, "/usr", read_only=False),
+                Bind(etc, "/etc", read_only=not etc_writable),
+            ),
+            proc=True,
+            dev=Dev.MINIMAL,
+            tmpfs=("/tmp",),
+            network=False,
+            hostname="moss",
+            workdir="/",
+            env=env,
+        )
+        _make_root_links(isolation_dir)
+
+    def run(self, command: RunCommand) -> CommandResult:
+        with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
+            try:
+                status = run_container(
+                    self.spec,
+                    [command.run, *command.args],
+                    stdin=subprocess.DEVNULL,
+                    stdout=stdout,
+                    stderr=stderr,
+                )
+            except ContainerError as error:
+                # The runner contract: a command that cannot be started is an OSError.
+                if error.errno is None:
+                    raise OSError(str(error)) from error
+                raise OSError(error.errno, str(error)) from error
+            return CommandResult(status=status, stdout=_read(stdout), stderr=_read(stderr))
+
+    def delete(self, command: DeleteCommand) -> None:
+        for path in command.paths:
+            parts = PurePosixPath("/", path).parts
+            top, rest = (parts[1], "/".join(parts[2:])) if len(parts) > 1 else ("", "")
+            if top == "usr":
+                host_root = self.usr
+            elif top == "etc" and self.etc_writable:
+                host_root = self.etc
+            elif top == "etc":
+                raise OSError(errno.EROFS, os.strerror(errno.EROFS), path)
+            else:
+                raise UnsafePathError(path, self.isolation_dir)
+            try:
+                delete_paths(host_root, [rest])
+            except UnsafePathError as error:
+                raise UnsafePathError(path, host_root) from error
+
+
+def _read(stream: IO[bytes]) -> str:
+    stream.seek(0)
+    return stream.read().decode(errors="replace")
+
+
+def _make_root_links(isolation_dir: Path) -> None:
+    with step(f"root links in {isolation_dir}"):
+        isolation_dir.mkdir(parents=True, exist_ok=True)
+        for name, target in ROOT_LINKS:
+            link = isolation_dir / name
+            if link.is_symlink():
+                if os.readlink(link) == target:
+                    continue
+                link.unlink()
+            link.symlink_to(target)

@@ -1,0 +1,131 @@
+"""Thin ctypes wrappers over the Linux calls Python's `os` module lacks (on 3.11).
+
+Each wrapper raises `OSError` carrying the call's errno and the path(s) involved, like `os` does.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import platform
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_REMOUNT = 32
+MS_NOATIME = 1 << 10
+MS_NODIRATIME = 1 << 11
+MS_BIND = 1 << 12
+MS_REC = 1 << 14
+MS_PRIVATE = 1 << 18
+MS_RELATIME = 1 << 21
+MS_STRICTATIME = 1 << 24
+
+MNT_DETACH = 2
+
+PR_SET_PDEATHSIG = 1
+
+# pivot_root has no glibc wrapper. Newer architectures share the generic syscall table.
+_SYS_PIVOT_ROOT = {
+    "x86_64": 155,
+    "i386": 217,
+    "i686": 217,
+    "aarch64": 41,
+    "riscv64": 41,
+    "loongarch64": 41,
+    "armv7l": 218,
+    "ppc64le": 203,
+    "ppc64": 203,
+    "s390x": 217,
+}
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+_libc.unshare.argtypes = [ctypes.c_int]
+_libc.unshare.restype = ctypes.c_int
+_libc.mount.argtypes = [
+    ctypes.c_char_p,
+    ctypes.c_char_p,
+    ctypes.c_char_p,
+    ctypes.c_ulong,
+    ctypes.c_char_p,
+]
+_libc.mount.restype = ctypes.c_int
+_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+_libc.umount2.restype = ctypes.c_int
+_libc.sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+_libc.sethostname.restype = ctypes.c_int
+_libc.prctl.argtypes = [
+    ctypes.c_int,
+    ctypes.c_ulong,
+    ctypes.c_ulong,
+    ctypes.c_ulong,
+    ctypes.c_ulong,
+]
+_libc.prctl.restype = ctypes.c_int
+_libc.syscall.restype = ctypes.c_long
+
+
+def _check(result: int, filename: str | None = None, filename2: str | None = None) -> None:
+    if result == -1:
+        error = ctypes.get_errno()
+        raise OSError(error, os.strerror(error), filename, None, filename2)
+
+
+def _encode(value: str | None) -> bytes | None:
+    return None if value is None else os.fsencode(value)
+
+
+def unshare(flags: int) -> None:
+    """Move this process into new namespaces (`CLONE_NEW*` flags)."""
+    _check(_libc.unshare(flags))
+
+
+def mount(
+    source: str | None,
+    target: str,
+    fstype: str | None = None,
+    flags: int = 0,
+    data: str | None = None,
+) -> None:
+    """mount(2); `source` is reported with the error when given, else `target`."""
+    result = _libc.mount(_encode(source), _encode(target), _encode(fstype), flags, _encode(data))
+    _check(result, target if source is None else source, None if source is None else target)
+
+
+def umount2(target: str, flags: int = 0) -> None:
+    """umount2(2)."""
+    _check(_libc.umount2(_encode(target), flags), target)
+
+
+def pivot_root(new_root: str, put_old: str) -> None:
+    """pivot_root(2); `ENOSYS` on an architecture whose syscall number is not known here."""
+    number = _SYS_PIVOT_ROOT.get(platform.machine())
+    if number is None:
+        raise OSError(errno.ENOSYS, os.strerror(errno.ENOSYS), new_root)
+    result = _libc.syscall(
+        ctypes.c_long(number),
+        ctypes.c_char_p(os.fsencode(new_root)),
+        ctypes.c_char_p(os.fsencode(put_old)),
+    )
+    _check(result, new_root, put_old)
+
+
+def sethostname(name: str) -> None:
+    """sethostname(2) in the current UTS namespace."""
+    encoded = name.encode()
+    _check(_libc.sethostname(encoded, len(encoded)))
+
+
+def set_parent_death_signal(signal: int) -> None:
+    """prctl(PR_SET_PDEATHSIG): deliver `signal` to this process when its parent thread exits."""
+    _check(_libc.prctl(PR_SET_PDEATHSIG, signal, 0, 0, 0))
