@@ -82,6 +82,16 @@ def test_prepare_unpacks_without_environment(
     assert 'cd "/mason/build/x86_64"' in chunk
 
 
+def test_percent_in_a_work_directory_stays_literal(
+    write_recipe: Callable[[str], Path], macros: MacroSet, context: BuildContext
+) -> None:
+    path = write_recipe(
+        f"upstreams:\n  - https://h/a%2B1.tar.gz : {HASH}\nbuild: echo %(workdir)\n"
+    )
+    chunk = script(path, macros, context, Phase.BUILD).chunks[0]
+    assert body(chunk) == "echo /mason/build/x86_64/a%2B1.tar.gz"
+
+
 def test_breakpoints_make_chunks(
     write_recipe: Callable[[str], Path], macros: MacroSet, context: BuildContext
 ) -> None:

@@ -83,5 +83,15 @@ def test_breakpoints_split_the_text_and_keep_their_line() -> None:
     assert out.breakpoints == (Breakpoint(1, False), Breakpoint(3, True))
 
 
-def test_nested_expansions_are_trimmed() -> None:
-    assert scope(padded="  x \n", outer="[%(padded)]").expand_text("%(outer)") == "[x]"
+def test_nested_expansions_are_not_trimmed() -> None:
+    # Macro bodies are trimmed when macro files are loaded; expansion keeps what it is given.
+    assert scope(empty="", outer="[%(empty) x ]").expand_text("%(outer)") == "[ x ]"
+
+
+def test_depth_limit_counts_the_phase_frame() -> None:
+    chain = {f"d{i}": f"%(d{i + 1})" for i in range(126)} | {"d126": "end"}
+    assert scope(**chain).expand_text("%(d0)") == "end"  # 127 nested macros fit
+    chain["d126"] = "%(d127)"
+    chain["d127"] = "end"
+    with pytest.raises(ExpansionError, match="script call stack too deep"):
+        scope(**chain).expand("%(d0)")

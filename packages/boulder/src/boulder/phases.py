@@ -151,7 +151,7 @@ def builtins(
     phase: Phase,
     flags: Mapping[str, str],
 ) -> dict[str, str]:
-    """The `%(_id)` values of one script."""
+    """The `%(_id)` values of one script, as script text."""
     root = buildroot(target)
     tools = _LLVM_TOOLS if recipe.toolchain == "llvm" else _GNU_TOOLS
     values = {
@@ -178,8 +178,11 @@ def builtins(
     }
     values.update({k: v if context.compiler_cache else "" for k, v in _CACHES.items()})
     values.update({f"compiler_{k}": v for k, v in tools.items()})
-    values.update({name: flags[kind] for name, kind in _FLAG_BUILTINS.items()})
-    return values
+    # Builtins are expanded when used: plain values are escaped (a work directory may be named
+    # `foo%2B1.tar.gz`), flags are not, since they may refer to %(jobs) or %(pgo_dir).
+    literal = {name: _escape(value) for name, value in values.items()}
+    literal.update({name: flags[kind] for name, kind in _FLAG_BUILTINS.items()})
+    return literal
 
 
 @dataclass(frozen=True, slots=True)

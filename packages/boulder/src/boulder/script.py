@@ -6,6 +6,8 @@ There are no syntax errors: `date +%Y` refers to the action `Y`.
 
 Definitions bind late: a reference is expanded against the scope it is evaluated in, so a
 definition written in terms of `%(libsuffix)` follows whatever the target's arch file set.
+Builtin values are scripts too (the flag builtins hold `%(jobs)`); literal ones are escaped by
+whoever builds the scope.
 """
 
 from __future__ import annotations
@@ -153,7 +155,8 @@ class Scope:
         cached = self._memo.get(key)
         if cached is not None:
             return cached
-        if depth > MAX_DEPTH:
+        # `depth` counts the frames below this one, the phase text being the first.
+        if depth >= MAX_DEPTH:
             raise ExpansionError("script call stack too deep", unknown=False)
         own: tuple[str, ...] = ()
         if kind is Kind.ACTION:
@@ -172,7 +175,7 @@ class Scope:
                 raise ExpansionError(f"undefined builtin {name}", unknown=True)
             body = builtin
         value, inner = self._nested(body, depth)
-        result = (value.strip(), frozenset(inner.union(own)))
+        result = (value, frozenset(inner.union(own)))
         self._memo[key] = result
         return result
 
