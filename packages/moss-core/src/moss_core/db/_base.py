@@ -1,0 +1,245 @@
+"""What the three databases share: opening, pragmas, schema migrations, transactions, errors."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any, ClassVar, Self, TypeVar
+
+from moss_core.errors import MossError
+
+StrPath = str | os.PathLike[str]
+T = TypeVar("T")
+
+# Long enough to outlast another moss process's whole batch write; readers in WAL mode never
+# wait for writers, so only a second writer (or a migration) ever blocks here.
+BUSY_TIMEOUT_SECONDS = 60.0
+
+_U64_LIMIT = 1 << 64
+_I64_LIMIT = 1 << 63
+
+
+class DatabaseError(MossError):
+    """A database could not be opened, read or written; the message leads with its path."""
+
+    def __init__(self, path: StrPath, problem: str) -> None:
+        super().__init__(f"{os.fspath(path)}: {problem}")
+        self.path = os.fspath(path)
+        self.problem = problem
+
+
+# One migration is a sequence of statements; migration N (1-based) takes user_version N-1 to N.
+Migration = Sequence[str]
+
+
+class Database:
+    """An open SQLite file. Subclasses give the schema; each public method is one transaction.
+
+    The connection is shared between threads but only used under `_lock`, so a batch written
+    from one thread never interleaves with statements from another.
+    """
+
+    MIGRATIONS: ClassVar[Sequence[Migration]]
+    # Our own indexes. Kept outside the versioned migrations so that `user_version` stays the
+    # number upstream writes, and created on open when missing (a DB upstream created).
+    INDEXES: ClassVar[dict[str, str]] = {}
+    FOREIGN_KEYS: ClassVar[bool] = True
+
+    def __init__(self, path: StrPath, connection: sqlite3.Connection) -> None:
+        self.path = os.fspath(path)
+        self._conn = connection
+        self._lock = threading.Lock()
+        self._variable_limit = connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+
+    @classmethod
+    def open(cls, path: StrPath) -> Self:
+        """Open (creating if needed) and bring the schema up to date."""
+        try:
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a batch is exactly one
+            # SQLite transaction rather than whatever the module's implicit rules produce.
+            conn = sqlite3.connect(
+                os.fspath(path),
+                timeout=BUSY_TIMEOUT_SECONDS,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        except sqlite3.Error as err:
+            raise DatabaseError(path, f"cannot open database: {err}") from err
+        try:
+            _configure(conn, foreign_keys=cls.FOREIGN_KEYS)
+            _migrate(path, conn, cls.MIGRATIONS, cls.INDEXES)
+        except sqlite3.Error as err:
+            conn.close()
+            raise DatabaseError(path, str(err)) from err
+        except BaseException:
+            conn.close()
+            raise
+        return cls(path, conn)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.path!r})"
+
+    def _error(self, problem: str) -> DatabaseError:
+        return DatabaseError(self.path, problem)
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; any exception (from SQLite or the caller) rolls it back."""
+        with self._lock, self._translate():
+            # IMMEDIATE takes the write lock up front, so a busy DB is waited for at BEGIN
+            # instead of failing half-way through a batch.
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: the statements inside see one snapshot, never a partial batch."""
+        with self._lock, self._translate():
+            self._conn.execute("BEGIN")
+            try:
+                yield self._conn
+            finally:
+                if self._conn.in_transaction:
+                    self._conn.execute("COMMIT")
+
+    @contextmanager
+    def _translate(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.Error as err:
+            raise self._error(str(err)) from err
+
+    def _chunks(self, columns: int, items: Iterable[T]) -> Iterator[list[T]]:
+        """Split so that a statement with `columns` variables per item stays within the limit."""
+        size = max(1, self._variable_limit // columns)
+        iterator = iter(items)
+        while chunk := list(itertools.islice(iterator, size)):
+            yield chunk
+
+    def _select_in(self, conn: sqlite3.Connection, sql: str, keys: Iterable[Any]) -> list[Any]:
+        """Rows of `sql`, whose `{}` stands for the `?` list of an `IN (...)`, over every key."""
+        rows: list[Any] = []
+        for chunk in self._chunks(1, keys):
+            rows += conn.execute(sql.format(_placeholders(len(chunk))), chunk).fetchall()
+        return rows
+
+    def _execute_in(self, conn: sqlite3.Connection, sql: str, keys: Iterable[Any]) -> None:
+        """Run a statement, whose `{}` stands for the `?` list of an `IN (...)`, over every key."""
+        for chunk in self._chunks(1, keys):
+            conn.execute(sql.format(_placeholders(len(chunk))), chunk)
+
+    def _insert_rows(
+        self,
+        conn: sqlite3.Connection,
+        table: str,
+        columns: Sequence[str],
+        rows: Iterable[tuple[Any, ...]],
+    ) -> None:
+        """Multi-row INSERTs, each as large as the variable limit allows."""
+        head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+        one = f"({_placeholders(len(columns))})"
+        for chunk in self._chunks(len(columns), rows):
+            sql = head + ",".join([one] * len(chunk))
+            conn.execute(sql, list(itertools.chain.from_iterable(chunk)))
+
+
+def _placeholders(count: int) -> str:
+    return ",".join("?" * count)
+
+
+def _configure(conn: sqlite3.Connection, *, foreign_keys: bool) -> None:
+    conn.execute(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
+    # WAL: readers keep a consistent snapshot while moss writes, and never block it.
+    (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+    if str(mode).lower() != "wal":
+        raise sqlite3.OperationalError(f"cannot switch to WAL journal mode (got {mode})")
+    # FULL syncs the WAL on every commit: a crash after a transaction returns cannot lose it.
+    conn.execute("PRAGMA synchronous = FULL")
+
+
+def _user_version(conn: sqlite3.Connection) -> int:
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    return int(version)
+
+
+def _missing_indexes(conn: sqlite3.Connection, indexes: dict[str, str]) -> list[str]:
+    present = {
+        name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+    }
+    return [name for name in indexes if name not in present]
+
+
+def _migrate(
+    path: StrPath,
+    conn: sqlite3.Connection,
+    migrations: Sequence[Migration],
+    indexes: dict[str, str],
+) -> None:
+    latest = len(migrations)
+
+    def known_version() -> int:
+        version = _user_version(conn)
+        if version > latest:
+            raise DatabaseError(
+                path,
+                f"schema version {version} is newer than this moss understands ({latest}); "
+                "the database was written by a newer moss",
+            )
+        return version
+
+    if known_version() == latest and not _missing_indexes(conn, indexes):
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # Another process may have migrated while we waited for the write lock.
+        version = known_version()
+        for migration in migrations[version:]:
+            for statement in migration:
+                conn.execute(statement)
+        for name in _missing_indexes(conn, indexes):
+            conn.execute(indexes[name])
+        # user_version is written inside the transaction, so a failed step leaves it unchanged.
+        conn.execute(f"PRAGMA user_version = {latest:d}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def u64_to_sql(value: int) -> int | None:
+    """SQLite integers are signed 64-bit; a u64 is stored as its two's complement, as upstream
+    does, so every value round-trips. None when `value` is no u64."""
+    if not 0 <= value < _U64_LIMIT:
+        return None
+    return value - _U64_LIMIT if value >= _I64_LIMIT else value
+
+
+def u64_from_sql(value: int) -> int:
+    return value + _U64_LIMIT if value < 0 else value

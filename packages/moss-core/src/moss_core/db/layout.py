@@ -1,0 +1,171 @@
+"""The layout database (`.moss/db/layout`): every installed path of every package.
+
+Rows are stored as upstream stores them: `entry_type` is the kind's text; a regular file keeps
+its XXH3-128 digest as a decimal string in `entry_value1` and its path in `entry_value2`; a
+symlink its target and path; every other kind its path in `entry_value1` and NULL beside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from operator import itemgetter
+from typing import Any, ClassVar
+
+from moss_core.db._base import Database, Migration
+from stone import FileKind, LayoutEntry
+
+_V1 = (
+    """CREATE TABLE IF NOT EXISTS layout (
+        id INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT,
+        package_id TEXT NOT NULL,
+        uid INTEGER NOT NULL,
+        gid INTEGER NOT NULL,
+        mode INTEGER NOT NULL,
+        tag INTEGER NOT NULL,
+        entry_type TEXT NOT NULL,
+        entry_value1 TEXT NULL,
+        entry_value2 TEXT NULL
+    )""",
+)
+
+_COLUMNS = (
+    "package_id",
+    "uid",
+    "gid",
+    "mode",
+    "tag",
+    "entry_type",
+    "entry_value1",
+    "entry_value2",
+)
+_INSERT = f"INSERT INTO layout ({', '.join(_COLUMNS)}) VALUES ({','.join('?' * len(_COLUMNS))})"
+_SELECT = f"SELECT id, {', '.join(_COLUMNS)} FROM layout"
+_KIND_BY_TEXT = {kind.text: kind for kind in FileKind}
+_TEXT_BY_KIND = {kind: text for text, kind in _KIND_BY_TEXT.items()}
+# Kinds whose path is in entry_value2 (entry_value1 holds their source).
+_SOURCE_KINDS = ("regular", "symlink", "unknown")
+
+
+class LayoutDb(Database):
+    """Layout entries by package id, in the order they were stored."""
+
+    MIGRATIONS: ClassVar[Sequence[Migration]] = (_V1,)
+    INDEXES: ClassVar[dict[str, str]] = {
+        "layout_package_id_idx": (
+            "CREATE INDEX IF NOT EXISTS layout_package_id_idx ON layout (package_id)"
+        ),
+    }
+    FOREIGN_KEYS: ClassVar[bool] = False
+
+    def add(self, package_id: str, entries: Sequence[LayoutEntry]) -> None:
+        """Replace the entries of `package_id`, in one transaction."""
+        self.add_many([(package_id, entries)])
+
+    def add_many(self, items: Iterable[tuple[str, Sequence[LayoutEntry]]]) -> None:
+        """Replace the entries of each package, all in one transaction. A package given twice
+        keeps its last entries."""
+        with self._write() as conn:
+            for package_id, entries in items:
+                conn.execute("DELETE FROM layout WHERE package_id = ?", (package_id,))
+                conn.executemany(_INSERT, (self._row(package_id, entry) for entry in entries))
+
+    def query(self, package_ids: Iterable[str]) -> list[tuple[str, LayoutEntry]]:
+        """Entries of those packages, in the order they were stored (this order decides which
+        of two packages shipping one path wins, so it never changes)."""
+        with self._read() as conn:
+            rows = self._select_in(
+                conn, _SELECT + " WHERE package_id IN ({}) ORDER BY id", set(package_ids)
+            )
+        # Many ids take several statements; merging their ordered runs is linear.
+        rows.sort(key=itemgetter(0))
+        return self._entries(rows)
+
+    def has(self, package_id: str) -> bool:
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT 1 FROM layout WHERE package_id = ? LIMIT 1", (package_id,)
+            ).fetchone()
+            return row is not None
+
+    def ids(self) -> set[str]:
+        """Every package id with at least one entry."""
+        with self._read() as conn:
+            return {pid for (pid,) in conn.execute("SELECT DISTINCT package_id FROM layout")}
+
+    def remove(self, package_ids: Iterable[str]) -> None:
+        with self._write() as conn:
+            self._execute_in(conn, "DELETE FROM layout WHERE package_id IN ({})", package_ids)
+
+    def digests(self) -> set[int]:
+        """Every regular file's digest: the assets the store must keep."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT DISTINCT entry_value1 FROM layout WHERE entry_type = 'regular'"
+            )
+            return {int(value) for (value,) in rows}
+
+    def owners_of_digest(self, digest: int) -> set[str]:
+        """Ids of the packages with a regular file of that content."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT DISTINCT package_id FROM layout"
+                " WHERE entry_type = 'regular' AND entry_value1 = ?",
+                (str(digest),),
+            )
+            return {pid for (pid,) in rows}
+
+    def search_path(self, keyword: str) -> list[tuple[str, LayoutEntry]]:
+        """Entries whose path contains `keyword` (ASCII case-insensitive; `%` and `_` match
+        themselves), in stored order."""
+        pattern = "%" + keyword.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        kinds = ",".join(f"'{kind}'" for kind in _SOURCE_KINDS)
+        with self._read() as conn:
+            rows = conn.execute(
+                _SELECT + " WHERE CASE WHEN entry_type IN (" + kinds + ")"
+                " THEN entry_value2 ELSE entry_value1 END LIKE ? ESCAPE '\\' ORDER BY id",
+                (pattern,),
+            ).fetchall()
+        return self._entries(rows)
+
+    def _row(self, package_id: str, entry: LayoutEntry) -> tuple[Any, ...]:
+        kind = entry.kind
+        if kind is FileKind.REGULAR:
+            if entry.digest is None:
+                raise self._error(f"package {package_id}: regular file {entry.path} has no digest")
+            value1, value2 = str(entry.digest), entry.path
+        elif kind is FileKind.SYMLINK:
+            if entry.link_target is None:
+                raise self._error(f"package {package_id}: symlink {entry.path} has no target")
+            value1, value2 = entry.link_target, entry.path
+        else:
+            value1, value2 = entry.path, None
+        return (
+            package_id,
+            entry.uid,
+            entry.gid,
+            entry.mode,
+            entry.tag,
+            _TEXT_BY_KIND[kind],
+            value1,
+            value2,
+        )
+
+    def _entries(self, rows: Iterable[Any]) -> list[tuple[str, LayoutEntry]]:
+        entries = []
+        regular, symlink = FileKind.REGULAR, FileKind.SYMLINK
+        for row_id, package_id, uid, gid, mode, tag, entry_type, value1, value2 in rows:
+            kind = _KIND_BY_TEXT.get(entry_type)
+            if kind is regular:
+                if not value1.isdigit():
+                    raise self._error(f"layout row {row_id}: digest {value1!r} is not decimal")
+                entry = LayoutEntry(value2, kind, mode, uid, gid, int(value1), None, tag)
+            elif kind is symlink:
+                entry = LayoutEntry(value2, kind, mode, uid, gid, None, value1, tag)
+            elif kind is not None:
+                entry = LayoutEntry(value1, kind, mode, uid, gid, None, None, tag)
+            else:
+                # Upstream records file types it cannot name as `unknown`; stone refuses such
+                # archives, so a row like this comes from elsewhere and has no faithful form.
+                raise self._error(f"layout row {row_id}: unsupported entry type {entry_type!r}")
+            entries.append((package_id, entry))
+        return entries

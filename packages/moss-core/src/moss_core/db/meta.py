@@ -1,0 +1,307 @@
+"""The meta database: package metadata by package id (`.moss/db/install`, `.moss/repo/<k>/db`).
+
+Read-back normalisation: licenses, depends, provides and conflicts come back deduplicated and
+sorted by their text form; `provides` never holds the package's own `name(<name>)` (stored, as
+upstream does, but implied by `stone.Meta.all_provides()`); `build_depends` is not kept (the
+schema has no place for it, and moss never reads it); unknown `extra` records are not kept.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
+
+from moss_core.db._base import Database, Migration, u64_from_sql, u64_to_sql
+from stone import Dependency, Meta, Provider, RelationKind
+
+_V1 = (
+    """CREATE TABLE IF NOT EXISTS meta (
+        package TEXT NOT NULL PRIMARY KEY,
+        name TEXT NOT NULL,
+        version_identifier TEXT NOT NULL,
+        source_release INT NOT NULL,
+        build_release INT NOT NULL,
+        architecture TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        description TEXT NOT NULL,
+        source_id TEXT NOT NULL,
+        homepage TEXT NOT NULL,
+        uri TEXT NULL,
+        hash TEXT NULL,
+        download_size BIGINT NULL
+    )""",
+    *(
+        f"""CREATE TABLE IF NOT EXISTS {table} (
+            package TEXT NOT NULL,
+            {column} TEXT NOT NULL,
+            PRIMARY KEY (package, {column}),
+            FOREIGN KEY (package) REFERENCES meta(package) ON DELETE CASCADE
+        )"""
+        for table, column in (
+            ("meta_licenses", "license"),
+            ("meta_dependencies", "dependency"),
+            ("meta_providers", "provider"),
+            ("meta_conflicts", "conflict"),
+        )
+    ),
+)
+
+_META_COLUMNS = (
+    "package",
+    "name",
+    "version_identifier",
+    "source_release",
+    "build_release",
+    "architecture",
+    "summary",
+    "description",
+    "source_id",
+    "homepage",
+    "uri",
+    "hash",
+    "download_size",
+)
+_SELECT_META = f"SELECT {', '.join(_META_COLUMNS)} FROM meta"
+
+
+@dataclass
+class _Sets:
+    """The side-table values of one package while it is assembled."""
+
+    licenses: list[str] = field(default_factory=list)
+    depends: list[Dependency] = field(default_factory=list)
+    provides: list[Provider] = field(default_factory=list)
+    conflicts: list[Provider] = field(default_factory=list)
+
+
+class MetaDb(Database):
+    """Package metadata keyed by package id (the `.stone`'s sha256)."""
+
+    MIGRATIONS: ClassVar[Sequence[Migration]] = (_V1,)
+    INDEXES: ClassVar[dict[str, str]] = {
+        "meta_name_idx": "CREATE INDEX IF NOT EXISTS meta_name_idx ON meta (name)",
+        "meta_providers_provider_idx": (
+            "CREATE INDEX IF NOT EXISTS meta_providers_provider_idx ON meta_providers (provider)"
+        ),
+        "meta_dependencies_dependency_idx": (
+            "CREATE INDEX IF NOT EXISTS meta_dependencies_dependency_idx "
+            "ON meta_dependencies (dependency)"
+        ),
+    }
+
+    def add(self, packages: Iterable[tuple[str, Meta]]) -> None:
+        """Store packages, replacing every row of their ids, in one transaction.
+
+        A package id given twice keeps its last Meta.
+        """
+        with self._write() as conn:
+            self._store(conn, dict(packages))
+
+    def replace_all(self, packages: Iterable[tuple[str, Meta]]) -> None:
+        """Wipe the database and load `packages`, in one transaction (a repository refresh)."""
+        with self._write() as conn:
+            conn.execute("DELETE FROM meta")
+            self._store(conn, dict(packages))
+
+    def remove(self, package_ids: Iterable[str]) -> None:
+        with self._write() as conn:
+            self._delete(conn, package_ids)
+
+    def get(self, package_id: str) -> Meta | None:
+        return self.get_many([package_id]).get(package_id)
+
+    def get_many(self, ids: Iterable[str]) -> dict[str, Meta]:
+        """The Metas of those ids that are present, keyed by id."""
+        wanted = sorted(set(ids))
+        with self._read() as conn:
+            rows = self._select_in(conn, _SELECT_META + " WHERE package IN ({})", wanted)
+            return dict(self._assemble(conn, rows, wanted))
+
+    def ids(self) -> set[str]:
+        with self._read() as conn:
+            return {package for (package,) in conn.execute("SELECT package FROM meta")}
+
+    def all(self) -> Iterator[tuple[str, Meta]]:
+        """Every package, by id."""
+        with self._read() as conn:
+            rows = conn.execute(_SELECT_META + " ORDER BY package").fetchall()
+            packages = self._assemble(conn, rows, None)
+        return iter(packages)
+
+    def by_name(self, name: str) -> list[tuple[str, Meta]]:
+        """Packages of that name, newest first: source release, then build release, descending;
+        ties by id."""
+        found = self._query(_SELECT_META + " WHERE name = ?", (name,))
+        return sorted(found, key=lambda item: (-item[1].release, -item[1].build_release, item[0]))
+
+    def by_provider(self, provider: Provider) -> list[tuple[str, Meta]]:
+        """Packages providing `provider` (a package's own `name(<name>)` included), by id."""
+        return self._query(
+            _SELECT_META
+            + " WHERE package IN (SELECT package FROM meta_providers WHERE provider = ?)"
+            " ORDER BY package",
+            (str(provider),),
+        )
+
+    def provider_ids(self, provider: Provider) -> list[str]:
+        """Ids of the packages providing `provider`, sorted: the cheap lookup the resolver makes."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT package FROM meta_providers WHERE provider = ? ORDER BY package",
+                (str(provider),),
+            )
+            return [package for (package,) in rows]
+
+    def by_dependency(self, dependency: Dependency) -> list[tuple[str, Meta]]:
+        """Packages depending on `dependency`, by id."""
+        return self._query(
+            _SELECT_META
+            + " WHERE package IN (SELECT package FROM meta_dependencies WHERE dependency = ?)"
+            " ORDER BY package",
+            (str(dependency),),
+        )
+
+    def search(self, keyword: str) -> list[tuple[str, Meta]]:
+        """Packages whose name or summary contains `keyword` (ASCII case-insensitive): name
+        matches first, each group by name, then id.
+
+        `%` and `_` in the keyword match themselves, not any text.
+        """
+        pattern = "%" + _escape_like(keyword) + "%"
+        return self._query(
+            _SELECT_META + " WHERE name LIKE ?1 ESCAPE '\\' OR summary LIKE ?1 ESCAPE '\\'"
+            " ORDER BY name LIKE ?1 ESCAPE '\\' DESC, name, package",
+            (pattern,),
+        )
+
+    def hashes(self) -> set[str]:
+        """Every package hash recorded: the downloads a cache sweep keeps."""
+        with self._read() as conn:
+            rows = conn.execute("SELECT DISTINCT hash FROM meta WHERE hash IS NOT NULL")
+            return {value for (value,) in rows}
+
+    def _query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[str, Meta]]:
+        with self._read() as conn:
+            rows = conn.execute(sql, params).fetchall()
+            return self._assemble(conn, rows, [row[0] for row in rows])
+
+    def _assemble(
+        self, conn: sqlite3.Connection, rows: list[Any], ids: list[str] | None
+    ) -> list[tuple[str, Meta]]:
+        """Metas from `meta` rows, with their side-table values; `ids` None loads every row."""
+        sets = {row[0]: _Sets() for row in rows}
+        if not sets:
+            return []
+
+        def values(table: str, column: str) -> Iterator[tuple[str, str]]:
+            sql = f"SELECT package, {column} FROM {table}"
+            if ids is None:
+                yield from conn.execute(sql + f" ORDER BY package, {column}")
+            else:
+                # Chunks of ascending ids keep each package's values in one sorted run.
+                yield from self._select_in(
+                    conn, sql + f" WHERE package IN ({{}}) ORDER BY package, {column}", sorted(ids)
+                )
+
+        for package, license_ in values("meta_licenses", "license"):
+            if package in sets:
+                sets[package].licenses.append(license_)
+        for package, text in values("meta_dependencies", "dependency"):
+            if package in sets and (dependency := _parse(Dependency, text)) is not None:
+                sets[package].depends.append(dependency)
+        for package, text in values("meta_providers", "provider"):
+            if package in sets and (provider := _parse(Provider, text)) is not None:
+                sets[package].provides.append(provider)
+        for package, text in values("meta_conflicts", "conflict"):
+            if package in sets and (conflict := _parse(Provider, text)) is not None:
+                sets[package].conflicts.append(conflict)
+        return [(row[0], _meta(row, sets[row[0]])) for row in rows]
+
+    def _store(self, conn: sqlite3.Connection, packages: dict[str, Meta]) -> None:
+        self._delete(conn, packages)
+        meta_rows = []
+        licenses: list[tuple[str, str]] = []
+        dependencies: list[tuple[str, str]] = []
+        providers: list[tuple[str, str]] = []
+        conflicts: list[tuple[str, str]] = []
+        for package, meta in packages.items():
+            meta_rows.append(self._meta_row(package, meta))
+            licenses += ((package, text) for text in sorted(set(meta.licenses)))
+            dependencies += ((package, text) for text in sorted({str(d) for d in meta.depends}))
+            providers += ((package, text) for text in sorted({str(p) for p in meta.all_provides()}))
+            conflicts += ((package, text) for text in sorted({str(c) for c in meta.conflicts}))
+        self._insert_rows(conn, "meta", _META_COLUMNS, meta_rows)
+        self._insert_rows(conn, "meta_licenses", ("package", "license"), licenses)
+        self._insert_rows(conn, "meta_dependencies", ("package", "dependency"), dependencies)
+        self._insert_rows(conn, "meta_providers", ("package", "provider"), providers)
+        self._insert_rows(conn, "meta_conflicts", ("package", "conflict"), conflicts)
+
+    def _meta_row(self, package: str, meta: Meta) -> tuple[Any, ...]:
+        return (
+            package,
+            meta.name,
+            meta.version,
+            self._u64(meta.release, package, "source release"),
+            self._u64(meta.build_release, package, "build release"),
+            meta.architecture,
+            meta.summary,
+            meta.description,
+            meta.source_id,
+            meta.homepage,
+            meta.uri,
+            meta.hash,
+            None
+            if meta.download_size is None
+            else self._u64(meta.download_size, package, "download size"),
+        )
+
+    def _u64(self, value: int, package: str, what: str) -> int:
+        stored = u64_to_sql(value)
+        if stored is None:
+            raise self._error(f"package {package}: {what} {value} is not an unsigned 64-bit value")
+        return stored
+
+    def _delete(self, conn: sqlite3.Connection, package_ids: Iterable[str]) -> None:
+        # The side tables follow through ON DELETE CASCADE.
+        self._execute_in(conn, "DELETE FROM meta WHERE package IN ({})", package_ids)
+
+
+def _meta(row: Any, sets: _Sets) -> Meta:
+    (_, name, version, release, build_release, arch, summary, description) = row[:8]
+    (source_id, homepage, uri, hash_, download_size) = row[8:]
+    own = Provider(RelationKind.NAME, name)
+    return Meta(
+        name=name,
+        version=version,
+        release=u64_from_sql(release),
+        build_release=u64_from_sql(build_release),
+        architecture=arch,
+        summary=summary,
+        description=description,
+        source_id=source_id,
+        homepage=homepage,
+        licenses=tuple(sets.licenses),
+        depends=tuple(sets.depends),
+        provides=tuple(p for p in sets.provides if p != own),
+        conflicts=tuple(sets.conflicts),
+        uri=uri,
+        hash=hash_,
+        download_size=None if download_size is None else u64_from_sql(download_size),
+    )
+
+
+_Relation = TypeVar("_Relation", Dependency, Provider)
+
+
+def _parse(cls: type[_Relation], text: str) -> _Relation | None:
+    try:
+        return cls.parse(text)
+    except ValueError:
+        # A kind from a newer moss: dropped, as stone drops it when reading an archive.
+        return None
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

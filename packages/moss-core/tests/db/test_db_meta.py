@@ -1,0 +1,243 @@
+"""MetaDb: round trips, lookups and their order, batches as single transactions."""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from moss_core.db import DatabaseError, MetaDb
+from stone import Dependency, Meta, Provider, RelationKind, StoneReader
+
+NAME = RelationKind.NAME
+SONAME = RelationKind.SONAME
+
+# Stone strings are UTF-8 without NUL: no surrogates, no NUL.
+texts = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"))
+names = texts.filter(bool)
+u64s = st.integers(min_value=0, max_value=(1 << 64) - 1)
+
+
+def relations(cls: type[Dependency] | type[Provider]) -> st.SearchStrategy[tuple[object, ...]]:
+    return st.lists(st.builds(cls, st.sampled_from(RelationKind), names), max_size=5).map(tuple)
+
+
+metas = st.builds(
+    Meta,
+    name=names,
+    version=texts,
+    release=u64s,
+    build_release=u64s,
+    architecture=texts,
+    summary=texts,
+    description=texts,
+    source_id=texts,
+    homepage=texts,
+    licenses=st.lists(texts, max_size=4).map(tuple),
+    depends=relations(Dependency),
+    provides=relations(Provider),
+    conflicts=relations(Provider),
+    uri=st.none() | texts,
+    hash=st.none() | texts,
+    download_size=st.none() | u64s,
+)
+
+
+def normalised(meta: Meta) -> Meta:
+    """What MetaDb gives back: sets sorted by text, own name provider implied, no build deps."""
+    own = Provider(NAME, meta.name)
+    return dataclasses.replace(
+        meta,
+        licenses=tuple(sorted(set(meta.licenses))),
+        depends=tuple(sorted(set(meta.depends), key=str)),
+        provides=tuple(sorted(set(meta.provides) - {own}, key=str)),
+        conflicts=tuple(sorted(set(meta.conflicts), key=str)),
+        build_depends=(),
+    )
+
+
+def package(name: str, release: int = 1, build_release: int = 1, **fields: object) -> Meta:
+    return Meta(name, "1.0", release, build_release, "x86_64", **fields)  # type: ignore[arg-type]
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.dictionaries(st.text("0123456789abcdef", min_size=1, max_size=8), metas, max_size=4))
+def test_round_trip(meta_db: MetaDb, packages: dict[str, Meta]) -> None:
+    meta_db.replace_all(packages.items())
+    expected = {pid: normalised(meta) for pid, meta in packages.items()}
+    assert meta_db.get_many(packages) == expected
+    assert dict(meta_db.all()) == expected
+    assert [pid for pid, _ in meta_db.all()] == sorted(packages)
+    for pid, meta in expected.items():
+        assert meta_db.get(pid) == meta
+        assert (pid, meta) in meta_db.by_provider(Provider(NAME, meta.name))
+        for provider in meta.all_provides():
+            assert pid in meta_db.provider_ids(provider)
+
+
+def test_corpus_metas_round_trip(meta_db: MetaDb, corpus: Path) -> None:
+    stones = sorted((corpus / "stones").glob("*.stone"))
+    assert stones
+    originals = {}
+    for number, path in enumerate(stones):
+        with StoneReader(path) as reader:
+            originals[f"{number:064x}"] = reader.meta()
+    meta_db.add(originals.items())
+    for pid, meta in originals.items():
+        assert meta_db.get(pid) == normalised(meta)
+        assert meta_db.by_name(meta.name) == [(pid, normalised(meta))]
+
+
+def test_storage_is_upstreams(meta_db: MetaDb, tmp_path: Path) -> None:
+    meta = package(
+        "foo",
+        licenses=("MIT", "Apache-2.0"),
+        depends=(Dependency(SONAME, "libc.so.6(x86_64)"), Dependency(NAME, "bar")),
+        provides=(Provider(RelationKind.BINARY, "foo"),),
+        conflicts=(Provider(NAME, "oldfoo"),),
+    )
+    meta_db.add([("id1", meta)])
+    conn = sqlite3.connect(tmp_path / "install")
+    assert conn.execute("SELECT * FROM meta").fetchall() == [
+        ("id1", "foo", "1.0", 1, 1, "x86_64", "", "", "", "", None, None, None)
+    ]
+
+    def side(table: str) -> list[str]:
+        return [value for (_, value) in conn.execute(f"SELECT * FROM {table} ORDER BY 2")]
+
+    assert side("meta_licenses") == ["Apache-2.0", "MIT"]
+    assert side("meta_dependencies") == ["name(bar)", "soname(libc.so.6(x86_64))"]
+    assert side("meta_providers") == ["binary(foo)", "name(foo)"]
+    assert side("meta_conflicts") == ["name(oldfoo)"]
+    assert meta_db.get("id1") == normalised(meta)
+
+
+def test_u64_extremes_round_trip_and_out_of_range_is_refused(meta_db: MetaDb) -> None:
+    top = (1 << 64) - 1
+    meta = package("big", release=top, build_release=1 << 63, download_size=top)
+    meta_db.add([("big", meta)])
+    assert meta_db.get("big") == meta
+    # Refused after the old rows of the batch's ids were deleted: the rollback restores them.
+    with pytest.raises(DatabaseError, match="source release -1"):
+        meta_db.add([("big", package("big")), ("neg", package("neg", release=-1))])
+    assert meta_db.ids() == {"big"}
+    assert meta_db.get("big") == meta
+
+
+def test_by_name_is_newest_first(meta_db: MetaDb) -> None:
+    meta_db.add(
+        [
+            ("d", package("foo", 2, 1)),
+            ("c", package("foo", 3, 1)),
+            ("b", package("foo", 2, 5)),
+            ("a", package("foo", 2, 5)),
+            ("x", package("other", 9, 9)),
+        ]
+    )
+    assert [pid for pid, _ in meta_db.by_name("foo")] == ["c", "a", "b", "d"]
+    assert meta_db.by_name("nope") == []
+
+
+def test_by_provider_includes_the_implicit_name_and_sorts_by_id(meta_db: MetaDb) -> None:
+    lib = Provider(SONAME, "libb.so.1(x86_64)")
+    meta_db.add(
+        [
+            ("f2", package("b", provides=(lib,))),
+            ("f1", package("b2", provides=(lib,))),
+            ("e9", package("a", depends=(Dependency(SONAME, "libb.so.1(x86_64)"),))),
+        ]
+    )
+    assert [pid for pid, _ in meta_db.by_provider(lib)] == ["f1", "f2"]
+    assert meta_db.provider_ids(lib) == ["f1", "f2"]
+    [(pid, meta)] = meta_db.by_provider(Provider(NAME, "b"))
+    assert pid == "f2"
+    assert meta.provides == (lib,)  # the stored name(b) is implied, not returned
+    assert Provider(NAME, "b") in meta.all_provides()
+    assert [pid for pid, _ in meta_db.by_dependency(Dependency(SONAME, lib.name))] == ["e9"]
+    assert meta_db.by_provider(Provider(NAME, "libb.so.1(x86_64)")) == []
+
+
+def test_search_name_hits_first_case_insensitive_and_literal(meta_db: MetaDb) -> None:
+    meta_db.add(
+        [
+            ("1", package("zlib", summary="Compression library")),
+            ("2", package("nano", summary="A small text editor using LIBraries")),
+            ("3", package("libfoo")),
+            ("4", package("lib_x")),
+            ("5", package("libbx")),
+            ("6", package("ümlaut", summary="Ünicode")),
+        ]
+    )
+    assert [m.name for _, m in meta_db.search("LIB")] == [
+        "lib_x",
+        "libbx",
+        "libfoo",
+        "zlib",
+        "nano",
+    ]
+    # `_` is a literal underscore, not SQL's any-character.
+    assert [m.name for _, m in meta_db.search("b_")] == ["lib_x"]
+    assert meta_db.search("%") == []
+    # Case folding is ASCII only, like SQLite's LIKE.
+    assert [m.name for _, m in meta_db.search("ü")] == ["ümlaut"]
+    assert meta_db.search("ÜM") == []
+
+
+def test_add_replaces_every_row_of_an_id(meta_db: MetaDb, tmp_path: Path) -> None:
+    meta_db.add([("p", package("p", licenses=("A", "B"), depends=(Dependency(NAME, "q"),)))])
+    meta_db.add([("p", package("p", licenses=("C",)))])
+    assert meta_db.get("p") == package("p", licenses=("C",))
+    conn = sqlite3.connect(tmp_path / "install")
+    assert conn.execute("SELECT count(*) FROM meta_dependencies").fetchone() == (0,)
+    # The last of repeated ids wins.
+    meta_db.add([("p", package("p", 1)), ("p", package("p", 2))])
+    assert meta_db.get("p") == package("p", 2)
+
+
+def test_remove_and_replace_all_leave_no_side_rows(meta_db: MetaDb, tmp_path: Path) -> None:
+    rich = {"licenses": ("L",), "depends": (Dependency(NAME, "d"),)}
+    meta_db.add([(str(n), package(f"p{n}", **rich)) for n in range(5)])
+    meta_db.remove(["1", "3", "missing"])
+    assert meta_db.ids() == {"0", "2", "4"}
+    conn = sqlite3.connect(tmp_path / "install")
+    assert conn.execute("SELECT count(*) FROM meta_licenses").fetchone() == (3,)
+    meta_db.replace_all([("9", package("nine"))])
+    assert meta_db.ids() == {"9"}
+    for table in ("meta_licenses", "meta_dependencies", "meta_conflicts"):
+        assert conn.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,)
+    assert conn.execute("SELECT provider FROM meta_providers").fetchall() == [("name(nine)",)]
+
+
+def test_hashes_and_misses(meta_db: MetaDb) -> None:
+    meta_db.add([("a", package("a", hash="h1")), ("b", package("b"))])
+    assert meta_db.hashes() == {"h1"}
+    assert meta_db.get("zzz") is None
+    assert meta_db.get_many(["a", "zzz"]).keys() == {"a"}
+
+
+def test_a_failing_batch_leaves_the_database_as_it_was(meta_db: MetaDb) -> None:
+    meta_db.add([("keep", package("keep"))])
+
+    def failing() -> Iterator[tuple[str, Meta]]:
+        yield "new", package("new")
+        raise RuntimeError("network went away")
+
+    with pytest.raises(RuntimeError):
+        meta_db.replace_all(failing())
+    with pytest.raises(RuntimeError):
+        meta_db.add(failing())
+    assert meta_db.ids() == {"keep"}
+
+
+def test_large_batches_span_several_statements(meta_db: MetaDb) -> None:
+    # Far more rows than one statement's variable limit allows.
+    many = [(f"{n:05}", package(f"p{n}", licenses=("MIT",))) for n in range(4000)]
+    meta_db.replace_all(many)
+    assert len(meta_db.ids()) == 4000
+    assert meta_db.get_many(pid for pid, _ in many[::7]) == dict(many[::7])
+    assert dict(meta_db.all()) == dict(many)
