@@ -6,6 +6,7 @@ import dataclasses
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,7 +19,7 @@ NAME = RelationKind.NAME
 SONAME = RelationKind.SONAME
 
 # Stone strings are UTF-8 without NUL: no surrogates, no NUL.
-texts = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"))
+texts = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"))
 names = texts.filter(bool)
 u64s = st.integers(min_value=0, max_value=(1 << 64) - 1)
 
@@ -61,8 +62,8 @@ def normalised(meta: Meta) -> Meta:
     )
 
 
-def package(name: str, release: int = 1, build_release: int = 1, **fields: object) -> Meta:
-    return Meta(name, "1.0", release, build_release, "x86_64", **fields)  # type: ignore[arg-type]
+def package(name: str, release: int = 1, build_release: int = 1, **fields: Any) -> Meta:
+    return Meta(name, "1.0", release, build_release, "x86_64", **fields)
 
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -200,8 +201,12 @@ def test_add_replaces_every_row_of_an_id(meta_db: MetaDb, tmp_path: Path) -> Non
 
 
 def test_remove_and_replace_all_leave_no_side_rows(meta_db: MetaDb, tmp_path: Path) -> None:
-    rich = {"licenses": ("L",), "depends": (Dependency(NAME, "d"),)}
-    meta_db.add([(str(n), package(f"p{n}", **rich)) for n in range(5)])
+    meta_db.add(
+        [
+            (str(n), package(f"p{n}", licenses=("L",), depends=(Dependency(NAME, "d"),)))
+            for n in range(5)
+        ]
+    )
     meta_db.remove(["1", "3", "missing"])
     assert meta_db.ids() == {"0", "2", "4"}
     conn = sqlite3.connect(tmp_path / "install")
