@@ -93,7 +93,7 @@ def body(recipe: str, phase: Phase, macros: MacroSet, context: BuildContext) -> 
         )
     compiled = compile_recipe(load_recipe(path), macros, context)
     [script] = [s for s in compiled.scripts if s.phase is phase]
-    return script.chunks[0].split('\ncd "', 1)[1].split("\n", 1)[1]
+    return script.chunks[0].split('\ncd "', 1)[1].split("\n", 1)[1].strip("\n")
 
 
 CMAKE_OPTIONS = (

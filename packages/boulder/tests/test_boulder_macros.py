@@ -90,7 +90,8 @@ def test_data_dir_option_replaces_the_bundled_macros(
     with pytest.raises(SystemExit) as info:
         main(["--data-dir", str(root), "recipe", "show", str(recipe), "-j", "2"])
     assert info.value.code == 0
-    assert capsys.readouterr().out == "#!/bin/sh\ngmake -j2\n"
+    # `%scriptBase`, an empty environment line, then the phase: nothing is trimmed.
+    assert capsys.readouterr().out == "#!/bin/sh\n\n\ngmake -j2\n"
 
 
 @pytest.mark.skipif(

@@ -25,8 +25,8 @@ def script(
 
 
 def body(chunk: str) -> str:
-    """The part of a chunk after the preamble's `cd` into the work directory."""
-    return chunk.split('\ncd "', 1)[1].split("\n", 1)[1]
+    """The part of a chunk after the preamble's `cd` into the work directory, newlines trimmed."""
+    return chunk.split('\ncd "', 1)[1].split("\n", 1)[1].strip("\n")
 
 
 def test_make_install_expansion(
@@ -57,7 +57,8 @@ def test_preamble_and_workdir(
     chunk = script(path, macros, context, Phase.BUILD).chunks[0]
     assert chunk.startswith("#!/usr/bin/bash\nset -o xtrace -o errexit -o pipefail -o nounset\n")
     assert 'export SOURCE_DATE_EPOCH="1700000000"' in chunk
-    assert chunk.endswith('cd "/mason/build/x86_64/hello-1.0.tar.gz"\nexport FOO=1\nmake')
+    # prefix = scriptBase + "\n" + environment + "\n"; each chunk = prefix + "\n" + phase text.
+    assert chunk.endswith('cd "/mason/build/x86_64/hello-1.0.tar.gz"\nexport FOO=1\n\nmake')
 
 
 def test_prepare_unpacks_without_environment(
@@ -99,8 +100,8 @@ def test_breakpoints_make_chunks(
         write_recipe("build: |\n  one\n  %break_continue\n  two\n"), macros, context, Phase.BUILD
     )
     assert len(out.chunks) == 2
-    # Each chunk is trimmed as a whole; the newline after the breakpoint stays.
-    assert body(out.chunks[0]) == "one" and body(out.chunks[1]) == "\ntwo"
+    assert out.chunks[0].endswith('x86_64"\n\n\none\n')
+    assert out.chunks[1].endswith('x86_64"\n\n\n\ntwo\n')
     assert [b.line for b in out.breakpoints] == [1]
     # Spec §2.7: `build: |` on line 6, the breakpoint on the 2nd line of the text.
     assert [out.recipe_line(b) for b in out.breakpoints] == [8]

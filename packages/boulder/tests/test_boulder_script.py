@@ -79,8 +79,14 @@ def test_late_binding_follows_the_scope() -> None:
 
 def test_breakpoints_split_the_text_and_keep_their_line() -> None:
     out = scope().expand("one\n%break_continue\ntwo\nthree %break_exit\nfour")
-    assert out.texts == ("one\n", "\ntwo\nthree ", "\nfour")
-    assert out.breakpoints == (Breakpoint(1, False), Breakpoint(3, True))
+    assert out.commands == (
+        "one\n", Breakpoint(1, False), "\ntwo\nthree ", Breakpoint(3, True), "\nfour",
+    )  # fmt: skip
+
+
+def test_empty_texts_around_breakpoints_are_dropped() -> None:
+    out = scope().expand("%break_continue%break_exit\nx")
+    assert out.commands == (Breakpoint(0, False), Breakpoint(0, True), "\nx")
 
 
 def test_nested_expansions_are_not_trimmed() -> None:

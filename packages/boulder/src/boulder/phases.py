@@ -18,7 +18,7 @@ from boulder.macros.tuning import Tuning, TuningFailure, TuningRequest
 from boulder.recipe.load import LoadedRecipe, Loc
 from boulder.recipe.model import GitUpstream, Recipe
 from boulder.recipe.targets import NoTargetsError, Stage, build_targets, stages
-from boulder.script import Action, Breakpoint, ExpansionError, Scope
+from boulder.script import Action, Breakpoint, Command, ExpansionError, Scope
 
 GUEST_RECIPE = PurePosixPath("/mason/recipe")
 GUEST_BUILD = PurePosixPath("/mason/build")
@@ -51,16 +51,24 @@ class BuildContext:
 
 @dataclass(frozen=True, slots=True)
 class PhaseScript:
-    """A phase's script: `chunks` run one after the other, a breakpoint between each pair."""
+    """A phase's script: each text command runs as its own bash script (preamble included),
+    breakpoints sit between them."""
 
     target: str
     stage: Stage
     phase: Phase
-    chunks: tuple[str, ...]
-    breakpoints: tuple[Breakpoint, ...]
+    commands: tuple[Command, ...]
     dependencies: frozenset[str]
     text_line: int | None = None
     """Recipe line holding the first line of the phase text (None: generated text)."""
+
+    @property
+    def chunks(self) -> tuple[str, ...]:
+        return tuple(c for c in self.commands if isinstance(c, str))
+
+    @property
+    def breakpoints(self) -> tuple[Breakpoint, ...]:
+        return tuple(c for c in self.commands if isinstance(c, Breakpoint))
 
     def recipe_line(self, point: Breakpoint) -> int | None:
         """The recipe line of a breakpoint, as `Breakpoint at line <L>` reports it."""
@@ -68,14 +76,16 @@ class PhaseScript:
 
     @property
     def text(self) -> str:
-        """All chunks, breakpoints shown as comments (what `recipe show` prints)."""
-        parts = [self.chunks[0]]
-        for point, chunk in zip(self.breakpoints, self.chunks[1:], strict=True):
-            kind = "exit" if point.exit else "continue"
-            line = self.recipe_line(point)
-            parts.append(f"# breakpoint ({kind}) at recipe line {line}")
-            parts.append(chunk)
-        return "\n\n".join(parts)
+        """All commands, breakpoints shown as comments (what `recipe show` prints)."""
+        parts: list[str] = []
+        for command in self.commands:
+            if isinstance(command, Breakpoint):
+                kind = "exit" if command.exit else "continue"
+                line = self.recipe_line(command)
+                parts.append(f"# breakpoint ({kind}) at recipe line {line}\n")
+            else:
+                parts.append(command)
+        return "\n".join(parts)
 
 
 def phases_for(stage: Stage) -> tuple[Phase, ...]:
@@ -287,7 +297,7 @@ def phase_script(
     if phase is Phase.PREPARE or not environment:
         environment = ""
     try:
-        prefix = scope.expand_text(f"%scriptBase\n{environment}\n").strip()
+        prefix = scope.expand_text(f"%scriptBase\n{environment}\n")
     except ExpansionError as err:
         if err.line == 0:
             raise _fail(loaded, err, None, "scriptBase", target) from err
@@ -296,9 +306,11 @@ def phase_script(
         body = scope.expand(text)
     except ExpansionError as err:
         raise _fail(loaded, err, loc, phase.value, target) from err
-    chunks = tuple(f"{prefix}\n{chunk}".strip() for chunk in body.texts)
+    commands = tuple(
+        f"{prefix}\n{command}" if isinstance(command, str) else command for command in body.commands
+    )
     text_line = None if loc is None else loaded.source.text_start(loc)
-    return PhaseScript(target, stage, phase, chunks, body.breakpoints, body.dependencies, text_line)
+    return PhaseScript(target, stage, phase, commands, body.dependencies, text_line)
 
 
 def all_scripts(

@@ -58,12 +58,15 @@ class Breakpoint:
     exit: bool
 
 
+Command = str | Breakpoint
+"""Script text to run, or a breakpoint between two runs."""
+
+
 @dataclass(frozen=True, slots=True)
 class Expansion:
-    """A phase body split at its breakpoints: `texts` has one more item than `breakpoints`."""
+    """A phase body as commands: non-empty texts and the breakpoints between them."""
 
-    texts: tuple[str, ...]
-    breakpoints: tuple[Breakpoint, ...]
+    commands: tuple[Command, ...]
     dependencies: frozenset[str]
 
 
@@ -121,18 +124,23 @@ class Scope:
 
     def expand(self, text: str) -> Expansion:
         """Expand a phase body (top level: builtins are not allowed here)."""
-        texts: list[str] = []
-        breakpoints: list[Breakpoint] = []
+        commands: list[Command] = []
         current: list[str] = []
         deps: set[str] = set()
+
+        def flush() -> None:
+            output = "".join(current)
+            current.clear()
+            if output:
+                commands.append(output)
+
         for token in tokenize(text):
             kind = token.kind
             if kind is Kind.TEXT or kind is Kind.NEWLINE:
                 current.append(token.value)
             elif kind is Kind.BREAK_CONTINUE or kind is Kind.BREAK_EXIT:
-                texts.append("".join(current))
-                current = []
-                breakpoints.append(Breakpoint(token.line, kind is Kind.BREAK_EXIT))
+                flush()
+                commands.append(Breakpoint(token.line, kind is Kind.BREAK_EXIT))
             elif kind is Kind.BUILTIN:
                 raise ExpansionError("builtins not allowed", unknown=False, line=token.line)
             else:
@@ -143,12 +151,12 @@ class Scope:
                     raise
                 current.append(value)
                 deps.update(inner)
-        texts.append("".join(current))
-        return Expansion(tuple(texts), tuple(breakpoints), frozenset(deps))
+        flush()
+        return Expansion(tuple(commands), frozenset(deps))
 
     def expand_text(self, text: str) -> str:
-        """Expand text that has no breakpoints (a script prefix, a package name)."""
-        return "".join(self.expand(text).texts)
+        """Expand text as one string, breakpoints dropped (a script prefix, a package name)."""
+        return "".join(c for c in self.expand(text).commands if isinstance(c, str))
 
     def _macro(self, kind: Kind, name: str, depth: int) -> tuple[str, frozenset[str]]:
         key = (kind, name)

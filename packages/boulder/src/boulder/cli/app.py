@@ -123,13 +123,11 @@ def show(
     ]
     if not chosen:
         raise BoulderError("nothing to show: the recipe has no such phase", file=loaded.path)
-    if len(chosen) == 1:
-        click.echo(chosen[0].text)
-        return
-    for script in chosen:
-        click.echo(_header(script))
-        click.echo(script.text)
-        click.echo()
+    for index, script in enumerate(chosen):
+        if len(chosen) > 1:
+            click.echo(("\n" if index else "") + _header(script))
+        # Printed as is; a newline is added only where the script lacks a final one.
+        click.echo(script.text, nl=not script.text.endswith("\n"))
 
 
 def _header(script: PhaseScript) -> str:
