@@ -1,0 +1,175 @@
+"""Trigger plans executed through `IsolatedRunner` on a scratch staging tree."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import pytest
+
+from moss_core.container.isolated import ROOT_LINKS, IsolatedRunner
+from moss_core.triggers import (
+    DeleteCommand,
+    Invocation,
+    Plan,
+    RunCommand,
+    Scope,
+    TriggerRunError,
+    UnsafePathError,
+    execute_plan,
+    load_triggers,
+    plan_triggers,
+    scan_tree,
+    trigger_directory,
+)
+
+from .conftest import copy_program
+
+# The real kmod trigger's shape; the staging tree's own `sh` stands in for depmod.
+KMOD = """\
+name: depmod
+description: Update kernel module dependencies
+handlers:
+    depmod:
+        run: /usr/sbin/depmod
+        args: ["-a", "$(version)"]
+paths:
+    "/usr/lib/modules/(version:*)/*":
+        handlers: [depmod]
+"""
+# Only `sh` exists in the staging tree: builtins read the uid.
+DEPMOD = """\
+#!/usr/bin/sh
+while read key value rest; do [ "$key" = Uid: ] && uid=$value; done < /proc/self/status
+echo "$$ $uid $*" >> /usr/lib/modules/depmod.log
+"""
+
+
+@pytest.fixture
+def staging(namespaces: None, tmp_path: Path) -> Path:
+    """A staging tree whose `usr` holds a working `sh` (the host's dash and its libraries)."""
+    usr = tmp_path / "staging" / "usr"
+    copy_program(usr, "/usr/bin/dash", "sh", dict(ROOT_LINKS))
+    (tmp_path / "etc").mkdir()
+    return usr.parent
+
+
+def runner(tmp_path: Path, staging: Path, *, etc_writable: bool = False) -> IsolatedRunner:
+    return IsolatedRunner(
+        tmp_path / "isolation", staging / "usr", tmp_path / "etc", etc_writable=etc_writable
+    )
+
+
+def sh(trigger: str, script: str) -> Invocation:
+    return Invocation(trigger, RunCommand("/usr/bin/sh", ("-c", script)))
+
+
+def plan_of(*invocations: Invocation) -> Plan:
+    return Plan(invocations=invocations, inhibited=())
+
+
+def test_loaded_trigger_runs_isolated_once_per_version(tmp_path: Path, staging: Path) -> None:
+    for version in ("6.2.0", "6.1.0"):
+        module = staging / f"usr/lib/modules/{version}/kernel/m.ko"
+        module.parent.mkdir(parents=True)
+        module.write_text("")
+    depmod = staging / "usr/sbin/depmod"
+    depmod.parent.mkdir(parents=True)
+    depmod.write_text(DEPMOD)
+    depmod.chmod(0o755)
+    (trigger_directory(staging) / "tx.d").mkdir(parents=True)
+    (trigger_directory(staging) / "tx.d/kmod.yaml").write_text(KMOD)
+
+    loaded = load_triggers(staging, Scope.TRANSACTION)
+    plan = plan_triggers(loaded.triggers, scan_tree(staging))
+    execute_plan(plan, runner(tmp_path, staging))
+
+    # Each in a container of its own (PID 1), as root, with the staging /usr writable.
+    log = (staging / "usr/lib/modules/depmod.log").read_text()
+    assert log == "1 0 -a 6.1.0\n1 0 -a 6.2.0\n"
+    links = {p.name: os.readlink(p) for p in (tmp_path / "isolation").iterdir() if p.is_symlink()}
+    assert links == dict(ROOT_LINKS)
+
+
+def test_etc_is_read_only_for_transaction_triggers(tmp_path: Path, staging: Path) -> None:
+    plan = plan_of(sh("probe", "echo usr > /usr/probe; echo etc > /etc/probe"))
+    with pytest.raises(TriggerRunError) as info:
+        execute_plan(plan, runner(tmp_path, staging))
+    assert info.value.trigger == "probe" and info.value.status == 2
+    assert "Read-only file system" in info.value.stderr
+    assert (staging / "usr/probe").read_text() == "usr\n"
+    assert not (tmp_path / "etc/probe").exists()
+
+
+def test_etc_is_writable_for_system_triggers(tmp_path: Path, staging: Path) -> None:
+    plan = plan_of(sh("probe", "echo etc > /etc/probe"))
+    execute_plan(plan, runner(tmp_path, staging, etc_writable=True))
+    assert (tmp_path / "etc/probe").read_text() == "etc\n"
+
+
+def test_nothing_else_of_the_host_is_visible(tmp_path: Path, staging: Path) -> None:
+    plan = plan_of(
+        sh(
+            "probe",
+            "echo /*; echo /dev/*; echo /tmp/*; exec < /proc/net/dev; "
+            "while read line; do echo $line; done > /usr/net; exit 9",
+        )
+    )
+    with pytest.raises(TriggerRunError) as info:
+        execute_plan(plan, runner(tmp_path, staging))
+    top = "/bin /dev /etc /lib /lib32 /lib64 /proc /sbin /tmp /usr"
+    devices = "/dev/fd /dev/full /dev/null /dev/random /dev/shm /dev/stderr /dev/stdin"
+    devices += " /dev/stdout /dev/tty /dev/urandom /dev/zero"
+    assert info.value.stdout == f"{top}\n{devices}\n/tmp/*\n"
+    interfaces = (staging / "usr/net").read_text().splitlines()[2:]
+    assert [line.split(":")[0].strip() for line in interfaces] == ["lo"]
+
+
+def test_failing_handler_stops_the_plan(tmp_path: Path, staging: Path) -> None:
+    plan = plan_of(sh("first", "echo out; echo err >&2; exit 3"), sh("second", "touch /usr/second"))
+    with pytest.raises(TriggerRunError, match="exited with status 3") as info:
+        execute_plan(plan, runner(tmp_path, staging))
+    assert (info.value.trigger, info.value.stdout, info.value.stderr) == ("first", "out\n", "err\n")
+    assert not (staging / "usr/second").exists()
+
+
+def test_missing_program_cannot_start(tmp_path: Path, staging: Path) -> None:
+    plan = plan_of(Invocation("gone", RunCommand("/usr/bin/no-such-program", ())))
+    with pytest.raises(TriggerRunError, match="could not start") as info:
+        execute_plan(plan, runner(tmp_path, staging))
+    assert info.value.status is None
+    cause = info.value.__cause__
+    assert isinstance(cause, OSError) and cause.errno == errno.ENOENT
+    assert "exec /usr/bin/no-such-program" in str(cause)
+
+
+def test_delete_in_the_container_view(tmp_path: Path, staging: Path) -> None:
+    cache = staging / "usr/share/cache/a"
+    cache.mkdir(parents=True)
+    (tmp_path / "etc/stale").write_text("")
+    plan = plan_of(Invocation("rm", DeleteCommand(("/usr/share/cache", "/etc/stale"))))
+    execute_plan(plan, runner(tmp_path, staging, etc_writable=True))
+    assert not (staging / "usr/share/cache").exists()
+    assert not (tmp_path / "etc/stale").exists()
+
+
+@pytest.mark.parametrize(
+    ("path", "cause"),
+    [
+        ("/usr", UnsafePathError),
+        ("/usr/../etc/keep", UnsafePathError),
+        ("/bin/sh", UnsafePathError),
+        ("/elsewhere", UnsafePathError),
+        ("/etc/keep", OSError),
+    ],
+)
+def test_delete_refuses_what_the_container_could_not_delete(
+    tmp_path: Path, staging: Path, path: str, cause: type[Exception]
+) -> None:
+    (tmp_path / "etc/keep").write_text("")
+    plan = plan_of(Invocation("rm", DeleteCommand((path,))))
+    with pytest.raises(TriggerRunError) as info:
+        execute_plan(plan, runner(tmp_path, staging))
+    assert isinstance(info.value.__cause__, cause)
+    assert (tmp_path / "etc/keep").exists() and (staging / "usr/bin/sh").exists()

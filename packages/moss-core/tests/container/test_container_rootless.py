@@ -1,0 +1,126 @@
+"""A container started by an ordinary user (nobody), through a user namespace.
+
+The test process is root, so it switches to nobody with setpriv and runs Debian's Python with a
+copy of moss_core that nobody can read: the project's virtualenv is private to root. That also
+proves `moss_core.container` needs nothing outside the standard library.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import moss_core
+from moss_core.container import syscalls
+
+from .conftest import make_host_root
+
+NOBODY = 65534
+SYSTEM_PYTHON = "/usr/bin/python3"
+SETPRIV_NOBODY = ("setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups")
+
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="switching to another user needs root"),
+    pytest.mark.skipif(shutil.which("setpriv") is None, reason="setpriv is not installed"),
+    pytest.mark.skipif(not os.access(SYSTEM_PYTHON, os.X_OK), reason=f"no {SYSTEM_PYTHON}"),
+]
+
+CHECK = """\
+import json, sys, tempfile
+from pathlib import Path
+from moss_core.container import Bind, ContainerSpec, namespaces_available, run_container
+
+WRITE_PROBE = '''
+import sys
+try:
+    open(sys.argv[1], "w").write("from nobody")
+except OSError as e:
+    sys.exit(e.errno)
+'''
+
+reason = namespaces_available()
+if reason is not None:
+    print(json.dumps({"unavailable": reason}))
+    sys.exit(0)
+base = Path(sys.argv[1])
+binds = (
+    Bind(Path("/usr"), "/usr"),
+    Bind(base / "shared", "/shared", read_only=False),
+    Bind(base / "locked", "/locked"),
+)
+
+def run(*argv, uid=0):
+    spec = ContainerSpec(
+        root=base / "root", binds=binds, env={"PATH": "/usr/bin"}, hostname="rootless", uid=uid
+    )
+    with tempfile.TemporaryFile() as out:
+        status = run_container(spec, argv, stdout=out)
+        out.seek(0)
+        return [status, out.read().decode()]
+
+print(json.dumps({
+    "ids": run("sh", "-c", "echo $$ $(id -u) $(id -g) $(hostname)"),
+    "mapped": run("id", "-u", uid=1000),
+    "usr": run("python3", "-c", WRITE_PROBE, "/usr/probe")[0],
+    "locked": run("python3", "-c", WRITE_PROBE, "/locked/probe")[0],
+    "shared": run("python3", "-c", WRITE_PROBE, "/shared/probe")[0],
+}))
+"""
+
+
+@pytest.fixture
+def base() -> Iterator[Path]:
+    # Not pytest's tmp_path: its parents are private to root.
+    base = Path(tempfile.mkdtemp(prefix="moss-rootless-"))
+    base.chmod(0o755)
+    try:
+        yield base
+    finally:
+        shutil.rmtree(base)
+
+
+def test_rootless_container(namespaces: None, base: Path) -> None:
+    package = Path(moss_core.__file__).parent
+    shutil.copytree(package, base / "src" / "moss_core", ignore=shutil.ignore_patterns("*.pyc"))
+    (base / "check.py").write_text(CHECK)
+    for owned in (make_host_root(base / "root"), base / "shared"):
+        owned.mkdir(exist_ok=True)
+        os.chown(owned, NOBODY, NOBODY)
+    for directory, _, _ in os.walk(base):
+        os.chmod(directory, 0o755)
+    # A source mount with nosuid/nodev/noexec: in a user namespace those flags are locked, so
+    # making the bind read-only must keep them.
+    locked = base / "locked"
+    locked.mkdir()
+    flags = syscalls.MS_NOSUID | syscalls.MS_NODEV | syscalls.MS_NOEXEC
+    syscalls.mount("tmpfs", str(locked), "tmpfs", flags, "mode=0777")
+    try:
+        completed = subprocess.run(
+            [*SETPRIV_NOBODY, SYSTEM_PYTHON, str(base / "check.py"), str(base)],
+            env={"PYTHONPATH": str(base / "src"), "PATH": "/usr/bin:/bin"},
+            cwd=base,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        syscalls.umount2(str(locked))
+    assert completed.returncode == 0, completed.stderr
+    results = json.loads(completed.stdout)
+    if "unavailable" in results:
+        pytest.skip(f"containers are not available to nobody here: {results['unavailable']}")
+    assert results["ids"] == [0, "1 0 0 rootless\n"]
+    assert results["mapped"] == [0, "1000\n"]
+    assert results["usr"] == results["locked"] == 30  # EROFS
+    assert results["shared"] == 0
+    probe = base / "shared" / "probe"
+    assert probe.read_text() == "from nobody"
+    assert (probe.stat().st_uid, probe.stat().st_gid) == (NOBODY, NOBODY)
