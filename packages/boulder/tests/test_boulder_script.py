@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from boulder.script import Action, Breakpoint, ExpansionError, Kind, Scope, tokenize
 
@@ -101,3 +103,27 @@ def test_depth_limit_counts_the_phase_frame() -> None:
     chain["d127"] = "end"
     with pytest.raises(ExpansionError, match="script call stack too deep"):
         scope(**chain).expand("%(d0)")
+
+
+@given(st.text(alphabet=st.sampled_from("ab_9%()\n $")))
+def test_escaped_text_expands_to_itself(text: str) -> None:
+    # What boulder relies on to keep builtin values and upstream file names literal.
+    assert scope().expand_text(text.replace("%", "%%")) == text
+
+
+@given(st.text(alphabet=st.sampled_from("ab_9%()\n $")))
+def test_tokens_reassemble_the_source(text: str) -> None:
+    rebuilt = []
+    for token in tokenize(text):
+        if token.kind is Kind.ACTION:
+            rebuilt.append(f"%{token.value}")
+        elif token.kind is Kind.DEFINITION:
+            rebuilt.append(f"%({token.value})")
+        elif token.kind is Kind.BUILTIN:
+            rebuilt.append(f"%(_{token.value})")
+        elif token.kind in (Kind.BREAK_CONTINUE, Kind.BREAK_EXIT):
+            rebuilt.append(f"%{token.value}")
+        else:
+            rebuilt.append(token.value)
+    # `%%` comes back as a single `%`.
+    assert "".join(rebuilt) == text.replace("%%", "%")
