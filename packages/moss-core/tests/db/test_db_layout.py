@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import sqlite3
 import stat
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -147,6 +148,7 @@ def test_search_path_matches_each_kinds_path(layout_db: LayoutDb) -> None:
             LayoutEntry.symlink("bin/vi", "nano"),
             LayoutEntry.directory("share/nano"),
             LayoutEntry.directory("share/na_no"),
+            LayoutEntry.regular("share/back\\slash", 2),
         ],
     )
     assert [e.path for _, e in layout_db.search_path("NANO")] == [
@@ -155,6 +157,8 @@ def test_search_path_matches_each_kinds_path(layout_db: LayoutDb) -> None:
         "share/nano",
     ]
     assert [e.path for _, e in layout_db.search_path("a_n")] == ["share/na_no"]
+    assert [e.path for _, e in layout_db.search_path("k\\s")] == ["share/back\\slash"]
+    assert layout_db.search_path("%") == []
 
 
 def test_an_entry_without_its_value_is_refused(layout_db: LayoutDb) -> None:
@@ -215,3 +219,24 @@ def test_a_hundred_thousand_rows_are_fast(layout_db: LayoutDb) -> None:
     # Generous bounds for a loaded CI machine; typically well under a second each.
     assert stored - start < 5
     assert queried - stored < 5
+
+
+def test_concurrent_writers_wait_for_each_other(layout_db: LayoutDb, tmp_path: Path) -> None:
+    # One object shared by threads, and a second connection to the same file.
+    other = LayoutDb.open(tmp_path / "layout")
+
+    def write(db: LayoutDb, prefix: str) -> None:
+        for n in range(20):
+            db.add_many([(f"{prefix}{n}", [LayoutEntry.regular(f"f{n}", n)] * 50)])
+
+    threads = [
+        threading.Thread(target=write, args=(db, prefix))
+        for db, prefix in ((layout_db, "a"), (layout_db, "b"), (other, "c"))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    other.close()
+    assert len(layout_db.ids()) == 60
+    assert len(layout_db.query(layout_db.ids())) == 3000

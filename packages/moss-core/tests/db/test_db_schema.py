@@ -147,14 +147,19 @@ def test_reopening_changes_nothing(tmp_path: Path) -> None:
 def test_a_newer_schema_is_refused(tmp_path: Path, cls: DbClass) -> None:
     path = tmp_path / "db"
     cls.open(path).close()
-    raw(path).execute("PRAGMA user_version = 7")
+    conn = raw(path)
+    conn.execute("PRAGMA journal_mode = DELETE")
+    conn.execute("PRAGMA user_version = 7")
+    conn.close()
     with pytest.raises(DatabaseError) as caught:
         cls.open(path)
     assert str(caught.value).startswith(f"{path}: ")
     assert "schema version 7 is newer" in str(caught.value)
     assert isinstance(caught.value, MossError)
-    # Refusing does not touch the file.
-    assert raw(path).execute("PRAGMA user_version").fetchone() == (7,)
+    # Refusing does not touch the file, not even its journal mode.
+    conn = raw(path)
+    assert conn.execute("PRAGMA user_version").fetchone() == (7,)
+    assert conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)
 
 
 def test_a_database_upstream_created_gains_our_indexes(tmp_path: Path) -> None:

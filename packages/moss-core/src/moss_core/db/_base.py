@@ -71,6 +71,8 @@ class Database:
         except sqlite3.Error as err:
             raise DatabaseError(path, f"cannot open database: {err}") from err
         try:
+            # Refuse a newer schema before changing anything about the file (its journal mode).
+            _known_version(path, conn, len(cls.MIGRATIONS))
             _configure(conn, foreign_keys=cls.FOREIGN_KEYS)
             _migrate(path, conn, cls.MIGRATIONS, cls.INDEXES)
         except sqlite3.Error as err:
@@ -169,6 +171,12 @@ class Database:
             conn.execute(sql, list(itertools.chain.from_iterable(chunk)))
 
 
+def like_pattern(keyword: str) -> str:
+    """A LIKE pattern (with `ESCAPE '\\'`) matching text that contains `keyword` literally."""
+    escaped = keyword.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 def _placeholders(count: int) -> str:
     return ",".join("?" * count)
 
@@ -183,8 +191,14 @@ def _configure(conn: sqlite3.Connection, *, foreign_keys: bool) -> None:
     conn.execute("PRAGMA synchronous = FULL")
 
 
-def _user_version(conn: sqlite3.Connection) -> int:
+def _known_version(path: StrPath, conn: sqlite3.Connection, latest: int) -> int:
     (version,) = conn.execute("PRAGMA user_version").fetchone()
+    if version > latest:
+        raise DatabaseError(
+            path,
+            f"schema version {version} is newer than this moss understands ({latest}); "
+            "the database was written by a newer moss",
+        )
     return int(version)
 
 
@@ -202,23 +216,12 @@ def _migrate(
     indexes: dict[str, str],
 ) -> None:
     latest = len(migrations)
-
-    def known_version() -> int:
-        version = _user_version(conn)
-        if version > latest:
-            raise DatabaseError(
-                path,
-                f"schema version {version} is newer than this moss understands ({latest}); "
-                "the database was written by a newer moss",
-            )
-        return version
-
-    if known_version() == latest and not _missing_indexes(conn, indexes):
+    if _known_version(path, conn, latest) == latest and not _missing_indexes(conn, indexes):
         return
     conn.execute("BEGIN IMMEDIATE")
     try:
         # Another process may have migrated while we waited for the write lock.
-        version = known_version()
+        version = _known_version(path, conn, latest)
         for migration in migrations[version:]:
             for statement in migration:
                 conn.execute(statement)

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from operator import itemgetter
 from typing import Any, ClassVar
 
-from moss_core.db._base import Database, Migration
+from moss_core.db._base import Database, Migration, like_pattern
 from stone import FileKind, LayoutEntry
 
 _V1 = (
@@ -117,7 +117,7 @@ class LayoutDb(Database):
     def search_path(self, keyword: str) -> list[tuple[str, LayoutEntry]]:
         """Entries whose path contains `keyword` (ASCII case-insensitive; `%` and `_` match
         themselves), in stored order."""
-        pattern = "%" + keyword.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = like_pattern(keyword)
         kinds = ",".join(f"'{kind}'" for kind in _SOURCE_KINDS)
         with self._read() as conn:
             rows = conn.execute(
@@ -156,7 +156,7 @@ class LayoutDb(Database):
         for row_id, package_id, uid, gid, mode, tag, entry_type, value1, value2 in rows:
             kind = _KIND_BY_TEXT.get(entry_type)
             if kind is regular:
-                if not value1.isdigit():
+                if not value1.isdecimal():
                     raise self._error(f"layout row {row_id}: digest {value1!r} is not decimal")
                 entry = LayoutEntry(value2, kind, mode, uid, gid, int(value1), None, tag)
             elif kind is symlink:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
-from moss_core.db._base import Database, Migration, u64_from_sql, u64_to_sql
+from moss_core.db._base import Database, Migration, like_pattern, u64_from_sql, u64_to_sql
 from stone import Dependency, Meta, Provider, RelationKind
 
 _V1 = (
@@ -169,7 +169,7 @@ class MetaDb(Database):
 
         `%` and `_` in the keyword match themselves, not any text.
         """
-        pattern = "%" + _escape_like(keyword) + "%"
+        pattern = like_pattern(keyword)
         return self._query(
             _SELECT_META + " WHERE name LIKE ?1 ESCAPE '\\' OR summary LIKE ?1 ESCAPE '\\'"
             " ORDER BY name LIKE ?1 ESCAPE '\\' DESC, name, package",
@@ -301,7 +301,3 @@ def _parse(cls: type[_Relation], text: str) -> _Relation | None:
     except ValueError:
         # A kind from a newer moss: dropped, as stone drops it when reading an archive.
         return None
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
