@@ -46,6 +46,16 @@ def test_command_is_pid_1_and_root_with_the_given_hostname(
     assert (status, out) == (0, "1\n0\n0\nbox\n")
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="without a user namespace only as root")
+def test_other_ids_inside(make_spec: MakeSpec, run_output: RunOutput, tmp_path: Path) -> None:
+    owned_by_root = tmp_path / "owned"
+    owned_by_root.mkdir(mode=0o755)
+    spec = make_spec(Bind(owned_by_root, "/owned", read_only=False), uid=65534, gid=65534)
+    assert run_output(spec, "sh", "-c", "id -u; id -g")[1] == "65534\n65534\n"
+    status = run_output(spec, "python3", "-c", WRITE_PROBE, "/owned/probe")[0]
+    assert status == errno.EACCES
+
+
 def test_environment_is_exactly_the_given_one(
     make_spec: MakeSpec, run_output: RunOutput, monkeypatch: pytest.MonkeyPatch
 ) -> None:
