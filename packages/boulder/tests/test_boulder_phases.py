@@ -61,6 +61,19 @@ def test_preamble_and_workdir(
     assert chunk.endswith('cd "/mason/build/x86_64/hello-1.0.tar.gz"\nexport FOO=1\n\nmake')
 
 
+def test_null_environment_is_no_environment(
+    write_recipe: Callable[[str], Path], macros: MacroSet, context: BuildContext
+) -> None:
+    path = write_recipe(
+        "emul32: true\nenvironment: export TOP=1\nbuild: make\n"
+        "profiles:\n  - emul32:\n      environment: (null)\n"
+    )
+    native = script(path, macros, context, Phase.BUILD).chunks[0]
+    emul = script(path, macros, context, Phase.BUILD, target="emul32/x86_64").chunks[0]
+    assert "export TOP=1" in native
+    assert "TOP" not in emul and "(null)" not in emul
+
+
 def test_prepare_unpacks_without_environment(
     write_recipe: Callable[[str], Path], macros: MacroSet, context: BuildContext
 ) -> None:

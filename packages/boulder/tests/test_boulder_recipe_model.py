@@ -181,10 +181,6 @@ def test_pgo_stages(write_recipe: Callable[[str], Path]) -> None:
     assert stages(emul, "x86_64") == (Stage.ONE, Stage.USE)
 
 
-def test_environment_null_is_absent(write_recipe: Callable[[str], Path]) -> None:
-    assert load_recipe(write_recipe("environment: (null)\n")).recipe.environment is None
-
-
 def test_paths_with_kinds(write_recipe: Callable[[str], Path]) -> None:
     recipe = load_recipe(write_recipe("paths:\n  - /usr/share/x\n  - /usr/bin/y: exe\n")).recipe
     assert [(p.glob, p.kind) for p in recipe.paths] == [

@@ -294,7 +294,8 @@ def phase_script(
         builtins(recipe, context, target, stage, phase, flags),
     )
     environment, env_loc = _phase_source(recipe, target, "environment")
-    if phase is Phase.PREPARE or not environment:
+    # `(null)` means "no environment" (also in a profile, where it hides the top-level one).
+    if phase is Phase.PREPARE or not environment or environment == "(null)":
         environment = ""
     try:
         prefix = scope.expand_text(f"%scriptBase\n{environment}\n")

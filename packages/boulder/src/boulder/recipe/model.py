@@ -41,10 +41,6 @@ def _list_or_scalar(value: Any) -> Any:
     return [] if value is None else value
 
 
-def _environment(value: Any) -> Any:
-    return None if value == "(null)" else value
-
-
 Bool = Annotated[bool, BeforeValidator(lenient_bool)]
 StrList = Annotated[tuple[StrictStr, ...], BeforeValidator(_list_or_scalar)]
 PhaseText = Annotated[StrictStr | None, Field(default=None)]
@@ -102,7 +98,7 @@ class Profile(_Model):
     install: PhaseText
     check: PhaseText
     workload: PhaseText
-    environment: Annotated[StrictStr | None, BeforeValidator(_environment)] = None
+    environment: StrictStr | None = None
     builddeps: StrList = ()
     checkdeps: StrList = ()
 
@@ -245,7 +241,7 @@ class Recipe(_Model):
     rundeps_exclude: StrList = Field(default=(), alias="rundeps-exclude")
     provides_exclude: StrList = Field(default=(), alias="provides-exclude")
     paths: Paths = ()
-    environment: Annotated[StrictStr | None, BeforeValidator(_environment)] = None
+    environment: StrictStr | None = None
     setup: PhaseText
     build: PhaseText
     install: PhaseText
