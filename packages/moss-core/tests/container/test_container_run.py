@@ -165,6 +165,12 @@ def test_minimal_dev(make_spec: MakeSpec, run_output: RunOutput) -> None:
     assert zeros.split() == ["00"] * 4
 
 
+def test_host_dev(make_spec: MakeSpec, run_output: RunOutput) -> None:
+    status, out, _ = run_output(make_spec(dev=Dev.HOST), "sh", "-c", "ls /dev")
+    assert status == 0
+    assert sorted(out.split()) == sorted(p.name for p in Path("/dev").iterdir())
+
+
 def test_no_proc_no_dev(make_spec: MakeSpec, run_output: RunOutput) -> None:
     spec = make_spec(proc=False, dev=Dev.NONE, tmpfs=())
     listed = run_output(spec, "ls", "-A", "/")[1].split()
