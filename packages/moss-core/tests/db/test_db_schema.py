@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sqlite3
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -199,3 +202,48 @@ def test_use_after_close_is_a_database_error(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(DatabaseError, match="closed"):
         db.list()
+
+
+def test_read_only_open_reads_and_refuses_writes(tmp_path: Path) -> None:
+    path = tmp_path / "odd name?#%"
+    with MetaDb.open(path) as db:
+        db.add([("p", Meta("p", "1", 1))])
+    before = path.read_bytes()
+    with MetaDb.open(path, read_only=True) as db:
+        assert db.read_only
+        assert db.get("p") == Meta("p", "1", 1)
+        with pytest.raises(DatabaseError, match="readonly"):
+            db.remove(["p"])
+    assert path.read_bytes() == before
+    conn = raw(path)
+    conn.execute("PRAGMA user_version = 0")
+    conn.close()  # checkpoints: an immutable open reads only the main file
+    with pytest.raises(DatabaseError, match="needs upgrading to 1, but is read-only"):
+        MetaDb.open(path, read_only=True)
+    with pytest.raises(DatabaseError, match="unable to open"):
+        MetaDb.open(tmp_path / "missing", read_only=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop to another user")
+def test_an_unwritable_file_opens_read_only_by_itself() -> None:
+    # As upstream, an unprivileged user may read a root-owned installation.
+    directory = Path(tempfile.mkdtemp())
+    try:
+        directory.chmod(0o755)
+        with StateDb.open(directory / "state") as db:
+            db.add([], "Install")
+        (directory / "state").chmod(0o644)
+        child = os.fork()
+        if child == 0:  # pragma: no cover - reported through the exit status
+            status = 1
+            try:
+                os.setgid(65534)
+                os.setuid(65534)
+                with StateDb.open(directory / "state") as db:
+                    status = 0 if db.read_only and db.ids() == [1] else 2
+            finally:
+                os._exit(status)
+        _, status = os.waitpid(child, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        shutil.rmtree(directory)

@@ -8,6 +8,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Self, TypeVar
 
@@ -50,38 +51,58 @@ class Database:
     INDEXES: ClassVar[dict[str, str]] = {}
     FOREIGN_KEYS: ClassVar[bool] = True
 
-    def __init__(self, path: StrPath, connection: sqlite3.Connection) -> None:
+    def __init__(
+        self, path: StrPath, connection: sqlite3.Connection, *, read_only: bool = False
+    ) -> None:
         self.path = os.fspath(path)
+        self.read_only = read_only
         self._conn = connection
         self._lock = threading.Lock()
         self._variable_limit = connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
 
     @classmethod
-    def open(cls, path: StrPath) -> Self:
-        """Open (creating if needed) and bring the schema up to date."""
+    def open(cls, path: StrPath, *, read_only: bool | None = None) -> Self:
+        """Open (creating if needed) and bring the schema up to date.
+
+        `read_only` None means read-only exactly when the file exists but it or its directory
+        is not writable: an unprivileged user's `moss list` on a root-owned system. A WAL file
+        cannot be opened normally without creating its `-shm`, so a read-only open treats the
+        file as immutable: it reads the last checkpointed contents, which is every transaction
+        once the writing moss has closed the database.
+        """
+        if read_only is None:
+            read_only = os.path.exists(path) and not _writable(path)
+        latest = len(cls.MIGRATIONS)
         try:
             # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a batch is exactly one
             # SQLite transaction rather than whatever the module's implicit rules produce.
             conn = sqlite3.connect(
-                os.fspath(path),
+                _immutable_uri(path) if read_only else os.fspath(path),
                 timeout=BUSY_TIMEOUT_SECONDS,
                 isolation_level=None,
                 check_same_thread=False,
+                uri=read_only,
             )
         except sqlite3.Error as err:
             raise DatabaseError(path, f"cannot open database: {err}") from err
         try:
             # Refuse a newer schema before changing anything about the file (its journal mode).
-            _known_version(path, conn, len(cls.MIGRATIONS))
-            _configure(conn, foreign_keys=cls.FOREIGN_KEYS)
-            _migrate(path, conn, cls.MIGRATIONS, cls.INDEXES)
+            version = _known_version(path, conn, latest)
+            conn.execute(f"PRAGMA foreign_keys = {'ON' if cls.FOREIGN_KEYS else 'OFF'}")
+            if not read_only:
+                _configure(conn)
+                _migrate(path, conn, cls.MIGRATIONS, cls.INDEXES)
+            elif version != latest:
+                raise DatabaseError(
+                    path, f"schema version {version} needs upgrading to {latest}, but is read-only"
+                )
         except sqlite3.Error as err:
             conn.close()
             raise DatabaseError(path, str(err)) from err
         except BaseException:
             conn.close()
             raise
-        return cls(path, conn)
+        return cls(path, conn, read_only=read_only)
 
     def close(self) -> None:
         with self._lock:
@@ -181,8 +202,16 @@ def _placeholders(count: int) -> str:
     return ",".join("?" * count)
 
 
-def _configure(conn: sqlite3.Connection, *, foreign_keys: bool) -> None:
-    conn.execute(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
+def _writable(path: StrPath) -> bool:
+    directory = os.path.dirname(os.path.abspath(path))
+    return os.access(path, os.W_OK) and os.access(directory, os.W_OK)
+
+
+def _immutable_uri(path: StrPath) -> str:
+    return Path(os.path.abspath(path)).as_uri() + "?mode=ro&immutable=1"
+
+
+def _configure(conn: sqlite3.Connection) -> None:
     # WAL: readers keep a consistent snapshot while moss writes, and never block it.
     (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
     if str(mode).lower() != "wal":
