@@ -74,15 +74,16 @@ class StateDb(Database):
         with self._write() as conn:
             if created is None:
                 cursor = conn.execute(
-                    "INSERT INTO state (type, summary, description) VALUES (?, ?, ?)",
+                    "INSERT INTO state (type, summary, description) VALUES (?, ?, ?) RETURNING id",
                     (TRANSACTION, summary, description),
                 )
             else:
                 cursor = conn.execute(
-                    "INSERT INTO state (type, created, summary, description) VALUES (?, ?, ?, ?)",
+                    "INSERT INTO state (type, created, summary, description)"
+                    " VALUES (?, ?, ?, ?) RETURNING id",
                     (TRANSACTION, created, summary, description),
                 )
-            state_id = cursor.lastrowid
+            (state_id,) = cursor.fetchone()
             conn.executemany(
                 "INSERT INTO state_selections (state_id, package_id, explicit, reason)"
                 " VALUES (?, ?, ?, ?)",
