@@ -1,0 +1,318 @@
+"""Write a VFS tree to disk from the content store.
+
+Every operation is relative to an open directory fd (`mkdirat`, `linkat`, `symlinkat`,
+`openat` with `O_NOFOLLOW`): no path is resolved twice and no symlink in the target or the
+store can send a write elsewhere. Regular files are hard links to (or reflinks/copies of) the
+store's files, which are kept read-only.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import resource
+import stat
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from enum import Enum
+
+from moss_core.errors import MossError
+from moss_core.store import asset_name, asset_relpath
+from moss_core.vfs import Node, Tree
+from stone import FileKind
+
+EMPTY_DIGEST = 0x99AA06D3014798D86001C324468D497F
+"""XXH3-128 of no bytes: such a file is always created fresh, never linked to the store."""
+
+FICLONE = 0x40049409
+"""`_IOW(0x94, 9, int)`: make the destination file share the source's extents."""
+
+# Files in the target (and store files, which hard links share) never carry write bits.
+_READ_ONLY = 0o7777 & ~0o222
+_SPECIAL = 0o7000
+_OWNER_ALL = 0o700
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_SOURCE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+_COPY_FALLBACK = frozenset({errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL})
+PROGRESS_EVERY = 4096
+
+
+class BlitError(MossError):
+    """The tree could not be written; names the path that failed."""
+
+
+class Strategy(Enum):
+    """How a regular file of the tree is made from its store file."""
+
+    REFLINK = "reflink"
+    """A new inode sharing the store file's extents (`FICLONE`)."""
+    HARDLINK = "hardlink"
+    """A second name for the store file's inode."""
+    COPY = "copy"
+    """A new inode with the bytes copied (store and target on different filesystems)."""
+
+
+@dataclass(frozen=True)
+class BlitStats:
+    """How many entries (directories, files, symlinks) were written, and how long it took."""
+
+    entries: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        """Entries per second."""
+        return self.entries / self.seconds if self.seconds > 0 else 0.0
+
+    def summary(self) -> str:
+        return (
+            f"{self.entries} entries blitted in {self.seconds:.2f}s ({self.rate / 1000:.1f}k / s)"
+        )
+
+
+def probe_strategy(assets_fd: int, target_fd: int) -> Strategy:
+    """The best strategy between the store (`assets_fd`) and the target directory.
+
+    Reflink if `FICLONE` works, else hard link unless linking fails with `EXDEV` (different
+    filesystems), which means copy. If the probe itself cannot run, hard link.
+    """
+    name = f".link-test-{os.getpid()}"
+    try:
+        source = os.open(
+            name,
+            os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
+            0o644,
+            dir_fd=assets_fd,
+        )
+    except OSError:
+        return Strategy.HARDLINK
+    try:
+        if _can_reflink(source, name, target_fd):
+            return Strategy.REFLINK
+        try:
+            os.link(name, name, src_dir_fd=assets_fd, dst_dir_fd=target_fd, follow_symlinks=False)
+        except OSError as err:
+            return Strategy.COPY if err.errno == errno.EXDEV else Strategy.HARDLINK
+        os.unlink(name, dir_fd=target_fd)
+        return Strategy.HARDLINK
+    finally:
+        os.close(source)
+        os.unlink(name, dir_fd=assets_fd)
+
+
+def _can_reflink(source: int, name: str, target_fd: int) -> bool:
+    try:
+        clone = os.open(name, _CREATE_FLAGS, 0o644, dir_fd=target_fd)
+    except OSError:
+        return False
+    try:
+        fcntl.ioctl(clone, FICLONE, source)
+    except OSError:
+        return False
+    else:
+        return True
+    finally:
+        os.close(clone)
+        os.unlink(name, dir_fd=target_fd)
+
+
+def blit(
+    tree: Tree,
+    assets_fd: int,
+    target_fd: int,
+    *,
+    strategy: Strategy = Strategy.HARDLINK,
+    progress: Callable[[int], None] | None = None,
+) -> BlitStats:
+    """Write `tree` into the empty directory `target_fd`, which stands for `/usr`.
+
+    `assets_fd` is the store (`.moss/assets`). `progress`, if given, is called every few
+    thousand entries and once at the end with the number written since its previous call
+    (an advance, as progress bars take it); the advances add up to `BlitStats.entries`.
+    Device, fifo and socket entries are skipped. Raises `BlitError` naming the failing path;
+    what was written until then stays.
+    """
+    _raise_fd_limit()
+    start = time.perf_counter()
+    umask = os.umask(0)  # modes below are exact; a umask would silently narrow directories
+    try:
+        count = _Writer(assets_fd, strategy, progress).write(tree.top, target_fd)
+    finally:
+        os.umask(umask)
+    return BlitStats(entries=count, seconds=time.perf_counter() - start)
+
+
+def _raise_fd_limit() -> None:
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft != hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (OSError, ValueError):
+        pass  # only a precaution: the walk holds one fd per level of depth
+
+
+class _Writer:
+    def __init__(
+        self, assets_fd: int, strategy: Strategy, progress: Callable[[int], None] | None
+    ) -> None:
+        self.assets_fd = assets_fd
+        self.strategy = strategy
+        self.progress = progress
+        self.as_root = os.geteuid() == 0
+        # digest -> the store file's permission bits once known, to stat each asset only once
+        self.asset_modes: dict[int, int] = {}
+
+    def write(self, top: Node, target_fd: int) -> int:
+        # Bound once: the loop below runs per entry and attribute lookups add up.
+        mkdir, open_, close, symlink = os.mkdir, os.open, os.close, os.symlink
+        directory, regular, symlink_kind = FileKind.DIRECTORY, FileKind.REGULAR, FileKind.SYMLINK
+        hardlink = self.strategy is Strategy.HARDLINK
+        link_file, make_file = self._link_file, self._make_file
+        as_root, progress = self.as_root, self.progress
+        empty = EMPTY_DIGEST
+
+        count = 1  # the top directory itself
+        reported = 0
+        stack: list[tuple[int, Iterator[Node], Node]] = [(target_fd, iter(top.children), top)]
+        node = top
+        try:
+            while stack:
+                fd, pending, parent = stack[-1]
+                for node in pending:
+                    kind = node.kind
+                    if kind is regular:
+                        if hardlink and node.digest != empty:
+                            link_file(node, fd)
+                        else:
+                            make_file(node, fd)
+                    elif kind is directory:
+                        mode = node.mode & 0o7777
+                        # Children need an owner-writable directory until they are in place.
+                        mkdir(node.name, mode | _OWNER_ALL, dir_fd=fd)
+                        child = open_(node.name, _DIR_FLAGS, dir_fd=fd)
+                        stack.append((child, iter(node.children), node))
+                        if as_root and (node.uid or node.gid):
+                            os.fchown(child, node.uid, node.gid)
+                        count += 1
+                        break
+                    elif kind is symlink_kind:
+                        symlink(node.link_target or "", node.name, dir_fd=fd)
+                        if as_root and (node.uid or node.gid):
+                            os.chown(
+                                node.name, node.uid, node.gid, dir_fd=fd, follow_symlinks=False
+                            )
+                    else:
+                        continue
+                    count += 1
+                    if progress is not None and count >= reported + PROGRESS_EVERY:
+                        progress(count - reported)
+                        reported = count
+                else:
+                    stack.pop()
+                    node = parent
+                    mode = parent.mode & 0o7777
+                    if fd == target_fd:
+                        os.fchmod(fd, mode)
+                    else:
+                        if mode & _SPECIAL or mode & _OWNER_ALL != _OWNER_ALL:
+                            os.fchmod(fd, mode)
+                        close(fd)
+        except OSError as err:
+            raise BlitError(f"cannot write {node.path}: {err.strerror or err}") from err
+        finally:
+            # Left non-empty only by a failure.
+            for fd, _, _ in stack:
+                if fd != target_fd:
+                    close(fd)
+        if progress is not None and count > reported:
+            progress(count - reported)
+        return count
+
+    def _asset(self, node: Node) -> tuple[int, str]:
+        digest = node.digest
+        if digest is None:
+            raise BlitError(f"cannot write {node.path}: regular file without digest")
+        return digest, asset_relpath(digest)
+
+    def _missing(self, node: Node, digest: int) -> BlitError:
+        return BlitError(
+            f"cannot write {node.path}: asset {asset_name(digest)} is missing from the store"
+        )
+
+    def _link_file(self, node: Node, fd: int) -> None:
+        digest, relpath = self._asset(node)
+        wanted = node.mode & _READ_ONLY
+        current = self.asset_modes.get(digest)
+        if current is None:
+            try:
+                info = os.stat(relpath, dir_fd=self.assets_fd, follow_symlinks=False)
+            except FileNotFoundError:
+                raise self._missing(node, digest) from None
+            if not stat.S_ISREG(info.st_mode):
+                raise BlitError(
+                    f"cannot write {node.path}: asset {asset_name(digest)} is not a regular file"
+                )
+            current = info.st_mode & 0o7777
+        # All links share the inode: modes may only widen, or another entry would lose a bit.
+        shared = (current | wanted) & _READ_ONLY
+        if shared != current:
+            asset = os.open(relpath, _SOURCE_FLAGS, dir_fd=self.assets_fd)
+            try:
+                os.fchmod(asset, shared)
+            finally:
+                os.close(asset)
+        self.asset_modes[digest] = shared
+        os.link(relpath, node.name, src_dir_fd=self.assets_fd, dst_dir_fd=fd, follow_symlinks=False)
+
+    def _make_file(self, node: Node, fd: int) -> None:
+        """A new inode: empty, or a reflink or copy of the store file."""
+        mode = node.mode & _READ_ONLY
+        source = -1
+        digest = node.digest
+        if digest != EMPTY_DIGEST:
+            digest, relpath = self._asset(node)
+            try:
+                source = os.open(relpath, _SOURCE_FLAGS, dir_fd=self.assets_fd)
+            except FileNotFoundError:
+                raise self._missing(node, digest) from None
+        try:
+            target = os.open(node.name, _CREATE_FLAGS, mode, dir_fd=fd)
+            try:
+                if source >= 0:
+                    if self.strategy is Strategy.REFLINK:
+                        fcntl.ioctl(target, FICLONE, source)
+                    else:
+                        _copy(source, target)
+                if self.as_root and (node.uid or node.gid):
+                    os.fchown(target, node.uid, node.gid)
+                if mode & _SPECIAL:
+                    # open() may drop setuid/setgid and chown() clears them: set them last.
+                    os.fchmod(target, mode)
+            finally:
+                os.close(target)
+        finally:
+            if source >= 0:
+                os.close(source)
+
+
+def _copy(source: int, target: int) -> None:
+    remaining = os.fstat(source).st_size
+    try:
+        while remaining > 0:
+            done = os.copy_file_range(source, target, remaining)
+            if done == 0:
+                return
+            remaining -= done
+    except OSError as err:
+        if err.errno not in _COPY_FALLBACK:
+            raise
+    # Older kernels cannot copy_file_range across filesystems; sendfile continues from the
+    # offsets the partial copy left behind.
+    while remaining > 0:
+        done = os.sendfile(target, source, None, remaining)
+        if done == 0:
+            return
+        remaining -= done
