@@ -1,0 +1,432 @@
+"""The client: what moss does, as calls. The CLI only parses, asks and prints."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from moss_core.client import apply, cache, gc, hooks
+from moss_core.client import verify as checks
+from moss_core.client.report import Reporter
+from moss_core.db import LayoutDb, MetaDb, Selection, State, StateDb
+from moss_core.errors import MossError
+from moss_core.fs import remove_tree
+from moss_core.installation import STATE_ID_FILE, Installation
+from moss_core.registry import (
+    INSTALLED_PRIORITY,
+    LOCAL_PRIORITY,
+    MemorySource,
+    Package,
+    Registry,
+    Source,
+)
+from moss_core.repository import RepositorySource, fetch_package, open_sources
+from moss_core.resolve import Lookup, check_conflicts, resolve
+from moss_core.store import asset_relpath
+from moss_core.triggers import Scope
+from moss_core.vfs import Tree, VfsConflictError
+from stone import Meta, Provider
+
+
+class ClientError(MossError):
+    """A request that cannot be carried out as asked."""
+
+
+class Cancelled(ClientError):
+    def __init__(self) -> None:
+        super().__init__("cancelled")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a request did: the packages it planned, and the state it made (if any)."""
+
+    planned: tuple[Package, ...] = ()
+    state: State | None = None
+    already: tuple[Package, ...] = ()
+
+
+class Client:
+    def __init__(self, installation: Installation, reporter: Reporter):
+        self.installation = installation
+        self.reporter = reporter
+        db_dir = installation.db_dir
+        self.install_db = MetaDb.open(db_dir / "install")
+        self.layout_db = LayoutDb.open(db_dir / "layout")
+        self.state_db = StateDb.open(db_dir / "state")
+        self._local_files: dict[str, Path] = {}
+        self._repositories: list[RepositorySource] | None = None
+
+    def close(self) -> None:
+        self.install_db.close()
+        self.layout_db.close()
+        self.state_db.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- sources ------------------------------------------------------------------------------
+
+    def active_state(self) -> State | None:
+        active = self.installation.active_state_id()
+        return self.state_db.get(active) if active is not None else None
+
+    def installed_packages(self) -> list[Package]:
+        state = self.active_state()
+        if state is None:
+            return []
+        metas = self.install_db.get_many(s.package_id for s in state.selections)
+        return [
+            Package(
+                s.package_id, metas[s.package_id], "installed", installed=True, explicit=s.explicit
+            )
+            for s in state.selections
+            if s.package_id in metas
+        ]
+
+    def repositories(self) -> list[RepositorySource]:
+        if self._repositories is None:
+            self._repositories = open_sources(self.installation)
+        return self._repositories
+
+    def registry(self, local: Sequence[Package] = ()) -> Registry:
+        sources: list[Source] = [
+            MemorySource(
+                "installed", INSTALLED_PRIORITY, self.installed_packages(), installed=True
+            ),
+            *self.repositories(),
+        ]
+        if local:
+            sources.append(MemorySource("local", LOCAL_PRIORITY, local))
+        return Registry(sources)
+
+    def _local_packages(self, arguments: Sequence[str]) -> tuple[list[Package], list[str]]:
+        """Split arguments into `.stone` files given by path and provider names."""
+        local, names = [], []
+        for argument in arguments:
+            path = Path(argument)
+            if argument.endswith(".stone") and path.is_file():
+                package = cache.read_local_package(path)
+                self._local_files[package.id] = path
+                local.append(package)
+            else:
+                names.append(argument)
+        return local, names
+
+    # -- install ------------------------------------------------------------------------------
+
+    def install(self, arguments: Sequence[str], *, dry_run: bool = False) -> Outcome:
+        """Install packages named by provider (`nano`, `binary(nano)`) or given as `.stone` files.
+
+        An installed name is left alone (`sync` upgrades), except that a `.stone` file given by
+        path replaces the installed package of its name: that is an explicit request.
+        """
+        local, names = self._local_packages(arguments)
+        registry = self.registry(local)
+        installed = {p.name: p for p in registry.installed()}
+        wanted = list(local)
+        for name in names:
+            candidate = registry.first(_provider(name))
+            if candidate is None:
+                raise ClientError(f"no package found: {name}")
+            wanted.append(candidate)
+        already: dict[str, Package] = {}
+        fresh: dict[str, Package] = {}
+        for package in wanted:
+            current = installed.get(package.name)
+            if current is not None and (current.id == package.id or package.source != "local"):
+                already[current.id] = current
+            else:
+                fresh[package.id] = package
+        if not fresh:
+            return Outcome(already=tuple(already.values()))
+        replaced = {installed[p.name].id for p in fresh.values() if p.name in installed}
+        previous = {p.id: p for p in installed.values() if p.id not in replaced}
+        packages = resolve(registry, [*previous, *fresh], Lookup.PREFER_INSTALLED)
+        check_conflicts(packages)
+        new = tuple(p for p in packages if p.id not in previous)
+        self.reporter.packages("The following package(s) will be installed:", new)
+        if dry_run:
+            return Outcome(planned=new, already=tuple(already.values()))
+        if not self.reporter.confirm("Do you wish to continue?"):
+            raise Cancelled()
+        self.fetch_and_unpack(new)
+        explicit = set(fresh) | {p.id for p in previous.values() if p.explicit}
+        selections = [Selection(p.id, p.id in explicit) for p in packages]
+        state = self.new_state(selections, "Install")
+        return Outcome(planned=new, state=state, already=tuple(already.values()))
+
+    def fetch_and_unpack(self, packages: Sequence[Package]) -> None:
+        for package in packages:
+            if cache.is_cached(self.install_db, self.layout_db, package.id):
+                self.reporter.info(f"Installed {package.name} (cached)")
+                continue
+            path = self._download(package)
+            cache.unpack(self.installation, self.install_db, self.layout_db, package, path)
+            self.reporter.info(f"Installed {package.name}")
+
+    def _download(self, package: Package) -> Path:
+        if package.id in self._local_files:
+            return cache.cache_local_file(self.installation, package, self._local_files[package.id])
+        cached = self.installation.download_path(package.id)
+        if cached.exists() and cache.sha256_file(cached) == package.id:
+            return cached
+        for source in self.repositories():
+            if source.name == package.source:
+                return fetch_package(self.installation, source, package)
+        raise ClientError(f"{package.name}: no source to fetch it from")
+
+    # -- remove -------------------------------------------------------------------------------
+
+    def remove(self, arguments: Sequence[str], *, dry_run: bool = False) -> Outcome:
+        registry = self.registry()
+        installed = registry.installed()
+        if not installed:
+            raise ClientError("no packages are installed")
+        targets: set[str] = set()
+        missing = []
+        for argument in arguments:
+            provider = _provider(argument)
+            matches = [p for p in installed if p.provides(provider)]
+            if not matches:
+                missing.append(argument)
+            targets.update(p.id for p in matches)
+        if missing:
+            raise ClientError(f"not installed: {', '.join(missing)}")
+        doomed = _reverse_closure(installed, targets)
+        survivors = [p for p in installed if p.id not in doomed]
+        keep = resolve(registry, [p.id for p in survivors if p.explicit], Lookup.INSTALLED_ONLY)
+        kept_ids = {p.id for p in keep}
+        removed = tuple(
+            sorted((p for p in installed if p.id not in kept_ids), key=lambda p: p.name)
+        )
+        self.reporter.packages("The following package(s) will be removed:", removed)
+        if dry_run:
+            return Outcome(planned=removed)
+        if not self.reporter.confirm("Do you wish to continue?"):
+            raise Cancelled()
+        selections = [Selection(p.id, p.explicit) for p in keep]
+        state = self.new_state(selections, "Remove")
+        for package in removed:
+            self.reporter.info(f"Removed {package.name}")
+        return Outcome(planned=removed, state=state)
+
+    # -- states -------------------------------------------------------------------------------
+
+    def new_state(self, selections: Sequence[Selection], summary: str) -> State:
+        """Compose, check, trigger and promote a new state; the live tree changes last."""
+        ids = [s.package_id for s in selections]
+        metas = self.install_db.get_many(ids)
+        try:
+            tree = apply.compose(self.layout_db, ids)
+        except VfsConflictError as err:
+            raise ClientError(_describe_conflicts(err, metas)) from None
+        previous = apply.check_replaceable(self.installation)
+        explicit_names = [metas[s.package_id].name for s in selections if s.explicit]
+        staging_usr = apply.blit_staging(self.installation, tree, self.reporter)
+        try:
+            apply.write_state_files(staging_usr, None, explicit_names)
+            apply.make_root_links(self.installation.isolation_dir)
+            runner = hooks.transaction_runner(
+                self.installation.isolation_dir, staging_usr, self.installation.root / "etc"
+            )
+            hooks.run_triggers(
+                Scope.TRANSACTION, self.installation.staging_dir, tree, runner, self.reporter
+            )
+            state = apply.record_state(self.state_db, selections, summary)
+            apply.write_state_files(staging_usr, state.id, explicit_names)
+            apply.Journal("transaction", state.id, previous).write(self.installation)
+        except BaseException:
+            self.recover()
+            raise
+        apply.promote(
+            self.installation, staging_usr, apply.Journal("transaction", state.id, previous)
+        )
+        self._system_triggers(tree)
+        return state
+
+    def _system_triggers(self, tree: Tree) -> None:
+        runner = hooks.system_runner(
+            self.installation.isolation_dir, self.installation.usr, self.installation.root / "etc"
+        )
+        hooks.run_triggers(Scope.SYSTEM, self.installation.root, tree, runner, self.reporter)
+
+    def activate(self, state_id: int, *, skip_triggers: bool = False) -> int | None:
+        """Make an archived state live again (offline rollback); returns the state it replaced."""
+        target = self.state_db.get(state_id)
+        if target is None:
+            raise ClientError(f"state {state_id} doesn't exist")
+        active = self.installation.active_state_id()
+        if active == state_id:
+            raise ClientError(f"state {state_id} already active")
+        archived = self.installation.archived_usr(state_id)
+        if not archived.is_dir():
+            raise ClientError(f"state {state_id} has no archived tree at {archived}")
+        previous = apply.check_replaceable(self.installation)
+        journal = apply.Journal("activation", state_id, previous)
+        journal.write(self.installation)
+        staging_usr = self.installation.staging_dir / "usr"
+        try:
+            remove_tree(staging_usr)
+            os.rename(archived, staging_usr)
+            with contextlib.suppress(OSError):
+                self.installation.archived_state_dir(state_id).rmdir()
+        except BaseException:
+            self.recover()
+            raise
+        apply.promote(self.installation, staging_usr, journal)
+        if not skip_triggers:
+            self._system_triggers(
+                apply.compose(self.layout_db, [s.package_id for s in target.selections])
+            )
+        return previous
+
+    def prune(
+        self, keep: int, *, include_newer: bool = False, dry_run: bool = False
+    ) -> list[State]:
+        """Remove all but the newest `keep` states (the active one counts), then collect garbage."""
+        active = self.installation.active_state_id()
+        if active is None:
+            raise ClientError("no active state found")
+        doomed = gc.prune_candidates(
+            self.state_db.list(), active, keep, include_newer=include_newer
+        )
+        return self._remove_states(doomed, dry_run=dry_run)
+
+    def remove_states(self, state_ids: Sequence[int], *, dry_run: bool = False) -> list[State]:
+        active = self.installation.active_state_id()
+        if active in state_ids:
+            raise ClientError("cannot prune the currently active state")
+        doomed = [s for s in (self.state_db.get(i) for i in state_ids) if s is not None]
+        return self._remove_states(doomed, dry_run=dry_run)
+
+    def _remove_states(self, doomed: list[State], *, dry_run: bool) -> list[State]:
+        if not doomed:
+            return []
+        self.reporter.info("The following state(s) will be removed:")
+        for state in doomed:
+            self.reporter.info(f"  State {state.id}")
+        if dry_run:
+            return doomed
+        if not self.reporter.confirm("Do you wish to continue?"):
+            raise Cancelled()
+        gc.remove_states(self.installation, self.state_db, [s.id for s in doomed])
+        gc.collect_garbage(self.installation, self.state_db, self.install_db, self.layout_db)
+        return doomed
+
+    def cache_prune(self) -> int:
+        """Forget packages and files no state needs; returns how many packages went."""
+        return gc.collect_garbage(self.installation, self.state_db, self.install_db, self.layout_db)
+
+    def verify(self, *, repair: bool = True) -> list[str]:
+        """Re-hash the store and every state's tree; with `repair`, restore what is wrong."""
+        report = checks.Report()
+        self.reporter.info("Verifying assets")
+        checks.check_assets(self.installation, self.layout_db, report)
+        self.reporter.info("Verifying states")
+        active = self.installation.active_state_id()
+        states = self.state_db.list()
+        trees = {
+            s.id: checks.check_state(self.installation, self.layout_db, s, active, report)
+            for s in states
+        }
+        issues = [issue.text for issue in report.issues]
+        if not issues:
+            self.reporter.info("No issues found")
+            return issues
+        self.reporter.info(f"Found {len(issues)} issue(s)")
+        for text in issues:
+            self.reporter.info(f" × {text}")
+        if not repair:
+            return issues
+        if not self.reporter.confirm(
+            "Fixing issues, this will change your system state. Do you wish to continue?"
+        ):
+            raise Cancelled()
+        self._repair(report, states, trees, active)
+        self.reporter.info("All issues resolved")
+        return issues
+
+    def _repair(
+        self, report: checks.Report, states: list[State], trees: dict[int, Tree], active: int | None
+    ) -> None:
+        bad = report.bad_digests
+        if bad:
+            self.reporter.info("Reinstalling packages")
+            owners: set[str] = set()
+            for digest in bad:
+                with contextlib.suppress(FileNotFoundError):
+                    (self.installation.assets_dir / asset_relpath(digest)).unlink()
+                owners |= self.layout_db.owners_of_digest(digest)
+            metas = self.install_db.get_many(owners)
+            for package_id in sorted(owners):
+                package = Package(package_id, metas[package_id], "installed")
+                path = self._download(package)
+                cache.unpack(self.installation, self.install_db, self.layout_db, package, path)
+        affected = report.bad_states | {
+            s.id
+            for s in states
+            if any(n.digest in bad for n in trees[s.id].walk() if n.digest is not None)
+        }
+        if not affected:
+            return
+        self.reporter.info("Reblitting affected states")
+        for state in states:
+            if state.id not in affected:
+                continue
+            staging_usr = apply.blit_staging(self.installation, trees[state.id], self.reporter)
+            (staging_usr / STATE_ID_FILE).write_text(f"{state.id}\n")
+            if state.id == active:
+                journal = apply.Journal("repair", state.id, None)
+                journal.write(self.installation)
+                apply.promote(self.installation, staging_usr, journal)
+            else:
+                archive = self.installation.archived_usr(state.id)
+                remove_tree(archive)
+                archive.parent.mkdir(parents=True, exist_ok=True)
+                os.rename(staging_usr, archive)
+            self.reporter.info(f" » state #{state.id}")
+
+    def recover(self) -> None:
+        apply.recover(self.installation, self.state_db, self.reporter)
+
+
+def _describe_conflicts(error: VfsConflictError, metas: Mapping[str, Meta]) -> str:
+    """Conflicts on one line, packages by name and version rather than by sha256."""
+
+    def label(package_id: str) -> str:
+        meta = metas.get(package_id)
+        return f"{meta.name} {meta.version}-{meta.release}" if meta else package_id
+
+    shown = [c.describe(*(label(i) for i in c.package_ids)) for c in error.conflicts[:5]]
+    more = len(error.conflicts) - len(shown)
+    return "file conflicts: " + "; ".join(shown) + (f"; and {more} more" if more > 0 else "")
+
+
+def _provider(text: str) -> Provider:
+    try:
+        return Provider.parse(text)
+    except ValueError as err:
+        raise ClientError(f"invalid package or provider {text!r}: {err}") from None
+
+
+def _reverse_closure(installed: Sequence[Package], targets: set[str]) -> set[str]:
+    """The targets and every installed package that (transitively) depends on one of them."""
+    doomed = set(targets)
+    changed = True
+    while changed:
+        changed = False
+        offered = {prov for p in installed if p.id in doomed for prov in p.meta.all_provides()}
+        for package in installed:
+            if package.id in doomed:
+                continue
+            if any(Provider(d.kind, d.name) in offered for d in package.meta.depends):
+                doomed.add(package.id)
+                changed = True
+    return doomed

@@ -1,0 +1,76 @@
+"""Removing states, and collecting the packages, assets and downloads no state needs."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from moss_core.db import LayoutDb, MetaDb, State, StateDb
+from moss_core.fs import remove_tree
+from moss_core.installation import Installation
+
+
+def prune_candidates(
+    states: list[State], active: int, keep: int, *, include_newer: bool
+) -> list[State]:
+    """The states `state prune -k keep` removes: the oldest beyond the newest `keep - 1` others."""
+    candidates = [s for s in states if (s.id != active if include_newer else s.id < active)]
+    candidates.sort(key=lambda s: (s.created, s.id))
+    return candidates[: max(0, len(candidates) - max(keep - 1, 0))]
+
+
+def remove_states(installation: Installation, state_db: StateDb, state_ids: Iterable[int]) -> None:
+    """Trees first, then rows: a crash between leaves rows without trees, which recovery drops."""
+    ids = list(state_ids)
+    for state_id in ids:
+        remove_tree(installation.archived_state_dir(state_id))
+    state_db.remove(ids)
+
+
+def collect_garbage(
+    installation: Installation,
+    state_db: StateDb,
+    install_db: MetaDb,
+    layout_db: LayoutDb,
+    *,
+    keep: Iterable[str] = (),
+) -> int:
+    """Forget packages no state references (rows first), then delete the files nothing names.
+
+    Returns the number of packages forgotten.
+    """
+    referenced = state_db.all_package_ids() | set(keep)
+    unused = (install_db.ids() | layout_db.ids()) - referenced
+    if unused:
+        layout_db.remove(unused)
+        install_db.remove(unused)
+    _sweep_assets(installation.assets_dir, layout_db.digests())
+    _sweep_downloads(installation.downloads_dir, install_db.ids() | set(keep))
+    return len(unused)
+
+
+def _sweep_assets(assets: Path, wanted: set[int]) -> None:
+    for directory, _dirs, files in os.walk(assets, topdown=False):
+        for name in files:
+            stem = name.removesuffix(".part")
+            try:
+                keep = stem == name and int(stem, 16) in wanted
+            except ValueError:
+                keep = False
+            if not keep:
+                os.unlink(os.path.join(directory, name))
+        if directory != str(assets):
+            with contextlib.suppress(OSError):
+                os.rmdir(directory)
+
+
+def _sweep_downloads(downloads: Path, wanted: set[str]) -> None:
+    for directory, _dirs, files in os.walk(downloads, topdown=False):
+        for name in files:
+            if name not in wanted:
+                os.unlink(os.path.join(directory, name))
+        if directory != str(downloads):
+            with contextlib.suppress(OSError):
+                os.rmdir(directory)

@@ -1,0 +1,40 @@
+"""Running a state's triggers: transaction triggers isolated in staging, system ones on the root."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from moss_core.client.report import Reporter
+from moss_core.container.isolated import IsolatedRunner
+from moss_core.triggers import (
+    Conditions,
+    Scope,
+    TriggerRunner,
+    execute_plan,
+    load_triggers,
+    plan_triggers,
+)
+from moss_core.vfs import Tree
+
+
+def run_triggers(
+    scope: Scope, tree_root: Path, tree: Tree, runner: TriggerRunner, reporter: Reporter
+) -> None:
+    """Plan `scope`'s triggers over every path of `tree` and run them; the first failure aborts."""
+    loaded = load_triggers(tree_root, scope)
+    for warning in loaded.warnings:
+        reporter.warn(str(warning))
+    plan = plan_triggers(loaded.triggers, tree.trigger_paths(), Conditions())
+    if not plan.invocations:
+        return
+    reporter.info(f"Running {scope}-scope triggers")
+    execute_plan(plan, runner)
+
+
+def transaction_runner(isolation: Path, staging_usr: Path, etc: Path) -> TriggerRunner:
+    """Handlers see the new `/usr` read-write, the system's `/etc` read-only, and no network."""
+    return IsolatedRunner(isolation, usr=staging_usr, etc=etc, etc_writable=False)
+
+
+def system_runner(isolation: Path, usr: Path, etc: Path) -> TriggerRunner:
+    return IsolatedRunner(isolation, usr=usr, etc=etc, etc_writable=True)

@@ -1,0 +1,150 @@
+"""Where packages come from: layered sources queried in priority order.
+
+The installed packages of the active state, local `.stone` files named on the command line and
+each repository are plugins; the registry asks them in priority order, highest first, so the
+highest-priority source that has a package wins, as upstream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from stone import Meta, Provider, RelationKind
+
+INSTALLED_PRIORITY = 1 << 64
+LOCAL_PRIORITY = (1 << 64) + 1
+
+
+@dataclass(frozen=True)
+class Package:
+    """A package as a source offers it. `id` is the sha256 of its `.stone`."""
+
+    id: str
+    meta: Meta
+    source: str
+    installed: bool = False
+    explicit: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.meta.name
+
+    @property
+    def version_text(self) -> str:
+        return f"{self.meta.version}-{self.meta.release}"
+
+    def provides(self, provider: Provider) -> bool:
+        return provider in self.meta.all_provides()
+
+
+def release_order(package: Package) -> tuple[int, int, str]:
+    """Newest first: source release, then build release, then id for a stable tie-break."""
+    return (-package.meta.release, -package.meta.build_release, package.id)
+
+
+class Source(Protocol):
+    """One layer of the registry."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def priority(self) -> int: ...
+
+    @property
+    def installed(self) -> bool:
+        """True for the installed packages of the active state, False for available ones."""
+        ...
+
+    def by_id(self, package_id: str) -> Package | None: ...
+
+    def by_provider(self, provider: Provider) -> list[Package]: ...
+
+    def all(self) -> Iterator[Package]: ...
+
+
+class MemorySource:
+    """Packages held in memory: the installed set, local files, tests."""
+
+    def __init__(
+        self, name: str, priority: int, packages: Iterable[Package], *, installed: bool = False
+    ):
+        self._name, self._priority, self._installed = name, priority, installed
+        self._by_id: dict[str, Package] = {}
+        self._by_provider: dict[Provider, list[Package]] = {}
+        for package in packages:
+            self._by_id[package.id] = package
+            for provider in package.meta.all_provides():
+                self._by_provider.setdefault(provider, []).append(package)
+        for candidates in self._by_provider.values():
+            candidates.sort(key=release_order)
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def priority(self) -> int:
+        return self._priority
+
+    @property
+    def installed(self) -> bool:
+        return self._installed
+
+    def by_id(self, package_id: str) -> Package | None:
+        return self._by_id.get(package_id)
+
+    def by_provider(self, provider: Provider) -> list[Package]:
+        return list(self._by_provider.get(provider, ()))
+
+    def all(self) -> Iterator[Package]:
+        return iter(sorted(self._by_id.values(), key=lambda p: (p.name, *release_order(p))))
+
+
+class Registry:
+    """Every source, highest priority first (ties by name, as upstream orders repository ids)."""
+
+    def __init__(self, sources: Sequence[Source]):
+        self.sources = sorted(sources, key=lambda source: (-source.priority, source.name))
+
+    def _sources(self, installed: bool | None) -> Iterator[Source]:
+        return (s for s in self.sources if installed is None or s.installed == installed)
+
+    def by_id(self, package_id: str, *, installed: bool | None = None) -> Package | None:
+        for source in self._sources(installed):
+            package = source.by_id(package_id)
+            if package is not None:
+                return package
+        return None
+
+    def by_provider(self, provider: Provider, *, installed: bool | None = None) -> list[Package]:
+        """Every candidate, best first: source priority, then newest release."""
+        return [p for s in self._sources(installed) for p in s.by_provider(provider)]
+
+    def by_name(self, name: str, *, installed: bool | None = None) -> list[Package]:
+        return self.by_provider(Provider(RelationKind.NAME, name), installed=installed)
+
+    def first(self, provider: Provider, *, installed: bool | None = None) -> Package | None:
+        for source in self._sources(installed):
+            candidates = source.by_provider(provider)
+            if candidates:
+                return candidates[0]
+        return None
+
+    def available(self) -> Iterator[Package]:
+        """The winner for each package name among the available sources."""
+        seen: set[str] = set()
+        for source in self._sources(False):
+            for package in source.all():
+                if package.name not in seen:
+                    seen.add(package.name)
+                    yield package
+
+    def installed(self) -> list[Package]:
+        return [p for s in self._sources(True) for p in s.all()]
+
+
+def with_flags(package: Package, *, explicit: bool) -> Package:
+    return replace(package, explicit=explicit)

@@ -1,0 +1,3 @@
+from moss.cli import main
+
+main()

@@ -1,0 +1,3 @@
+from .helpers import moss, packages, root
+
+__all__ = ["moss", "packages", "root"]
