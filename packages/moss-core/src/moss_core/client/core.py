@@ -233,6 +233,7 @@ class Client:
         try:
             apply.write_state_files(staging_usr, None, explicit_names)
             apply.make_root_links(self.installation.isolation_dir)
+            (self.installation.root / "etc").mkdir(exist_ok=True)
             runner = hooks.transaction_runner(
                 self.installation.isolation_dir, staging_usr, self.installation.root / "etc"
             )

@@ -27,7 +27,7 @@ def run_triggers(
     plan = plan_triggers(loaded.triggers, tree.trigger_paths(), Conditions())
     if not plan.invocations:
         return
-    reporter.info(f"Running {scope}-scope triggers")
+    reporter.info(f"Running {'transaction' if scope is Scope.TRANSACTION else 'system'} triggers")
     execute_plan(plan, runner)
 
 
