@@ -33,3 +33,33 @@ if [ -d "$CORPUS/stones" ]; then
 else
     echo "(the real corpus is not at $CORPUS: skipping the real packages)"
 fi
+
+echo
+echo "== moss: a local repository, a root, states and rollback"
+ROOT="$DEMO/root"
+REPO="$DEMO/repo"
+mkdir -p "$ROOT" "$REPO" "$DEMO/trees/libgreet/lib" "$DEMO/trees/greet/bin" "$DEMO/trees/extra/share/extra"
+printf 'greeting library v1\n' > "$DEMO/trees/libgreet/lib/libgreet.so.1"
+printf '#!/bin/sh\necho "greetings"\n' > "$DEMO/trees/greet/bin/greet"
+chmod 755 "$DEMO/trees/greet/bin/greet"
+printf 'extra data\n' > "$DEMO/trees/extra/share/extra/data"
+$RUN stone create --root "$DEMO/trees/libgreet" --name libgreet --version 1.0 --release 1 \
+    --summary "Greeting library" --provides "soname(libgreet.so.1(x86_64))" -o "$REPO/libgreet-1.0-1-1-x86_64.stone" >/dev/null
+$RUN stone create --root "$DEMO/trees/greet" --name greet --version 1.0 --release 1 \
+    --summary "Prints a greeting" --depends "soname(libgreet.so.1(x86_64))" -o "$REPO/greet-1.0-1-1-x86_64.stone" >/dev/null
+$RUN stone create --root "$DEMO/trees/extra" --name extra --version 2.1 --release 4 \
+    --summary "Extra data" -o "$REPO/extra-2.1-4-1-x86_64.stone" >/dev/null
+run $RUN moss index "$REPO"
+MOSS="$RUN moss -D $ROOT -y"
+run $MOSS repo add local "file://$(realpath "$REPO")/stone.index"
+run $MOSS list available
+run $MOSS install greet
+run $MOSS install extra
+run $MOSS list installed
+run $MOSS remove greet
+run $MOSS state list
+run $MOSS state activate 2
+run ls "$ROOT/usr/bin"
+run $MOSS state verify
+run $MOSS state prune -k 1
+run $MOSS state list
