@@ -211,14 +211,12 @@ class _Writer:
                         progress(count - reported)
                         reported = count
                 else:
-                    stack.pop()
                     node = parent
                     mode = parent.mode & 0o7777
-                    if fd == target_fd:
+                    if fd == target_fd or mode & _SPECIAL or mode & _OWNER_ALL != _OWNER_ALL:
                         os.fchmod(fd, mode)
-                    else:
-                        if mode & _SPECIAL or mode & _OWNER_ALL != _OWNER_ALL:
-                            os.fchmod(fd, mode)
+                    stack.pop()
+                    if fd != target_fd:
                         close(fd)
         except OSError as err:
             raise BlitError(f"cannot write {node.path}: {err.strerror or err}") from err
@@ -265,7 +263,15 @@ class _Writer:
             finally:
                 os.close(asset)
         self.asset_modes[digest] = shared
-        os.link(relpath, node.name, src_dir_fd=self.assets_fd, dst_dir_fd=fd, follow_symlinks=False)
+        try:
+            os.link(
+                relpath, node.name, src_dir_fd=self.assets_fd, dst_dir_fd=fd, follow_symlinks=False
+            )
+        except OSError as err:
+            # ext4 allows 65,000 links to one inode; every kept state adds one per entry.
+            if err.errno != errno.EMLINK:
+                raise
+            self._make_file(node, fd)
 
     def _make_file(self, node: Node, fd: int) -> None:
         """A new inode: empty, or a reflink or copy of the store file."""

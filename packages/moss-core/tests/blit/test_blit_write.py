@@ -233,3 +233,17 @@ def test_ownership_as_root(scratch: Scratch) -> None:
     # A hard link shares the store inode, so it keeps the store's owner.
     score = (scratch.usr / "share/games/score").stat()
     assert (score.st_uid, score.st_gid) == (0, 0)
+
+
+@pytest.mark.slow
+def test_a_store_file_out_of_links_is_copied(scratch: Scratch) -> None:
+    digest = scratch.add(b"popular", 0o644)
+    count = 65_100
+    rows = [("p", LayoutEntry.regular(f"d{n // 1000}/f{n}", digest)) for n in range(count)]
+    scratch.blit(build_tree(rows))
+    asset = scratch.asset(digest).stat()
+    files = [entry for directory in scratch.usr.iterdir() for entry in directory.iterdir()]
+    copies = [entry for entry in files if entry.stat().st_ino != asset.st_ino]
+    # ext4 stops at 65,000 links; filesystems without such a limit need no copies.
+    assert len(copies) == count - (asset.st_nlink - 1)
+    assert all(copy.read_bytes() == b"popular" for copy in copies)
