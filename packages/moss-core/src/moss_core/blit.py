@@ -14,7 +14,7 @@ import os
 import resource
 import stat
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import Enum
 
@@ -38,6 +38,7 @@ _SOURCE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _COPY_FALLBACK = frozenset({errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL})
 PROGRESS_EVERY = 4096
+STRATEGY_VARIABLE = "MOSS_FSTREE_NATIVE_STRATEGY"
 
 
 class BlitError(MossError):
@@ -73,12 +74,22 @@ class BlitStats:
         )
 
 
-def probe_strategy(assets_fd: int, target_fd: int) -> Strategy:
+def probe_strategy(
+    assets_fd: int, target_fd: int, *, environ: Mapping[str, str] = os.environ
+) -> Strategy:
     """The best strategy between the store (`assets_fd`) and the target directory.
 
-    Reflink if `FICLONE` works, else hard link unless linking fails with `EXDEV` (different
-    filesystems), which means copy. If the probe itself cannot run, hard link.
+    `MOSS_FSTREE_NATIVE_STRATEGY` (`reflink`, `hardlink` or `copy`) in `environ` decides if
+    set. Otherwise: reflink if `FICLONE` works, else hard link unless linking fails with `EXDEV`
+    (different filesystems), which means copy. If the probe itself cannot run, hard link.
     """
+    forced = environ.get(STRATEGY_VARIABLE)
+    if forced:
+        try:
+            return Strategy(forced)
+        except ValueError:
+            choices = ", ".join(strategy.value for strategy in Strategy)
+            raise BlitError(f"{STRATEGY_VARIABLE}={forced}: expected one of {choices}") from None
     name = f".link-test-{os.getpid()}"
     try:
         source = os.open(

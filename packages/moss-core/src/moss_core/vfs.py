@@ -21,8 +21,8 @@ from stone import FileKind, LayoutEntry, StoneError, validate_path
 
 TOP = "/usr"
 
-# How many times one path may be rewritten through symlinked directories, like the kernel's
-# limit on symlinks followed while resolving one path (ELOOP).
+# How many symlinks one link may lead through, and how many rounds of moving entries out of
+# symlinked directories are made: the kernel's limit on symlinks in one path walk (ELOOP).
 MAX_REDIRECTS = 40
 
 _TYPE_BITS = {

@@ -18,12 +18,24 @@ SHM = Path("/dev/shm")
 
 
 def test_probe_on_one_filesystem_links_and_cleans_up(scratch: Scratch) -> None:
-    assert probe_strategy(scratch.assets_fd, scratch.target_fd) in (
+    assert probe_strategy(scratch.assets_fd, scratch.target_fd, environ={}) in (
         Strategy.HARDLINK,
         Strategy.REFLINK,
     )
     assert os.listdir(scratch.assets) == []
     assert os.listdir(scratch.usr) == []
+
+
+@pytest.mark.parametrize("value", ["reflink", "hardlink", "copy"])
+def test_environment_forces_a_strategy(scratch: Scratch, value: str) -> None:
+    environ = {"MOSS_FSTREE_NATIVE_STRATEGY": value}
+    assert probe_strategy(scratch.assets_fd, scratch.target_fd, environ=environ).value == value
+
+
+def test_environment_with_an_unknown_strategy(scratch: Scratch) -> None:
+    environ = {"MOSS_FSTREE_NATIVE_STRATEGY": "symlink"}
+    with pytest.raises(BlitError, match="expected one of reflink, hardlink, copy"):
+        probe_strategy(scratch.assets_fd, scratch.target_fd, environ=environ)
 
 
 @pytest.mark.skipif(not SHM.is_dir(), reason="needs /dev/shm as a second filesystem")
@@ -35,7 +47,7 @@ def test_probe_across_filesystems_copies(scratch: Scratch) -> None:
         try:
             if os.stat(scratch.assets).st_dev == os.fstat(fd).st_dev:
                 pytest.skip("store and /dev/shm share a filesystem")
-            assert probe_strategy(scratch.assets_fd, fd) is Strategy.COPY
+            assert probe_strategy(scratch.assets_fd, fd, environ={}) is Strategy.COPY
         finally:
             os.close(fd)
         assert os.listdir(target) == []
@@ -94,7 +106,7 @@ def test_copy_sets_ownership_as_root(scratch: Scratch) -> None:
 
 
 def test_reflink_shares_content_in_a_new_inode(scratch: Scratch) -> None:
-    if probe_strategy(scratch.assets_fd, scratch.target_fd) is not Strategy.REFLINK:
+    if probe_strategy(scratch.assets_fd, scratch.target_fd, environ={}) is not Strategy.REFLINK:
         pytest.skip("the temporary directory's filesystem cannot reflink")
     digest = scratch.add(b"reflinked", 0o644)
     scratch.blit(build_tree([("p", LayoutEntry.regular("x", digest, 0o755))]), Strategy.REFLINK)

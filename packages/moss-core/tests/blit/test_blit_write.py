@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import stat
 from pathlib import Path
 
@@ -130,6 +131,18 @@ def test_umask_does_not_narrow_modes_and_is_restored(scratch: Scratch) -> None:
         os.umask(previous)
     assert mode_of(scratch.usr / "share/x") == 0o775
     assert mode_of(scratch.usr / "share") == 0o755
+
+
+def test_open_file_limit_is_raised_to_the_hard_limit(scratch: Scratch) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard <= 64:
+        pytest.skip("needs a finite hard limit above 64")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
+    try:
+        scratch.blit(build_tree([]))
+        assert resource.getrlimit(resource.RLIMIT_NOFILE) == (hard, hard)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 def test_special_files_are_skipped(scratch: Scratch) -> None:
