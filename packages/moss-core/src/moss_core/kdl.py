@@ -1,0 +1,549 @@
+"""A small KDL v2 reader and writer: the part of the language moss's configuration files use.
+
+Understood: nodes whose names are identifiers, quoted or raw strings; arguments and `key=value`
+properties that are strings, numbers (decimal, `0x`, `0o`, `0b`, with `_` separators),
+`#true`, `#false`, `#null`, `#inf`, `#-inf` and `#nan`; `{}` children blocks; `;` and newline
+terminators; `//`, nested `/* */` and `/-` (slashdash) comments; `\\` line continuations; the
+string escapes `\\n \\r \\t \\\\ \\" \\b \\f \\s \\u{…}` and whitespace escapes; raw strings
+`#"…"#` (any number of `#`).
+
+Refused with a `KdlError` rather than misread: type annotations `(type)` and multi-line strings
+(`\"\"\"`). Every error names the file, line and column.
+
+`dumps` writes the layout upstream moss produces: one node per line, four-space indentation,
+bare identifiers where the text allows it, and properties after arguments.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from moss_core.errors import MossError
+
+Value = str | int | float | bool | None
+
+_UNICODE_SPACE = frozenset(
+    "\u0009\u0020\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u202f\u205f\u3000"
+)
+# CRLF is one newline; every other member is one character.
+_NEWLINE = frozenset("\r\n\u0085\u000b\u000c\u2028\u2029")
+_NOT_IN_IDENTIFIER = frozenset('\\/(){};[]"#=')
+_DISALLOWED = re.compile(
+    "[\u0000-\u0008\u000e-\u001f\u007f\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]"
+)
+_KEYWORD_IDENTIFIERS = frozenset({"true", "false", "null", "inf", "-inf", "nan"})
+_KEYWORDS: dict[str, Value] = {
+    "#true": True,
+    "#false": False,
+    "#null": None,
+    "#inf": math.inf,
+    "#-inf": -math.inf,
+    "#nan": math.nan,
+}
+_NUMBER = re.compile(
+    r"[+-]?(?:0x[0-9a-fA-F][0-9a-fA-F_]*|0o[0-7][0-7_]*|0b[01][01_]*"
+    r"|[0-9][0-9_]*(?:\.[0-9][0-9_]*)?(?:[eE][+-]?[0-9][0-9_]*)?)"
+)
+# Text that a reader takes for a number, so it cannot be an identifier.
+_NUMBER_START = re.compile(r"[+-]?\.?[0-9]")
+_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\", '"': '"', "b": "\b", "f": "\f", "s": " "}
+_WRITE_ESCAPES = {value: f"\\{key}" for key, value in _ESCAPES.items() if key != "s"}
+
+
+class KdlError(MossError):
+    """A KDL document could not be read; the message leads with `file:line:column`."""
+
+    def __init__(
+        self, problem: str, *, file: str | None = None, line: int | None = None, column: int = 1
+    ) -> None:
+        self.problem = problem
+        self.file = file
+        self.line = line
+        self.column = column
+        where = file or "<string>"
+        if line is not None:
+            where += f":{line}:{column}"
+        super().__init__(f"{where}: {problem}")
+
+
+@dataclass
+class Node:
+    """One KDL node. `line` and `column` say where it was read (0 when built in code)."""
+
+    name: str
+    args: list[Value] = field(default_factory=list)
+    props: dict[str, Value] = field(default_factory=dict)
+    children: list[Node] = field(default_factory=list)
+    line: int = field(default=0, compare=False)
+    column: int = field(default=0, compare=False)
+
+
+def parse(text: str, *, file: str | os.PathLike[str] | None = None) -> list[Node]:
+    """The top-level nodes of a document."""
+    return _Parser(text, None if file is None else os.fspath(file)).document()
+
+
+def load(path: str | os.PathLike[str]) -> list[Node]:
+    """Read and parse a file; unreadable or non-UTF-8 files raise `KdlError` too."""
+    name = os.fspath(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as err:
+        raise KdlError(err.strerror or str(err), file=name) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise KdlError("not UTF-8 text", file=name, line=line) from None
+    return parse(text, file=name)
+
+
+def dumps(nodes: Iterable[Node]) -> str:
+    out: list[str] = []
+    for node in nodes:
+        _write_node(node, "", out)
+    return "".join(out)
+
+
+def _write_node(node: Node, indent: str, out: list[str]) -> None:
+    parts = [format_string(node.name)]
+    parts += (format_value(arg) for arg in node.args)
+    parts += (f"{format_string(key)}={format_value(value)}" for key, value in node.props.items())
+    out.append(indent + " ".join(parts))
+    if node.children:
+        out.append(" {\n")
+        for child in node.children:
+            _write_node(child, indent + "    ", out)
+        out.append(indent + "}")
+    out.append("\n")
+
+
+def format_value(value: Value) -> str:
+    """A value as KDL text."""
+    if value is None:
+        return "#null"
+    if isinstance(value, bool):
+        return "#true" if value else "#false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "#nan"
+        if math.isinf(value):
+            return "#inf" if value > 0 else "#-inf"
+        text = repr(value)
+        # repr gives `1e+16` for large values, which KDL reads; "1.0" keeps the float a float.
+        return text if any(c in text for c in ".e") else text + ".0"
+    return format_string(value)
+
+
+def format_string(text: str) -> str:
+    """A bare identifier when KDL would read it back unchanged, a quoted string otherwise."""
+    return text if _is_identifier(text) else _quote(text)
+
+
+def _is_identifier(text: str) -> bool:
+    return (
+        text != ""
+        and text not in _KEYWORD_IDENTIFIERS
+        and _NUMBER_START.match(text) is None
+        and all(_identifier_char(c) for c in text)
+    )
+
+
+def _identifier_char(char: str) -> bool:
+    return (
+        char not in _NOT_IN_IDENTIFIER
+        and char not in _UNICODE_SPACE
+        and char not in _NEWLINE
+        and _DISALLOWED.match(char) is None
+    )
+
+
+def _quote(text: str) -> str:
+    out = ['"']
+    for char in text:
+        escaped = _WRITE_ESCAPES.get(char)
+        if escaped is not None:
+            out.append(escaped)
+        elif char in _NEWLINE or _DISALLOWED.match(char):
+            out.append(f"\\u{{{ord(char):x}}}")
+        else:
+            out.append(char)
+    out.append('"')
+    return "".join(out)
+
+
+class _Parser:
+    def __init__(self, text: str, file: str | None) -> None:
+        self.text = text
+        self.file = file
+        self.pos = 1 if text.startswith("\ufeff") else 0
+        self._line_starts = [0]
+        for match in re.finditer("\r\n|[\r\n\u0085\u000b\u000c\u2028\u2029]", text):
+            self._line_starts.append(match.end())
+
+    # Positions and errors
+
+    def _where(self, pos: int) -> tuple[int, int]:
+        line = bisect.bisect_right(self._line_starts, pos)
+        return line, pos - self._line_starts[line - 1] + 1
+
+    def _error(self, problem: str, pos: int | None = None) -> KdlError:
+        line, column = self._where(self.pos if pos is None else pos)
+        return KdlError(problem, file=self.file, line=line, column=column)
+
+    def _peek(self, offset: int = 0) -> str:
+        index = self.pos + offset
+        return self.text[index] if index < len(self.text) else ""
+
+    def _at(self, literal: str) -> bool:
+        return self.text.startswith(literal, self.pos)
+
+    def _describe(self) -> str:
+        char = self._peek()
+        return "end of file" if char == "" else repr(char)
+
+    # Structure
+
+    def document(self) -> list[Node]:
+        bad = _DISALLOWED.search(self.text, self.pos)
+        if bad is not None:
+            raise self._error(f"character U+{ord(bad.group()):04X} is not allowed", bad.start())
+        nodes = self._nodes()
+        if self.pos < len(self.text):
+            raise self._error("unexpected '}' with no open children block")
+        return nodes
+
+    def _nodes(self) -> list[Node]:
+        """Nodes up to the end of the text or a closing `}` (left for the caller)."""
+        nodes: list[Node] = []
+        while True:
+            self._skip_line_space()
+            if self.pos >= len(self.text) or self._peek() == "}":
+                return nodes
+            if self._at("/-"):
+                self.pos += 2
+                self._skip_line_space()
+                self._node()
+            else:
+                nodes.append(self._node())
+
+    def _node(self) -> Node:
+        start = self.pos
+        self._refuse_type_annotation()
+        name = self._string("a node name")
+        line, column = self._where(start)
+        node = Node(name, line=line, column=column)
+        has_children = False
+        while True:
+            spaced = self._skip_node_space()
+            char = self._peek()
+            if self._end_of_node():
+                return node
+            slashdash = self._at("/-")
+            if slashdash:
+                self.pos += 2
+                self._skip_line_space()
+                char = self._peek()
+            if char == "{":
+                children = self._children()
+                if slashdash:
+                    continue
+                if has_children:
+                    raise self._error("a node has at most one children block", start)
+                node.children, has_children = children, True
+                continue
+            if has_children:
+                raise self._error("arguments and properties must come before the children block")
+            if not (spaced or slashdash):
+                raise self._error(f"expected a space before {self._describe()}")
+            key, value = self._entry()
+            if slashdash:
+                continue
+            if key is None:
+                node.args.append(value)
+            else:
+                # KDL: the rightmost of duplicate properties wins.
+                node.props.pop(key, None)
+                node.props[key] = value
+
+    def _end_of_node(self) -> bool:
+        """Consume a node terminator if one is next; a parent's `}` ends the node too."""
+        char = self._peek()
+        if char == "" or char == "}":
+            return True
+        if char == ";":
+            self.pos += 1
+            return True
+        if char in _NEWLINE:
+            self._skip_newline()
+            return True
+        if self._at("//"):
+            self._skip_line_comment()
+            return True
+        return False
+
+    def _children(self) -> list[Node]:
+        open_at = self.pos
+        self.pos += 1
+        children = self._nodes()
+        if self._peek() != "}":
+            raise self._error("children block is never closed with '}'", open_at)
+        self.pos += 1
+        return children
+
+    def _entry(self) -> tuple[str | None, Value]:
+        """An argument (key None) or a property."""
+        self._refuse_type_annotation()
+        start = self.pos
+        char = self._peek()
+        if char == '"' or (char == "#" and self._raw_string_ahead()) or self._identifier_ahead():
+            text = self._string("an argument")
+            after_key = self.pos
+            self._skip_node_space()
+            if self._peek() == "=":
+                self.pos += 1
+                self._skip_node_space()
+                self._refuse_type_annotation()
+                return text, self._value()
+            self.pos = after_key
+            return None, text
+        if char == "=":
+            raise self._error("'=' without a property name", start)
+        return None, self._value()
+
+    def _value(self) -> Value:
+        char = self._peek()
+        if char == '"' or (char == "#" and self._raw_string_ahead()):
+            return self._string("a value")
+        if char == "#":
+            return self._keyword()
+        if _NUMBER_START.match(self.text, self.pos):
+            return self._number()
+        if self._identifier_ahead():
+            return self._identifier()
+        raise self._error(f"expected a value, found {self._describe()}")
+
+    def _refuse_type_annotation(self) -> None:
+        if self._peek() == "(":
+            raise self._error("type annotations are not supported")
+
+    # Strings
+
+    def _string(self, what: str) -> str:
+        char = self._peek()
+        if char == '"':
+            return self._quoted()
+        if char == "#" and self._raw_string_ahead():
+            return self._raw()
+        if self._identifier_ahead():
+            return self._identifier()
+        raise self._error(f"expected {what}, found {self._describe()}")
+
+    def _identifier_ahead(self) -> bool:
+        char = self._peek()
+        return (
+            char != "" and _identifier_char(char) and not _NUMBER_START.match(self.text, self.pos)
+        )
+
+    def _identifier(self) -> str:
+        start = self.pos
+        while self.pos < len(self.text) and _identifier_char(self.text[self.pos]):
+            self.pos += 1
+        text = self.text[start : self.pos]
+        if text in _KEYWORD_IDENTIFIERS:
+            raise self._error(f"bare {text!r} is not allowed: write #{text.lstrip('-')}", start)
+        return text
+
+    def _quoted(self) -> str:
+        start = self.pos
+        if self._at('"""'):
+            raise self._error("multi-line strings are not supported")
+        self.pos += 1
+        out: list[str] = []
+        text = self.text
+        while True:
+            if self.pos >= len(text):
+                raise self._error("string is never closed", start)
+            char = text[self.pos]
+            if char == '"':
+                self.pos += 1
+                return "".join(out)
+            if char in _NEWLINE:
+                raise self._error("newline inside a string (write \\n)")
+            if char == "\\":
+                out.append(self._escape())
+            else:
+                out.append(char)
+                self.pos += 1
+
+    def _escape(self) -> str:
+        start = self.pos
+        self.pos += 1
+        char = self._peek()
+        if char in _ESCAPES:
+            self.pos += 1
+            return _ESCAPES[char]
+        if char in _UNICODE_SPACE or char in _NEWLINE:
+            while self._peek() != "" and (
+                self._peek() in _UNICODE_SPACE or self._peek() in _NEWLINE
+            ):
+                self.pos += 1
+            return ""
+        if char == "u":
+            match = re.compile(r"u\{([0-9a-fA-F]{1,6})\}").match(self.text, self.pos)
+            if match is None:
+                raise self._error("malformed \\u{…} escape", start)
+            code = int(match.group(1), 16)
+            if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+                raise self._error(f"\\u{{{match.group(1)}}} is not a Unicode scalar value", start)
+            self.pos = match.end()
+            return chr(code)
+        raise self._error(f"unknown escape \\{char}", start)
+
+    def _raw_string_ahead(self) -> bool:
+        index = self.pos
+        while index < len(self.text) and self.text[index] == "#":
+            index += 1
+        return index < len(self.text) and self.text[index] == '"'
+
+    def _raw(self) -> str:
+        start = self.pos
+        hashes = 0
+        while self._peek() == "#":
+            hashes += 1
+            self.pos += 1
+        if self._at('"""'):
+            raise self._error("multi-line strings are not supported", start)
+        self.pos += 1
+        closing = '"' + "#" * hashes
+        end = self.text.find(closing, self.pos)
+        newline = next((i for i, c in enumerate(self.text[self.pos :]) if c in _NEWLINE), None)
+        if end < 0 or (newline is not None and self.pos + newline < end):
+            raise self._error("raw string is never closed on its line", start)
+        body = self.text[self.pos : end]
+        self.pos = end + len(closing)
+        return body
+
+    # Numbers and keywords
+
+    def _number(self) -> int | float:
+        start = self.pos
+        match = _NUMBER.match(self.text, self.pos)
+        if match is None or not self._delimiter_at(match.end()):
+            end = start
+            while end < len(self.text) and not self._delimiter_at(end):
+                end += 1
+            raise self._error(f"invalid number {self.text[start:end]!r}", start)
+        self.pos = match.end()
+        text = match.group().replace("_", "")
+        sign = -1 if text.startswith("-") else 1
+        digits = text.lstrip("+-")
+        for prefix, base in (("0x", 16), ("0o", 8), ("0b", 2)):
+            if digits.startswith(prefix):
+                return sign * int(digits[2:], base)
+        if any(c in digits for c in ".eE"):
+            return float(text)
+        return int(text)
+
+    def _delimiter_at(self, index: int) -> bool:
+        if index >= len(self.text):
+            return True
+        char = self.text[index]
+        return (
+            char in _UNICODE_SPACE
+            or char in _NEWLINE
+            or char in ";{}"
+            or self.text.startswith(("//", "/*", "/-"), index)
+            or char == "\\"
+        )
+
+    def _keyword(self) -> Value:
+        start = self.pos
+        end = self.pos + 1
+        while end < len(self.text) and _identifier_char(self.text[end]):
+            end += 1
+        word = self.text[start:end]
+        if word not in _KEYWORDS:
+            raise self._error(f"unknown keyword {word!r}", start)
+        self.pos = end
+        return _KEYWORDS[word]
+
+    # Whitespace and comments
+
+    def _skip_node_space(self) -> bool:
+        """Spaces, block comments and line continuations; True if any were skipped."""
+        start = self.pos
+        while True:
+            char = self._peek()
+            if char != "" and char in _UNICODE_SPACE:
+                self.pos += 1
+            elif self._at("/*"):
+                self._skip_block_comment()
+            elif char == "\\":
+                self._skip_continuation()
+            else:
+                return self.pos > start
+
+    def _skip_line_space(self) -> None:
+        while True:
+            self._skip_node_space()
+            char = self._peek()
+            if char != "" and char in _NEWLINE:
+                self._skip_newline()
+            elif self._at("//"):
+                self._skip_line_comment()
+            else:
+                return
+
+    def _skip_newline(self) -> None:
+        self.pos += 2 if self._at("\r\n") else 1
+
+    def _skip_line_comment(self) -> None:
+        while self._peek() != "" and self._peek() not in _NEWLINE:
+            self.pos += 1
+        if self._peek() != "":
+            self._skip_newline()
+
+    def _skip_block_comment(self) -> None:
+        start = self.pos
+        depth = 0
+        while True:
+            if self._at("/*"):
+                depth += 1
+                self.pos += 2
+            elif self._at("*/"):
+                depth -= 1
+                self.pos += 2
+                if depth == 0:
+                    return
+            elif self.pos >= len(self.text):
+                raise self._error("comment is never closed with '*/'", start)
+            else:
+                self.pos += 1
+
+    def _skip_continuation(self) -> None:
+        start = self.pos
+        self.pos += 1
+        while True:
+            char = self._peek()
+            if char != "" and char in _UNICODE_SPACE:
+                self.pos += 1
+            elif self._at("/*"):
+                self._skip_block_comment()
+            else:
+                break
+        if self._at("//"):
+            self._skip_line_comment()
+        elif self._peek() != "" and self._peek() in _NEWLINE:
+            self._skip_newline()
+        elif self._peek() != "":
+            raise self._error("'\\' outside a string must end its line", start)
