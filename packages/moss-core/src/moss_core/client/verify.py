@@ -13,6 +13,11 @@ from moss_core.store import asset_relpath
 from moss_core.vfs import Tree, build_tree
 from stone import FileKind, file_digest
 
+# Device nodes, fifos and sockets are in layouts, but moss creates none of them.
+_NOT_BLITTED = frozenset(
+    {FileKind.CHARACTER_DEVICE, FileKind.BLOCK_DEVICE, FileKind.FIFO, FileKind.SOCKET}
+)
+
 
 @dataclass(frozen=True)
 class Issue:
@@ -61,7 +66,7 @@ def check_state(
     root = state_tree_root(installation, state, active)
     hashed: dict[tuple[int, int], int] = {}
     for node in tree.walk():
-        if node.path == "/usr":
+        if node.path == "/usr" or node.kind in _NOT_BLITTED:
             continue
         path = root / node.path.removeprefix("/usr/")
         try:
