@@ -48,3 +48,15 @@ class UnknownMacroError(MacroError):
 
 class ScriptError(MacroError):
     """A script is well-formed but cannot be evaluated (builtin misuse, runaway recursion)."""
+
+
+class BuildError(BoulderError):
+    """A build cannot go on: a phase failed, a file cannot be packaged, a tool is missing."""
+
+
+class UpstreamError(BuildError):
+    """An upstream cannot be fetched, does not match its hash, or cannot be unpacked."""
+
+
+class ProfileError(BoulderError):
+    """A build profile does not exist or its configuration is invalid."""

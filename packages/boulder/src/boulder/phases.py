@@ -61,6 +61,8 @@ class PhaseScript:
     dependencies: frozenset[str]
     text_line: int | None = None
     """Recipe line holding the first line of the phase text (None: generated text)."""
+    preamble: str = ""
+    """The expanded script base and environment every command starts with."""
 
     @property
     def chunks(self) -> tuple[str, ...]:
@@ -311,7 +313,7 @@ def phase_script(
         f"{prefix}\n{command}" if isinstance(command, str) else command for command in body.commands
     )
     text_line = None if loc is None else loaded.source.text_start(loc)
-    return PhaseScript(target, stage, phase, commands, body.dependencies, text_line)
+    return PhaseScript(target, stage, phase, commands, body.dependencies, text_line, prefix)
 
 
 def all_scripts(

@@ -1,0 +1,165 @@
+"""The build's directories (spec §3.2) and the container each script runs in (§3.3).
+
+The container comes from `moss_core.container`: new mount, PID, UTS, IPC (and, unless the
+recipe asks for networking, network) namespaces, plus a user namespace mapping the builder to
+root when boulder is not run as root. Every host directory the build writes to belongs to the
+builder, so nothing outside needs privileges to clean up.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from moss_core.container import Bind, ContainerSpec, Dev
+
+# Host files a build root made of the host's `/usr` needs from `/etc`: Debian-style
+# `alternatives` links (`cc`, `awk`), the dynamic loader's cache and configuration, and the
+# user database programs look themselves up in.
+HOST_ETC = (
+    "alternatives",
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "passwd",
+    "group",
+    "localtime",
+)
+NETWORK_ETC = ("hosts", "nsswitch.conf", "ssl", "ca-certificates")
+# Top-level directories that hold programs or libraries on some hosts.
+HOST_TOP = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
+_CACHES = ("ccache", "gocache", "gomodcache", "cargocache", "zigcache", "sccache")
+
+
+@dataclass(frozen=True, slots=True)
+class BuildDirs:
+    """Where one recipe's build lives on the host, under the cache root."""
+
+    cache: Path
+    id: str
+
+    @property
+    def root(self) -> Path:
+        return self.cache / "root" / self.id
+
+    @property
+    def build(self) -> Path:
+        return self.cache / "build" / self.id
+
+    @property
+    def artefacts(self) -> Path:
+        return self.cache / "artefacts" / self.id
+
+    @property
+    def log(self) -> Path:
+        return self.cache / "logs" / f"{self.id}.log"
+
+    @property
+    def install(self) -> Path:
+        return self.root / "mason" / "install"
+
+    @property
+    def sourcedir(self) -> Path:
+        return self.root / "mason" / "sourcedir"
+
+    @property
+    def scripts(self) -> Path:
+        return self.root / "mason" / "scripts"
+
+    def guest_build(self, guest: str) -> Path:
+        """The host path of a container path under `/mason/build`."""
+        return self.build / os.path.relpath(guest, "/mason/build")
+
+    def caches(self) -> dict[str, Path]:
+        return {name: self.cache / name for name in _CACHES}
+
+
+def remove_tree(path: Path) -> None:
+    """Delete a tree the build made, even where it made directories unwritable."""
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+        return
+    if not path.exists():
+        return
+    for directory, subdirs, _files in os.walk(path):
+        for name in (directory, *(os.path.join(directory, d) for d in subdirs)):
+            if not os.path.islink(name):
+                os.chmod(name, stat.S_IMODE(os.lstat(name).st_mode) | stat.S_IRWXU)
+    shutil.rmtree(path)
+
+
+def fresh_dir(path: Path) -> None:
+    remove_tree(path)
+    path.mkdir(parents=True)
+
+
+@dataclass(frozen=True, slots=True)
+class HostRoot:
+    """The `host` profile: the host's `/usr` (read-only) is the build root's `/usr`."""
+
+    usr: Path = Path("/usr")
+    top: Path = Path("/")
+
+    def populate(self, root: Path, *, networking: bool) -> tuple[Bind, ...]:
+        """Give `root` the host's top-level links into `/usr`, and return the binds."""
+        binds = [Bind(self.usr, "/usr")]
+        for name in HOST_TOP:
+            host = self.top / name
+            if host.is_symlink():
+                (root / name).symlink_to(os.readlink(host))
+            elif host.is_dir():
+                binds.append(Bind(host, f"/{name}"))
+        (root / "etc").mkdir(exist_ok=True)
+        for name in (*HOST_ETC, *(NETWORK_ETC if networking else ())):
+            host = self.top / "etc" / name
+            if host.exists():
+                binds.append(Bind(host, f"/etc/{name}"))
+        if networking and (self.top / "etc/resolv.conf").exists():
+            shutil.copy(self.top / "etc/resolv.conf", root / "etc/resolv.conf")
+        return tuple(binds)
+
+    def exists(self, path: str) -> bool:
+        """Whether container path `path` exists in the build root."""
+        if path == "/usr" or path.startswith("/usr/"):
+            return os.path.lexists(self.usr / os.path.relpath(path, "/usr"))
+        return False
+
+    def pkgconfig_dirs(self) -> list[Path]:
+        return [d for d in (self.usr / "lib/pkgconfig", self.usr / "share/pkgconfig") if d.is_dir()]
+
+
+def mason_binds(dirs: BuildDirs, recipe_dir: Path) -> tuple[Bind, ...]:
+    binds = [
+        Bind(dirs.build, "/mason/build", read_only=False),
+        Bind(dirs.artefacts, "/mason/artefacts", read_only=False),
+        Bind(recipe_dir, "/mason/recipe"),
+    ]
+    binds += [Bind(path, f"/mason/{name}", read_only=False) for name, path in dirs.caches().items()]
+    if Path("/etc/ccache").is_dir():
+        binds.append(Bind(Path("/etc/ccache"), "/etc/ccache"))
+    return tuple(binds)
+
+
+def build_spec(
+    dirs: BuildDirs,
+    binds: Sequence[Bind],
+    *,
+    networking: bool,
+    workdir: str,
+    env: Mapping[str, str],
+) -> ContainerSpec:
+    return ContainerSpec(
+        root=dirs.root,
+        binds=tuple(binds),
+        proc=True,
+        dev=Dev.MINIMAL,
+        tmpfs=("/tmp",),
+        network=networking,
+        hostname="boulder",
+        workdir=workdir,
+        env=env,
+    )

@@ -1,0 +1,185 @@
+"""`boulder build`: recipe to `.stone` packages (spec §3.1), the imperative shell around the
+pure recipe, script, collection and metadata code."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from boulder.build.analysis import Analyser, AnalysisOptions, Bucket
+from boulder.build.collect import walk_install_root
+from boulder.build.container import BuildDirs, HostRoot, fresh_dir, mason_binds
+from boulder.build.emit import Emitted, package_meta, write_manifests, write_package
+from boulder.build.runner import Console, JobRunner
+from boulder.build.upstreams import fetch_git, fetch_plain, share_file
+from boulder.compiled import CompiledRecipe, compile_recipe
+from boulder.errors import BuildError, ProfileError
+from boulder.macros.load import MacroSet
+from boulder.phases import BuildContext
+from boulder.recipe.load import LoadedRecipe, load_recipe
+from boulder.recipe.model import GitUpstream
+
+HOST_PROFILE = "host"
+
+
+def boulder_version() -> str:
+    try:
+        return version("boulder")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def default_cache_dir() -> Path:
+    """`/var/cache/boulder` for root, else `$XDG_CACHE_HOME/boulder`."""
+    if os.geteuid() == 0:
+        return Path("/var/cache/boulder")
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "boulder"
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    output: Path
+    cache_dir: Path
+    jobs: int
+    source_date_epoch: int
+    profile: str = HOST_PROFILE
+    build_release: int = 1
+    architecture: str = "x86_64"
+    interactive: bool = False
+    out: Callable[[str], None] = field(default=print, compare=False)
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    packages: tuple[Emitted, ...]
+    manifests: tuple[Path, ...]
+    log: Path
+
+
+def _check_output(output: Path) -> None:
+    if not output.is_dir():
+        raise BuildError(f'output directory does not exist: "{output}"')
+
+
+def compile_for_build(path: Path, macros: MacroSet, options: BuildOptions) -> CompiledRecipe:
+    """Load and compile everything up front: a bad macro fails before any build work."""
+    loaded = load_recipe(path)
+    context = BuildContext(
+        jobs=options.jobs, source_date_epoch=options.source_date_epoch, host=options.architecture
+    )
+    return compile_recipe(loaded, macros, context)
+
+
+def _share_upstreams(loaded: LoadedRecipe, dirs: BuildDirs, console: Console) -> None:
+    upstreams = loaded.recipe.upstreams
+    console.line(f"Sharing {len(upstreams)} upstream(s) with the build container:")
+    dirs.sourcedir.mkdir(parents=True, exist_ok=True)
+    for upstream in upstreams:
+        if isinstance(upstream, GitUpstream):
+            fetch_git(dirs.cache, upstream, dirs.sourcedir / upstream.file_name, console.line)
+        else:
+            cached = fetch_plain(dirs.cache, upstream, console.line)
+            share_file(cached, dirs.sourcedir / upstream.file_name)
+
+
+def _host_root(profile: str) -> HostRoot:
+    if profile != HOST_PROFILE:
+        raise ProfileError(
+            f"profile {profile}: build roots from repositories need the moss client to install "
+            "build dependencies, which boulder does not drive yet; use --profile host"
+        )
+    return HostRoot()
+
+
+def build(path: Path, macros: MacroSet, options: BuildOptions) -> BuildResult:
+    _check_output(options.output)
+    compiled = compile_for_build(path, macros, options)
+    loaded = compiled.loaded
+    recipe = loaded.recipe
+    host = _host_root(options.profile)
+    dirs = BuildDirs(
+        options.cache_dir.resolve(), f"{recipe.name}-{recipe.version}-{recipe.release}"
+    )
+    for cache in dirs.caches().values():
+        cache.mkdir(parents=True, exist_ok=True)
+    dirs.log.parent.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    with open(dirs.log, "w", encoding="utf-8") as log:
+        console = Console(log, options.out)
+        console.line(f"boulder {boulder_version()}")
+        console.line(
+            f"└─ building {recipe.name}-{recipe.version}-{recipe.release}-{options.build_release}"
+        )
+        for directory in (dirs.artefacts, dirs.root, dirs.build):
+            fresh_dir(directory)
+        _share_upstreams(loaded, dirs, console)
+        binds = (
+            *host.populate(dirs.root, networking=recipe.networking),
+            *mason_binds(dirs, loaded.path.parent),
+        )
+        runner = JobRunner(recipe, loaded.path, dirs, binds, console, options.interactive)
+        runner.run_jobs(compiled.scripts)
+        emitted = _package(compiled, dirs, host, options, console)
+        manifests = write_manifests(loaded.path.parent, emitted, options.architecture)
+        _sync(emitted, options.output)
+        console.line(f"Build took {time.monotonic() - started:.1f}s")
+        console.line(f"Build finished successfully at {datetime.now().astimezone().isoformat()}")
+    return BuildResult(tuple(emitted), tuple(manifests), dirs.log)
+
+
+def _package(
+    compiled: CompiledRecipe, dirs: BuildDirs, host: HostRoot, options: BuildOptions,
+    console: Console,
+) -> list[Emitted]:  # fmt: skip
+    recipe = compiled.loaded.recipe
+    analyser = Analyser(
+        install_root=dirs.install,
+        rules=compiled.packages.rules,
+        options=AnalysisOptions(strip=recipe.strip, debug=recipe.debug, lastrip=recipe.lastrip),
+        root_exists=host.exists,
+        pkgconfig_dirs=host.pkgconfig_dirs(),
+        log=lambda text: console.line(f"│A│ {text}"),
+    )
+    paths = list(walk_install_root(dirs.install)) if dirs.install.is_dir() else []
+    buckets: dict[str, Bucket] = analyser.run(paths)
+    console.line("Packaging")
+    emitted: list[Emitted] = []
+    for name in sorted(buckets):
+        package = compiled.packages.get(name)
+        if package is None:
+            raise BuildError(f"files were collected for unknown package {name}")
+        meta = package_meta(
+            recipe, package, buckets[name], build_release=options.build_release,
+            architecture=options.architecture,
+        )  # fmt: skip
+        done = write_package(dirs.artefacts, meta, buckets[name].paths)
+        console.line(f"Emitted {done.file.name}")
+        emitted.append(done)
+    return emitted
+
+
+def _sync(emitted: list[Emitted], output: Path) -> None:
+    """Hard-link (else copy) each package into the output directory, replacing old ones."""
+    for package in emitted:
+        target = output / package.file.name
+        target.unlink(missing_ok=True)
+        try:
+            os.link(package.file, target)
+        except OSError:
+            shutil.copy2(package.file, target)
+
+
+__all__ = [
+    "HOST_PROFILE",
+    "BuildOptions",
+    "BuildResult",
+    "build",
+    "default_cache_dir",
+]

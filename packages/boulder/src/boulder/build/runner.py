@@ -1,0 +1,172 @@
+"""Running the jobs of a build: per target and PGO stage, prepare then each phase's scripts
+(spec §3.6, §3.7), with breakpoints (§2.7)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from boulder.build.container import BuildDirs, build_spec, fresh_dir
+from boulder.build.upstreams import prepare
+from boulder.errors import BuildError
+from boulder.phases import Phase, PhaseScript, buildroot, workdir
+from boulder.recipe.model import Recipe
+from boulder.recipe.targets import Stage
+from boulder.script import Breakpoint
+from moss_core.container import Bind, ContainerError, run_container
+
+_LETTERS = {
+    Phase.PREPARE: "P", Phase.SETUP: "S", Phase.BUILD: "B", Phase.INSTALL: "I",
+    Phase.CHECK: "C", Phase.WORKLOAD: "W",
+}  # fmt: skip
+_STAGE_NAMES = {Stage.ONE: "stage1", Stage.TWO: "stage2", Stage.USE: "use"}
+# Lines of the script preamble a breakpoint shell must not run: the interpreter line, the
+# `set -e`-style options that would end the shell, and the dumb terminal.
+_PROFILE_SKIPPED = ("#!", "set -", "TERM=")
+
+
+class Console:
+    """Build output: printed and saved to the build log."""
+
+    def __init__(self, log: IO[str], out: Callable[[str], None]) -> None:
+        self._log = log
+        self._out = out
+        self._lock = threading.Lock()
+
+    def line(self, text: str) -> None:
+        with self._lock:
+            self._out(text)
+            self._log.write(text + "\n")
+            self._log.flush()
+
+
+def _stream(read_fd: int, prefix: str, console: Console) -> None:
+    with os.fdopen(read_fd, "rb") as pipe:
+        for raw in pipe:
+            console.line(prefix + raw.decode("utf-8", "replace").rstrip("\n"))
+
+
+def breakpoint_profile(preamble: str) -> str:
+    """`.profile` of a breakpoint shell: the script's environment, minus what would stop an
+    interactive shell."""
+    kept = [line for line in preamble.splitlines() if not line.startswith(_PROFILE_SKIPPED)]
+    return "\n".join(kept) + "\n"
+
+
+@dataclass
+class JobRunner:
+    """Runs the scripts of one recipe in containers over the build's directories."""
+
+    recipe: Recipe
+    recipe_file: Path
+    dirs: BuildDirs
+    binds: Sequence[Bind]
+    console: Console
+    interactive: bool = False
+    _count: int = 0
+
+    def run_jobs(self, scripts: Sequence[PhaseScript]) -> None:
+        """Each (target, stage) job in build order: scripts arrive in that order."""
+        jobs: dict[tuple[str, Stage], list[PhaseScript]] = {}
+        for script in scripts:
+            jobs.setdefault((script.target, script.stage), []).append(script)
+        for (target, stage), job in jobs.items():
+            self._job(target, stage, job)
+
+    def _job(self, target: str, stage: Stage, scripts: Sequence[PhaseScript]) -> None:
+        pgo = stage is not Stage.NONE
+        root = buildroot(target)
+        work = workdir(self.recipe, target)
+        host_root = self.dirs.guest_build(str(root))
+        self.console.line(target)
+        if pgo:
+            self.console.line(f"│pgo-{_STAGE_NAMES[stage]}")
+            self.dirs.guest_build(f"{root}-pgo").mkdir(parents=True, exist_ok=True)
+        host_root.mkdir(parents=True, exist_ok=True)
+        fresh_dir(self.dirs.guest_build(str(work)))
+        bar = "││" if pgo else "│"
+        self.console.line(f"{bar}Prepare")
+        try:
+            prepare(self.recipe.upstreams, self.dirs.sourcedir, host_root)
+        except BuildError as err:
+            raise BuildError(str(err), key=f"prepare ({target})") from err
+        for script in scripts:
+            if script.phase is Phase.PREPARE:
+                continue
+            self.console.line(f"{bar}{script.phase.value.capitalize()}")
+            cwd = str(work) if self.dirs.guest_build(str(work)).is_dir() else str(root)
+            for command in script.commands:
+                if isinstance(command, Breakpoint):
+                    self._breakpoint(script, command, cwd)
+                    continue
+                status = self._run_chunk(command, script.phase, pgo, cwd, str(root))
+                if status != 0:
+                    self._fail(script, status)
+
+    def _env(self, home: str) -> dict[str, str]:
+        return {"HOME": home, "PATH": "/usr/bin:/usr/sbin"}
+
+    def _run_chunk(self, text: str, phase: Phase, pgo: bool, cwd: str, home: str) -> int:
+        self._count += 1
+        self.dirs.scripts.mkdir(parents=True, exist_ok=True)
+        script = self.dirs.scripts / f"{self._count:03d}-{phase.value}.sh"
+        script.write_text(text + "\n\n", encoding="utf-8")
+        spec = build_spec(
+            self.dirs, self.binds, networking=self.recipe.networking, workdir=cwd,
+            env=self._env(home),
+        )  # fmt: skip
+        prefix = f"{'││' if pgo else '│'}{_LETTERS[phase]}│ "
+        read_fd, write_fd = os.pipe()
+        reader = threading.Thread(target=_stream, args=(read_fd, prefix, self.console))
+        reader.start()
+        try:
+            argv = ["/usr/bin/bash", f"/mason/scripts/{script.name}"]
+            return run_container(
+                spec, argv, stdin=subprocess.DEVNULL, stdout=write_fd,
+                stderr=write_fd,
+            )  # fmt: skip
+        except ContainerError as err:
+            raise BuildError(f"container: {err}") from err
+        finally:
+            os.close(write_fd)
+            reader.join()
+
+    def _fail(self, script: PhaseScript, status: int) -> None:
+        what = f"stopped by signal {-status}" if status < 0 else f"failed with status code {status}"
+        raise BuildError(
+            f"{what} (build log: {self.dirs.log})",
+            file=self.recipe_file,
+            line=script.text_line,
+            key=f"{script.phase.value} ({script.target})",
+        )
+
+    def _breakpoint(self, script: PhaseScript, point: Breakpoint, cwd: str) -> None:
+        kind = "exit" if point.exit else "continue"
+        self.console.line(f"\nBreakpoint at line {script.recipe_line(point)} ({kind})")
+        if self.interactive:
+            home = str(buildroot(script.target))
+            profile = self.dirs.guest_build(home) / ".profile"
+            profile.write_text(breakpoint_profile(script.preamble), encoding="utf-8")
+            env = {**self._env(home), "TERM": "xterm-256color"}
+            spec = build_spec(
+                self.dirs, self.binds, networking=self.recipe.networking, workdir=cwd, env=env
+            )
+            try:
+                run_container(spec, ["/usr/bin/bash", "--login"], stdin=sys.stdin)
+            except ContainerError as err:
+                raise BuildError(f"container: {err}") from err
+        else:
+            self.console.line("(standard input is not a terminal: no shell is opened)")
+        if point.exit:
+            raise BuildError(
+                "breakpoint with exit action reached",
+                file=self.recipe_file,
+                line=script.recipe_line(point),
+                key=f"{script.phase.value} ({script.target})",
+            )

@@ -1,0 +1,149 @@
+"""Real builds in containers on the host profile: a C library and program from a tarball."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable
+
+import pytest
+
+from boulder.build import BuildOptions, build
+from boulder.cli import main
+from boulder.errors import BuildError, UpstreamError
+from boulder.macros.load import MacroSet
+from stone import FileKind, StoneReader
+
+from .conftest import Project
+
+HEAD = "name: foo\nversion: 1.0\nrelease: 1\nhomepage: h\nlicense: MIT\n"
+
+pytestmark = pytest.mark.usefixtures("containers", "toolchain")
+
+
+@pytest.fixture(scope="session")
+def toolchain() -> None:
+    missing = [tool for tool in ("gcc", "make", "objcopy", "strip") if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"the host profile builds with the host's tools; missing: {missing}")
+
+
+def _options(project: Project, lines: list[str]) -> BuildOptions:
+    return BuildOptions(
+        output=project.output, cache_dir=project.cache, jobs=2, source_date_epoch=1700000000,
+        out=lines.append,
+    )  # fmt: skip
+
+
+def _texts(relations: object) -> set[str]:
+    return {str(r) for r in relations}  # type: ignore[attr-defined]
+
+
+def test_library_and_program_split_with_relations(
+    foo_project: Callable[..., Project], macros: MacroSet
+) -> None:
+    project = foo_project()
+    lines: list[str] = []
+    result = build(project.recipe, macros, _options(project, lines))
+    names = sorted(p.file.name for p in result.packages)
+    assert names == [
+        "foo-1.0-1-1-x86_64.stone",
+        "foo-dbginfo-1.0-1-1-x86_64.stone",
+        "foo-devel-1.0-1-1-x86_64.stone",
+        "foo-libs-1.0-1-1-x86_64.stone",
+    ]
+    assert sorted(p.name for p in project.output.iterdir()) == names
+    stones = {p.meta.name: p for p in result.packages}
+
+    libs = stones["foo-libs"]
+    assert _texts(libs.meta.provides) == {"soname(libfoo.so.1(x86_64))"}
+    assert libs.files == ("/usr/lib/libfoo.so.1", "/usr/lib/libfoo.so.1.0")
+    assert libs.meta.summary == "The foo library"
+
+    program = stones["foo"]
+    depends = _texts(program.meta.depends)
+    assert {"soname(libfoo.so.1(x86_64))", "soname(libc.so.6(x86_64))"} <= depends
+    assert any(d.startswith("interpreter(/") for d in depends)
+    assert _texts(program.meta.provides) == {"binary(foo-answer)"}
+    assert program.meta.build_release == 1 and program.meta.architecture == "x86_64"
+
+    devel = stones["foo-devel"]
+    assert devel.files == ("/usr/include/foo.h", "/usr/lib/libfoo.so", "/usr/lib/pkgconfig/foo.pc")
+    assert _texts(devel.meta.provides) == {"pkgconfig(foo)"}
+    assert _texts(devel.meta.depends) == {"name(foo)"}
+
+    debug = stones["foo-dbginfo"]
+    assert len(debug.files) == 2
+    assert all(f.startswith("/usr/lib/debug/.build-id/") for f in debug.files)
+
+    # The shipped files are stripped, linked to their debug info, and owned by root.
+    with StoneReader(project.output / "foo-1.0-1-1-x86_64.stone") as reader:
+        (entry,) = reader.layout()
+        assert (entry.path, entry.kind, entry.uid, entry.gid) == (
+            "bin/foo-answer", FileKind.REGULAR, 0, 0,
+        )  # fmt: skip
+    shipped = project.cache / "root/foo-1.0-1/mason/install/usr/bin/foo-answer"
+    sections = subprocess.run(
+        ["objdump", "-h", str(shipped)], capture_output=True, text=True, check=True
+    ).stdout
+    assert ".gnu_debuglink" in sections and ".debug_info" not in sections
+
+    assert "│A│ × /etc/foo.conf (non /usr/ file)" in lines
+    assert any(line.startswith("│B│ ") for line in lines)
+    assert result.log.read_text(encoding="utf-8").splitlines() == lines
+
+    report = (project.recipe.parent / "manifest.x86_64.jsonc").read_text(encoding="utf-8")
+    assert report.startswith("/** Human readable report. This is not consumed by boulder */\n{\n\t")
+    assert "foo-dbginfo" not in report and '"source-release": "1"' in report
+    assert (project.recipe.parent / "manifest.x86_64.bin").is_file()
+
+
+def test_failing_phase_names_phase_line_and_status(
+    foo_project: Callable[..., Project], capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = foo_project(recipe=HEAD + "setup: |\n  echo setting up\nbuild: |\n  true\n  exit 3\n")
+    argv = [
+        "build",
+        str(project.recipe),
+        "-o",
+        str(project.output),
+        "--cache-dir",
+        str(project.cache),
+    ]
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 1
+    out, err = capsys.readouterr()
+    assert "│Build" in out and "│B│ + exit 3" in out and "│S│ setting up" in out
+    assert err.startswith(f"Error: {project.recipe}:9: build (x86_64): failed with status code 3")
+    assert list(project.output.iterdir()) == []
+
+
+def test_wrong_upstream_hash_stops_before_any_phase(
+    foo_project: Callable[..., Project], macros: MacroSet
+) -> None:
+    wrong = "ab" * 32
+    project = foo_project(hash=wrong)
+    lines: list[str] = []
+    with pytest.raises(UpstreamError) as raised:
+        build(project.recipe, macros, _options(project, lines))
+    real = subprocess.run(
+        ["sha256sum", str(project.tarball)], capture_output=True, text=True, check=True
+    ).stdout.split()[0]
+    assert str(raised.value) == (
+        f'upstream: hash mismatch for foo-1.0.tar.gz, expected "{wrong}" got "{real}"'
+    )
+    assert not any(line.startswith(("│", "x86_64")) for line in lines)
+    assert not list((project.cache / "upstreams").rglob("*.part"))
+    assert [p for p in (project.cache / "upstreams").rglob("*") if p.is_file()] == []
+
+
+def test_exit_breakpoint_without_terminal_stops_the_build(
+    foo_project: Callable[..., Project], macros: MacroSet
+) -> None:
+    project = foo_project(recipe=HEAD + "build: |\n  echo one\n  %break_exit\n  echo two\n")
+    lines: list[str] = []
+    with pytest.raises(BuildError, match=r"stone.yaml:8: build \(x86_64\): breakpoint with exit"):
+        build(project.recipe, macros, _options(project, lines))
+    assert "│B│ one" in lines and "│B│ two" not in lines
+    assert "Breakpoint at line 8 (exit)" in "\n".join(lines)
