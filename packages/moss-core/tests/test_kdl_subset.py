@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -172,7 +174,7 @@ def test_writer_quotes_what_would_not_read_back_bare() -> None:
 # Generated documents
 
 _text = st.text(
-    st.characters(blacklist_categories=("Cs",)),
+    st.characters(codec="utf-8"),
     max_size=12,
 )
 _value = st.one_of(
@@ -212,7 +214,10 @@ def test_round_trip_of_generated_documents(nodes: list[Node]) -> None:
     assert shape(kdl.parse(kdl.dumps(nodes))) == shape(nodes)
 
 
-def _noisy(nodes: list[Node], draw: st.DrawFn, depth: int = 0) -> str:
+Draw = Callable[[st.SearchStrategy[Any]], Any]
+
+
+def _noisy(nodes: list[Node], draw: Draw, depth: int = 0) -> str:
     """The same document written another way: the separators, comments, raw strings and number
     forms the writer never uses."""
     space = st.sampled_from([" ", "\t", " /* c */ ", " \\\n  ", "\u3000"])
@@ -234,7 +239,7 @@ def _noisy(nodes: list[Node], draw: st.DrawFn, depth: int = 0) -> str:
     return "".join(out)
 
 
-def _noisy_string(text: str, draw: st.DrawFn) -> str:
+def _noisy_string(text: str, draw: Draw) -> str:
     # A raw body may not start with a quote (`#"""#` is no string in KDL v2).
     rawable = (
         not text.startswith('"')
@@ -247,14 +252,13 @@ def _noisy_string(text: str, draw: st.DrawFn) -> str:
     return kdl.format_string(text)
 
 
-def _noisy_value(value: kdl.Value, draw: st.DrawFn) -> str:
+def _noisy_value(value: kdl.Value, draw: Draw) -> str:
     if isinstance(value, str):
         return _noisy_string(value, draw)
     if isinstance(value, int) and not isinstance(value, bool) and draw(st.booleans()):
-        sign = "-" if value < 0 else draw(st.sampled_from(["", "+"]))
-        return sign + draw(st.sampled_from(["0x{:_x}", "0o{:o}", "0b{:b}", "{:_}"])).format(
-            abs(value)
-        )
+        sign: str = "-" if value < 0 else draw(st.sampled_from(["", "+"]))
+        spelling: str = draw(st.sampled_from(["0x{:_x}", "0o{:o}", "0b{:b}", "{:_}"]))
+        return sign + spelling.format(abs(value))
     return kdl.format_value(value)
 
 

@@ -1,0 +1,136 @@
+"""What a repository is: its name, where its index lives, and its place in the search order."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import xxhash
+
+from moss_core.errors import MossError
+
+SCHEMES = ("file", "http", "https")
+_U64_LIMIT = 1 << 64
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# Everything printable in ASCII but the WHATWG path percent-encode set (space " # < > ? ` { })
+# stays as written, as upstream's URL parser leaves it.
+_PATH_SAFE = "!$%&'()*+,/:;=@[\\]^|"
+
+
+class RepositoryError(MossError):
+    """A repository is misconfigured, unreachable, or serves something other than it claims."""
+
+
+def sanitise_name(name: str) -> str:
+    """A repository name from the command line, made safe as a file name: every character other
+    than a letter, a digit or `-` becomes `_`."""
+    return "".join(char if char.isalnum() or char == "-" else "_" for char in name)
+
+
+def to_uri(text: str) -> str:
+    """A repository URI as a user may type it: a URI, or an absolute path to a `stone.index`,
+    which becomes a `file://` URI."""
+    if text.startswith("/"):
+        return normalise_uri(PurePosixPath(text).as_uri())
+    return normalise_uri(text)
+
+
+def normalise_uri(text: str) -> str:
+    """The URI in the form upstream's URL parser gives it, which is what the `.moss/repo/<k>`
+    key is computed from: lowercase scheme and host, no default port, no `.`/`..` segments,
+    unsafe path characters percent-encoded, `file://localhost/` as `file:///`."""
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as err:
+        raise RepositoryError(f"{text}: not a valid URI ({err})") from None
+    scheme = parts.scheme.lower()
+    if scheme not in SCHEMES:
+        raise RepositoryError(
+            f"{text}: not a repository URI (expected file://, http:// or https://)"
+        )
+    host = (parts.hostname or "").lower()
+    if scheme == "file":
+        if host not in ("", "localhost") or parts.username or port is not None:
+            raise RepositoryError(f"{text}: file URIs on another host are not supported")
+        netloc = ""
+        if not parts.path.startswith("/"):
+            raise RepositoryError(f"{text}: a file URI needs an absolute path")
+    else:
+        if not host:
+            raise RepositoryError(f"{text}: the URI has no host")
+        netloc = host if ":" not in host else f"[{host}]"
+        if parts.username is not None:
+            userinfo = parts.netloc.rpartition("@")[0]
+            netloc = f"{userinfo}@{netloc}"
+        if port is not None and port != _DEFAULT_PORTS[scheme]:
+            netloc += f":{port}"
+    path = quote(_remove_dot_segments(parts.path or "/"), safe=_PATH_SAFE)
+    return urlunsplit((scheme, netloc, path, parts.query, parts.fragment))
+
+
+def _remove_dot_segments(path: str) -> str:
+    kept: list[str] = []
+    segments = path.split("/")
+    for index, segment in enumerate(segments):
+        last = index == len(segments) - 1
+        if segment == ".":
+            if last:
+                kept.append("")
+        elif segment == "..":
+            if len(kept) > 1:
+                kept.pop()
+            if last:
+                kept.append("")
+        else:
+            kept.append(segment)
+    return "/".join(kept) if kept and kept[0] == "" else "/" + "/".join(kept)
+
+
+@dataclass(frozen=True)
+class Repository:
+    """One configured repository. `uri` is normalised on creation (see `normalise_uri`); an
+    absolute path is taken for a local index and becomes a `file://` URI (see `to_uri`)."""
+
+    id: str
+    uri: str
+    priority: int
+    description: str = ""
+    active: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            raise RepositoryError("a repository needs a name")
+        if (
+            isinstance(self.priority, bool)
+            or not isinstance(self.priority, int)
+            or not 0 <= self.priority < _U64_LIMIT
+        ):
+            raise RepositoryError(
+                f"{self.id}: priority must be a whole number from 0 to {_U64_LIMIT - 1}, "
+                f"not {self.priority!r}"
+            )
+        object.__setattr__(self, "uri", to_uri(self.uri))
+
+    def key(self) -> str:
+        """The name of its `.moss/repo/` directory: xxh3-64 of `moss-<uri>`, hex, not padded."""
+        return format(xxhash.xxh3_64_intdigest(f"moss-{self.uri}".encode()), "x")
+
+
+def writable_id(repo_id: str) -> str:
+    """The id, if moss may name a file after it; ids read from files are otherwise verbatim."""
+    if repo_id != sanitise_name(repo_id):
+        raise RepositoryError(
+            f"{repo_id!r}: moss only writes repositories whose names hold letters, digits and "
+            f"'-' (try {sanitise_name(repo_id)!r})"
+        )
+    return repo_id
+
+
+_SHA256 = re.compile("[0-9a-f]{64}")
+
+
+def is_sha256(text: str) -> bool:
+    return _SHA256.fullmatch(text) is not None

@@ -1,0 +1,43 @@
+"""Getting bytes from a repository URI: one function per scheme, so a new transport is one
+more function and one more branch in `fetch`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+from moss_core.repository._model import RepositoryError
+
+CHUNK_SIZE = 1 << 20
+
+Sink = Callable[[bytes], object]
+
+
+def fetch(uri: str, sink: Sink) -> None:
+    """Stream the resource at `uri` into `sink`, chunk by chunk."""
+    scheme = urlsplit(uri).scheme
+    if scheme == "file":
+        _fetch_file(uri, sink)
+    elif scheme in ("http", "https"):
+        # A documented limitation of this release: only local repositories can be used.
+        raise RepositoryError("http repositories are not supported yet")
+    else:
+        raise RepositoryError(f"{uri}: unsupported URI scheme {scheme!r}")
+
+
+def _fetch_file(uri: str, sink: Sink) -> None:
+    path = url2pathname(urlsplit(uri).path)
+    try:
+        source = open(path, "rb")  # noqa: SIM115 - closed below, errors told apart from sink's
+    except OSError as err:
+        raise RepositoryError(f"{uri}: {err.strerror or err}") from None
+    with source:
+        while True:
+            try:
+                chunk = source.read(CHUNK_SIZE)
+            except OSError as err:
+                raise RepositoryError(f"{uri}: {err.strerror or err}") from None
+            if not chunk:
+                return
+            sink(chunk)

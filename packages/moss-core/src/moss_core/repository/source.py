@@ -1,0 +1,207 @@
+"""A repository as a registry source, refreshing its local copy, and downloading its packages."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
+
+from moss_core.db import MetaDb
+from moss_core.installation import Installation
+from moss_core.registry import Package, release_order
+from moss_core.repository._model import Repository, RepositoryError, is_sha256
+from moss_core.repository._transport import fetch
+from moss_core.repository.config import RepositoryConfig
+from moss_core.repository.index import INDEX_NAME
+from stone import FileType, Meta, Provider, StoneError, StoneReader
+
+DB_NAME = "db"
+
+
+class RepositorySource:
+    """The packages of one repository, read from its `.moss/repo/<k>/db` (a registry `Source`)."""
+
+    def __init__(self, repo: Repository, db: MetaDb, index_uri: str) -> None:
+        self.repo = repo
+        self.db = db
+        self.index_uri = index_uri
+
+    @property
+    def name(self) -> str:
+        return self.repo.id
+
+    @property
+    def priority(self) -> int:
+        return self.repo.priority
+
+    @property
+    def installed(self) -> bool:
+        return False
+
+    def by_id(self, package_id: str) -> Package | None:
+        meta = self.db.get(package_id)
+        return None if meta is None else self._package(package_id, meta)
+
+    def by_provider(self, provider: Provider) -> list[Package]:
+        """Candidates newest first (source release, build release, then id)."""
+        found = (self._package(i, meta) for i, meta in self.db.by_provider(provider))
+        return sorted(found, key=release_order)
+
+    def all(self) -> Iterator[Package]:
+        packages = (self._package(i, meta) for i, meta in self.db.all())
+        return iter(sorted(packages, key=lambda p: (p.name, *release_order(p))))
+
+    def close(self) -> None:
+        self.db.close()
+
+    def package_uri(self, package: Package) -> str:
+        """Where the package's `.stone` is: its index URI resolved against the index's.
+
+        Anything resolving outside the directory of the index (`..`, another scheme or host,
+        an absolute path elsewhere) is refused: an index must not point moss at arbitrary files.
+        """
+        relative = package.meta.uri
+        if relative is None:
+            raise RepositoryError(f"{self.name}: package {package.name} has no URI in the index")
+        resolved = urljoin(self.index_uri, relative)
+        base, target = urlsplit(self.index_uri), urlsplit(resolved)
+        base_dir = unquote(base.path).rpartition("/")[0] + "/"
+        path = unquote(target.path)
+        if (
+            (target.scheme, target.netloc) != (base.scheme, base.netloc)
+            or ".." in path.split("/")
+            or not path.startswith(base_dir)
+        ):
+            raise RepositoryError(
+                f"{self.name}: package {package.name}: URI {relative!r} leaves the "
+                f"repository directory"
+            )
+        return resolved
+
+    def _package(self, package_id: str, meta: Meta) -> Package:
+        return Package(package_id, meta, source=self.repo.id)
+
+
+def repo_state_dir(installation: Installation, repo: Repository) -> Path:
+    return installation.repo_dir / repo.key()
+
+
+def refresh(installation: Installation, repo: Repository) -> int:
+    """Fetch the repository's index, check it, and load it into its DB; the package count.
+
+    The new index is kept beside the old one until it has been read and the DB reloaded (one
+    SQLite transaction), so a bad index leaves both the old index and the old DB in place.
+    """
+    directory = repo_state_dir(installation, repo)
+    index = directory / INDEX_NAME
+    part = directory / f"{INDEX_NAME}.part"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with open(part, "wb") as out:
+            fetch(repo.uri, out.write)
+    except OSError as err:
+        part.unlink(missing_ok=True)
+        raise RepositoryError(f"{err.filename or directory}: {err.strerror}") from None
+    try:
+        packages = _read_index(part, repo.uri)
+        with MetaDb.open(directory / DB_NAME) as db:
+            db.replace_all(packages)
+        os.replace(part, index)
+    finally:
+        part.unlink(missing_ok=True)
+    return len(packages)
+
+
+def _read_index(path: Path, uri: str) -> list[tuple[str, Meta]]:
+    try:
+        with StoneReader(path, name=uri) as reader:
+            reader.expect(FileType.REPOSITORY)
+            metas = reader.metas()
+    except StoneError as err:
+        raise RepositoryError(str(err)) from None
+    packages = []
+    for meta in metas:
+        if meta.hash is None or not is_sha256(meta.hash.lower()):
+            raise RepositoryError(f"{uri}: package {meta.name} has no valid PackageHash")
+        if meta.uri is None:
+            raise RepositoryError(f"{uri}: package {meta.name} has no PackageURI")
+        packages.append((meta.hash.lower(), meta))
+    return packages
+
+
+def open_sources(
+    installation: Installation, *, config: RepositoryConfig | None = None
+) -> list[RepositorySource]:
+    """A source per active repository, refreshing those that were never refreshed.
+
+    Pass `config` to reuse one already loaded (and its warnings already shown). The caller
+    closes the sources.
+    """
+    config = config if config is not None else RepositoryConfig.load(installation)
+    sources: list[RepositorySource] = []
+    try:
+        for repo in config.repositories():
+            if not repo.active:
+                continue
+            db_path = repo_state_dir(installation, repo) / DB_NAME
+            if not db_path.exists():
+                refresh(installation, repo)
+            sources.append(RepositorySource(repo, MetaDb.open(db_path), repo.uri))
+    except BaseException:
+        for source in sources:
+            source.close()
+        raise
+    return sources
+
+
+def fetch_package(installation: Installation, source: RepositorySource, package: Package) -> Path:
+    """The package's `.stone` in the download cache, fetched unless a valid copy is there.
+
+    The download goes to `<path>.part` and is renamed into place only once its size and sha256
+    match the index, so the cache never holds a file that failed its check.
+    """
+    if not is_sha256(package.id):
+        raise RepositoryError(f"{package.name}: {package.id!r} is not a sha256 package id")
+    uri = source.package_uri(package)
+    expected_size = package.meta.download_size
+    target = installation.download_path(package.id)
+    part = target.with_name(f"{target.name}.part")
+    try:
+        if target.exists():
+            if _digest_file(target) == (expected_size or target.stat().st_size, package.id):
+                return target
+            target.unlink()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        digest, size = hashlib.sha256(), 0
+        with open(part, "wb") as out:
+
+            def write(chunk: bytes) -> None:
+                nonlocal size
+                out.write(chunk)
+                digest.update(chunk)
+                size += len(chunk)
+
+            fetch(uri, write)
+        if expected_size is not None and size != expected_size:
+            raise RepositoryError(
+                f"{package.name}: {uri}: size mismatch, expected {expected_size} bytes, got {size}"
+            )
+        if digest.hexdigest() != package.id:
+            raise RepositoryError(
+                f"{package.name}: {uri}: sha256 mismatch, expected {package.id}, "
+                f"got {digest.hexdigest()}"
+            )
+        os.replace(part, target)
+    except OSError as err:
+        raise RepositoryError(f"{err.filename or target}: {err.strerror}") from None
+    finally:
+        part.unlink(missing_ok=True)
+    return target
+
+
+def _digest_file(path: Path) -> tuple[int, str]:
+    with open(path, "rb") as source:
+        digest = hashlib.file_digest(source, "sha256")
+        return source.tell(), digest.hexdigest()
