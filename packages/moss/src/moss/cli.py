@@ -108,6 +108,9 @@ def session(ctx: click.Context, *, write: bool) -> Iterator[Client]:
         installation.lock(shared=not write, wait=settings.wait, on_wait=console.warn),
         Client(installation, console) as client,
     ):
+        model = client.model
+        if model is not None and (settings.verbose or not model.disable_warning):
+            click.echo(f'INFO: "{model.path}" is present & therefore active.', err=True)
         if write:
             client.recover()
         yield client
@@ -189,6 +192,44 @@ def remove(ctx: click.Context, packages: tuple[str, ...], dry_run: bool) -> None
             click.echo(f"State #{outcome.state.id} is now active")
 
 
+@main.command()
+@click.option("-u", "--update", is_flag=True, help="Refresh the repositories first.")
+@click.option("--dry-run", is_flag=True, help="Show the plan and change nothing.")
+@click.option(
+    "--import",
+    "import_file",
+    type=click.Path(dir_okay=False),
+    help="Make the system match this model.",
+)
+@click.pass_context
+@user_errors
+def sync(ctx: click.Context, update: bool, dry_run: bool, import_file: str | None) -> None:
+    """Move every package to the best candidate of the repositories (or of a system model)."""
+    from pathlib import Path
+
+    from moss_core.model import load_model
+
+    with session(ctx, write=True) as client:
+        if import_file is not None:
+            client.use_model(load_model(Path(import_file)))
+        if update:
+            client.refresh_repositories()
+        outcome = client.sync(dry_run=dry_run)
+        if outcome.state is not None:
+            click.echo(f"State #{outcome.state.id} is now active")
+
+
+@main.command()
+@click.argument("packages", nargs=-1, required=True)
+@click.pass_context
+@user_errors
+def fetch(ctx: click.Context, packages: tuple[str, ...]) -> None:
+    """Download packages into the cache (hash checked) without installing them."""
+    with session(ctx, write=True) as client:
+        for path in client.fetch(packages):
+            click.echo(f"Fetched {path}")
+
+
 @main.group(name="list")
 def list_group() -> None:
     """List packages."""
@@ -234,6 +275,32 @@ def _print_packages(packages: Sequence[Package], as_json: bool) -> None:
                 name, bold=package.explicit, dim=package.installed and not package.explicit
             )
         click.echo(f"{name}  {package.version_text} - {package.meta.summary}")
+
+
+@list_group.command(name="sync")
+@click.option("--upgrade-only", is_flag=True, help="Only packages with a newer release available.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@user_errors
+def list_sync(ctx: click.Context, upgrade_only: bool, as_json: bool) -> None:
+    """Installed packages whose best candidate differs (what `sync` would change)."""
+    with session(ctx, write=False) as client:
+        plan = client.sync_plan()
+    updates = [
+        (old, new)
+        for old, new in plan.updated
+        if not upgrade_only or new.meta.release > old.meta.release
+    ]
+    if as_json:
+        emit_json(
+            [
+                {"name": new.name, "from": old.version_text, "to": new.version_text}
+                for old, new in updates
+            ]
+        )
+        return
+    for old, new in updates:
+        click.echo(f"{old.name}  {old.version_text} => {new.version_text}")
 
 
 @main.command()
@@ -410,6 +477,7 @@ def repo_add(ctx: click.Context, name: str, uri: str, comment: str, priority: in
     from moss_core.repository import Repository, RepositoryConfig, refresh, sanitise_name
 
     with session(ctx, write=True) as client:
+        _refuse_with_model(client, "add")
         repository = Repository(
             id=sanitise_name(name), uri=uri, priority=priority, description=comment
         )
@@ -462,6 +530,7 @@ def repo_remove(ctx: click.Context, name: str) -> None:
     from moss_core.repository import RepositoryConfig
 
     with session(ctx, write=True) as client:
+        _refuse_with_model(client, "remove")
         RepositoryConfig.load(client.installation).remove(name)
     click.echo(f"{name} removed")
 
@@ -485,10 +554,18 @@ def repo_update(ctx: click.Context, names: tuple[str, ...]) -> None:
             click.echo(f"{repository.id} updated ({count} packages)")
 
 
+def _refuse_with_model(client: Client, verb: str) -> None:
+    if client.model is not None:
+        fail(
+            f"`moss repo {verb}` is refused with a system model: edit {client.model.path} instead"
+        )
+
+
 def _set_active(ctx: click.Context, name: str, active: bool) -> None:
     from moss_core.repository import RepositoryConfig
 
     with session(ctx, write=True) as client:
+        _refuse_with_model(client, "enable" if active else "disable")
         RepositoryConfig.load(client.installation).set_active(name, active)
     click.echo(f"{name} {'enabled' if active else 'disabled'}")
 
@@ -597,6 +674,27 @@ def state_query(ctx: click.Context, state_id: int, as_json: bool) -> None:
         meta = metas[selection.package_id]
         flag = "" if selection.explicit else " (dependency)"
         click.echo(f"    {meta.name} {meta.version}-{meta.release}{flag}")
+
+
+@state.command(name="export")
+@click.argument("state_id", type=int, required=False)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), help="Write here instead of stdout."
+)
+@click.pass_context
+@user_errors
+def state_export(ctx: click.Context, state_id: int | None, output: str | None) -> None:
+    """Write a system model that reproduces a state (the active one by default), pinned by id."""
+    from pathlib import Path
+
+    from moss_core.model import write_model
+
+    with session(ctx, write=False) as client:
+        text = client.export(state_id)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        write_model(Path(output), text)
 
 
 @state.command(name="activate")

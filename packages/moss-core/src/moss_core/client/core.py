@@ -15,6 +15,7 @@ from moss_core.db import LayoutDb, MetaDb, Selection, State, StateDb
 from moss_core.errors import MossError
 from moss_core.fs import remove_tree
 from moss_core.installation import STATE_ID_FILE, Installation
+from moss_core.model import SystemModel, load_model, model_path, render
 from moss_core.registry import (
     INSTALLED_PRIORITY,
     LOCAL_PRIORITY,
@@ -23,12 +24,13 @@ from moss_core.registry import (
     Registry,
     Source,
 )
-from moss_core.repository import RepositorySource, fetch_package, open_sources
+from moss_core.repository import Repository, RepositorySource, fetch_package, open_sources, refresh
+from moss_core.repository.source import DB_NAME, repo_state_dir
 from moss_core.resolve import Lookup, check_conflicts, resolve
 from moss_core.store import asset_relpath
 from moss_core.triggers import Scope
 from moss_core.vfs import Tree, VfsConflictError
-from stone import Meta, Provider
+from stone import Meta, Provider, RelationKind
 
 
 class ClientError(MossError):
@@ -38,6 +40,15 @@ class ClientError(MossError):
 class Cancelled(ClientError):
     def __init__(self) -> None:
         super().__init__("cancelled")
+
+
+@dataclass(frozen=True)
+class SyncPlan:
+    packages: tuple[Package, ...]
+    explicit: frozenset[str]
+    added: tuple[Package, ...]
+    updated: tuple[tuple[Package, Package], ...]
+    removed: tuple[Package, ...]
 
 
 @dataclass(frozen=True)
@@ -59,8 +70,10 @@ class Client:
         self.state_db = StateDb.open(db_dir / "state")
         self._local_files: dict[str, Path] = {}
         self._repositories: list[RepositorySource] | None = None
+        self._model: SystemModel | None = None
 
     def close(self) -> None:
+        self._close_sources()
         self.install_db.close()
         self.layout_db.close()
         self.state_db.close()
@@ -90,10 +103,48 @@ class Client:
             if s.package_id in metas
         ]
 
+    @property
+    def model(self) -> SystemModel | None:
+        """The system model in force: one given with `use_model`, else `etc/moss`'s, if any."""
+        if self._model is None:
+            path = model_path(self.installation.root)
+            if path.exists():
+                self._model = load_model(path)
+        return self._model
+
+    def use_model(self, model: SystemModel) -> None:
+        """Make `model` authoritative for this client (`sync --import`)."""
+        self._model = model
+        self._close_sources()
+
     def repositories(self) -> list[RepositorySource]:
+        """A source per active repository: the model's when there is one, else the configured."""
         if self._repositories is None:
-            self._repositories = open_sources(self.installation)
+            model = self.model
+            if model is None:
+                self._repositories = open_sources(self.installation)
+            else:
+                self._repositories = _open_model_sources(self.installation, model.repositories)
         return self._repositories
+
+    def _close_sources(self) -> None:
+        for source in self._repositories or ():
+            source.close()
+        self._repositories = None
+
+    def refresh_repositories(self) -> None:
+        for source in self.repositories():
+            count = refresh(self.installation, source.repo)
+            self.reporter.info(f"{source.name} updated ({count} packages)")
+        self._close_sources()
+
+    def model_text(self, packages: Sequence[Package], explicit: set[str]) -> str:
+        """The model of a state: its repositories and its explicit packages, pinned by id."""
+        repositories = [s.repo for s in self.repositories()]
+        chosen = [p for p in packages if p.id in explicit]
+        entries = [(p.name, p.id) for p in sorted(chosen, key=lambda p: p.name)]
+        locked = sorted(p.id for p in packages if p.id not in explicit)
+        return render(repositories, entries, locked, comment="The packages of this state, by moss")
 
     def registry(self, local: Sequence[Package] = ()) -> Registry:
         sources: list[Source] = [
@@ -182,6 +233,127 @@ class Client:
                 return fetch_package(self.installation, source, package)
         raise ClientError(f"{package.name}: no source to fetch it from")
 
+    # -- sync -------------------------------------------------------------------------------
+
+    def sync_plan(self) -> SyncPlan:
+        """What `sync` would do: the packages of the target state, and the differences by name.
+
+        With a system model, the state is exactly the model (entries pinned by id are taken as
+        they are); without one, every explicit package moves to the best candidate of the
+        highest-priority repository that has it, downgrades included, and orphans go.
+        """
+        registry = self.registry()
+        installed = registry.installed()
+        model = self.model
+        if model is not None:
+            roots = [
+                self._model_package(registry, entry.provider, entry.id) for entry in model.packages
+            ]
+            locked = [
+                self._model_package(registry, None, package_id) for package_id in model.locked
+            ]
+            packages = resolve(registry, [p.id for p in [*roots, *locked]], Lookup.AVAILABLE_ONLY)
+            explicit = {p.id for p in roots}
+        else:
+            installed_ids = {p.id for p in installed}
+            roots = []
+            for package in installed:
+                if not package.explicit:
+                    continue
+                candidate = registry.first(
+                    Provider(RelationKind.NAME, package.name), installed=False
+                )
+                chosen = (
+                    candidate
+                    if candidate is not None and candidate.id not in installed_ids
+                    else package
+                )
+                roots.append(chosen)
+            packages = resolve(registry, [p.id for p in roots], Lookup.PREFER_AVAILABLE)
+            explicit = {p.id for p in roots}
+        check_conflicts(packages)
+        before = {p.name: p for p in installed}
+        after = {p.name: p for p in packages}
+        return SyncPlan(
+            packages=tuple(packages),
+            explicit=frozenset(explicit),
+            added=tuple(p for name, p in sorted(after.items()) if name not in before),
+            updated=tuple(
+                (before[name], p)
+                for name, p in sorted(after.items())
+                if name in before and before[name].id != p.id
+            ),
+            removed=tuple(p for name, p in sorted(before.items()) if name not in after),
+        )
+
+    def _model_package(
+        self, registry: Registry, provider: Provider | None, package_id: str | None
+    ) -> Package:
+        if package_id is not None:
+            package = registry.by_id(package_id, installed=False)
+            if package is None:
+                raise ClientError(f"package {package_id} of the system model is in no repository")
+            return package
+        assert provider is not None
+        candidate = registry.first(provider, installed=False)
+        if candidate is None:
+            raise ClientError(
+                f"package defined in the system model does not exist in any repository: {provider}"
+            )
+        return candidate
+
+    def sync(self, *, dry_run: bool = False) -> Outcome:
+        plan = self.sync_plan()
+        if not (plan.added or plan.updated or plan.removed):
+            self.reporter.info("No packages to sync")
+            return Outcome()
+        if plan.added:
+            self.reporter.packages("The following packages will be added:", plan.added)
+        if plan.updated:
+            self.reporter.info("The following packages will be updated:")
+            self.reporter.info("")
+            for old, new in plan.updated:
+                self.reporter.info(f"  {new.name} {old.version_text} -> {new.version_text}")
+            self.reporter.info("")
+        if plan.removed:
+            self.reporter.packages("The following orphaned packages will be removed:", plan.removed)
+        changed = (*plan.added, *(new for _old, new in plan.updated))
+        if dry_run:
+            return Outcome(planned=changed)
+        if not self.reporter.confirm("Do you wish to continue?"):
+            raise Cancelled()
+        installed_ids = {p.id for p in self.registry().installed()}
+        self.fetch_and_unpack([p for p in plan.packages if p.id not in installed_ids])
+        selections = [Selection(p.id, p.id in plan.explicit) for p in plan.packages]
+        state = self.new_state(selections, "Sync")
+        return Outcome(planned=changed, state=state)
+
+    def export(self, state_id: int | None = None) -> str:
+        """A system model that reproduces a state: its packages pinned by id."""
+        state = self.state_db.get(state_id) if state_id is not None else self.active_state()
+        if state is None:
+            raise ClientError(
+                f"state {state_id} doesn't exist"
+                if state_id is not None
+                else "no active state found"
+            )
+        metas = self.install_db.get_many(s.package_id for s in state.selections)
+        packages = [
+            Package(s.package_id, metas[s.package_id], "installed") for s in state.selections
+        ]
+        return self.model_text(packages, {s.package_id for s in state.selections if s.explicit})
+
+    def fetch(self, arguments: Sequence[str]) -> list[Path]:
+        """Download packages (hash checked) into the cache without installing them."""
+        registry = self.registry()
+        found = []
+        for argument in arguments:
+            candidate = registry.first(_provider(argument), installed=False)
+            if candidate is None:
+                raise ClientError(f"no package found: {argument}")
+            found.append(candidate)
+        return [self._download(package) for package in found]
+
     # -- remove -------------------------------------------------------------------------------
 
     def remove(self, arguments: Sequence[str], *, dry_run: bool = False) -> Outcome:
@@ -228,10 +400,13 @@ class Client:
         except VfsConflictError as err:
             raise ClientError(_describe_conflicts(err, metas)) from None
         previous = apply.check_replaceable(self.installation)
-        explicit_names = [metas[s.package_id].name for s in selections if s.explicit]
+        model_text = self.model_text(
+            [Package(i, metas[i], "installed") for i in ids],
+            {s.package_id for s in selections if s.explicit},
+        )
         staging_usr = apply.blit_staging(self.installation, tree, self.reporter)
         try:
-            apply.write_state_files(staging_usr, None, explicit_names)
+            apply.write_state_files(staging_usr, None, model_text)
             apply.make_root_links(self.installation.isolation_dir)
             (self.installation.root / "etc").mkdir(exist_ok=True)
             runner = hooks.transaction_runner(
@@ -241,7 +416,7 @@ class Client:
                 Scope.TRANSACTION, self.installation.staging_dir, tree, runner, self.reporter
             )
             state = apply.record_state(self.state_db, selections, summary)
-            apply.write_state_files(staging_usr, state.id, explicit_names)
+            apply.write_state_files(staging_usr, state.id, model_text)
             apply.Journal("transaction", state.id, previous).write(self.installation)
         except BaseException:
             self.recover()
@@ -396,6 +571,26 @@ class Client:
 
     def recover(self) -> None:
         apply.recover(self.installation, self.state_db, self.reporter)
+
+
+def _open_model_sources(
+    installation: Installation, repositories: Sequence[Repository]
+) -> list[RepositorySource]:
+    """Sources for a model's repositories, refreshing any never fetched."""
+    sources: list[RepositorySource] = []
+    try:
+        for repo in sorted(repositories, key=lambda r: (-r.priority, r.id)):
+            if not repo.active:
+                continue
+            db_path = repo_state_dir(installation, repo) / DB_NAME
+            if not db_path.exists():
+                refresh(installation, repo)
+            sources.append(RepositorySource(repo, MetaDb.open(db_path), repo.uri))
+    except BaseException:
+        for source in sources:
+            source.close()
+        raise
+    return sources
 
 
 def _describe_conflicts(error: VfsConflictError, metas: Mapping[str, Meta]) -> str:
