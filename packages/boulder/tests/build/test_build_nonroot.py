@@ -1,0 +1,118 @@
+"""A whole build as an ordinary user (nobody), with no privilege and no helper binary.
+
+The tests run as root from a virtual environment other users cannot read, so this build uses
+the system Python with copies of the workspace sources and of the third-party packages (from
+uv's cache, offline) placed in a world-readable directory.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+
+from stone import StoneReader
+
+from .conftest import Project
+
+NOBODY = 65534
+MAIN = "import sys; from boulder.cli import main; main(sys.argv[1:])"
+SYSTEM_PYTHON = Path("/usr/bin/python3")
+THIRD_PARTY = (
+    "annotated-types", "click", "pydantic", "pydantic-core", "pyelftools", "ruamel.yaml",
+    "typing-extensions", "typing-inspection", "xxhash", "zstandard",
+)  # fmt: skip
+WORKSPACE = Path(__file__).resolve().parents[3]
+SOURCES = ("stone/src/stone", "moss-core/src/moss_core", "fnmatch-ext/src/fnmatch_ext",
+           "boulder/src/boulder")  # fmt: skip
+
+
+def _uv() -> list[str] | None:
+    found = shutil.which("uv")
+    if found:
+        return [found]
+    probe = subprocess.run([sys.executable, "-m", "uv", "--version"], capture_output=True)
+    return [sys.executable, "-m", "uv"] if probe.returncode == 0 else None
+
+
+@pytest.fixture(scope="module")
+def shared_dir() -> Iterator[Path]:
+    """A directory every user can read, holding an importable copy of boulder and its deps."""
+    if os.geteuid() != 0:
+        pytest.skip("switching to another user needs root (the tests run as root in CI)")
+    if not SYSTEM_PYTHON.exists() or shutil.which("setpriv") is None:
+        pytest.skip(f"needs {SYSTEM_PYTHON} and setpriv to run as nobody")
+    uv = _uv()
+    if uv is None:
+        pytest.skip("uv is needed to copy the third-party packages for the system Python")
+    top = Path(tempfile.mkdtemp(prefix="boulder-nonroot-"))
+    try:
+        top.chmod(0o755)
+        pins = [f"{name}=={version(name)}" for name in THIRD_PARTY]
+        done = subprocess.run(
+            [*uv, "pip", "install", "--python", str(SYSTEM_PYTHON), "--target", str(top / "deps"),
+             "--offline", "--no-deps", "--quiet", *pins],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        if done.returncode != 0:
+            pytest.skip(f"cannot install {pins} for {SYSTEM_PYTHON} offline: {done.stderr[-400:]}")
+        for source in SOURCES:
+            shutil.copytree(
+                WORKSPACE / source, top / "src" / Path(source).name,
+                ignore=shutil.ignore_patterns("__pycache__"),
+            )  # fmt: skip
+        for directory, _dirs, files in os.walk(top):
+            os.chmod(directory, 0o755)
+            for name in files:
+                os.chmod(os.path.join(directory, name), 0o644)
+        yield top
+    finally:
+        shutil.rmtree(top)
+
+
+@pytest.mark.usefixtures("containers")
+def test_build_as_nobody(foo_project: Callable[..., Project], shared_dir: Path) -> None:
+    project = foo_project()
+    work = Path(tempfile.mkdtemp(prefix="boulder-nonroot-build-", dir=shared_dir))
+    try:
+        recipe_dir = work / "recipe"
+        shutil.copytree(project.recipe.parent, recipe_dir)
+        shutil.copy(project.tarball, work / project.tarball.name)
+        text = (recipe_dir / "stone.yaml").read_text(encoding="utf-8")
+        text = text.replace(project.tarball.as_uri(), (work / project.tarball.name).as_uri())
+        (recipe_dir / "stone.yaml").write_text(text, encoding="utf-8")
+        (work / "out").mkdir()
+        for directory, dirs, files in os.walk(work):
+            for name in (directory, *(os.path.join(directory, n) for n in dirs + files)):
+                os.chown(name, NOBODY, NOBODY)
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(work),
+            "PYTHONPATH": f"{shared_dir / 'src'}:{shared_dir / 'deps'}",
+            "SOURCE_DATE_EPOCH": "1700000000",
+        }
+        done = subprocess.run(
+            ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+             str(SYSTEM_PYTHON), "-c", MAIN,
+             "build", str(recipe_dir), "-o", str(work / "out"), "--cache-dir", str(work / "cache"),
+             "-j", "2"],
+            capture_output=True, text=True, env=env, cwd=work, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr + done.stdout[-3000:]
+        assert "│I│ install -Dm755 foo-answer" in done.stdout
+        built = sorted(p.name for p in (work / "out").iterdir())
+        assert "foo-libs-1.0-1-1-x86_64.stone" in built and len(built) == 4
+        # Files the build made belong to nobody on the host, to root in the packages.
+        installed = work / "cache/root/foo-1.0-1/mason/install/usr/bin/foo-answer"
+        assert installed.stat().st_uid == NOBODY
+        with StoneReader(work / "out" / "foo-1.0-1-1-x86_64.stone") as reader:
+            assert {(e.uid, e.gid) for e in reader.layout()} == {(0, 0)}
+    finally:
+        shutil.rmtree(work)
