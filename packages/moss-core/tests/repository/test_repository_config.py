@@ -320,3 +320,23 @@ def test_repository_validation() -> None:
     with pytest.raises(RepositoryError, match="priority must be a whole number"):
         Repository("x", "file:///x", 1 << 64)
     assert Repository("x", "file:///x", (1 << 64) - 1).priority == (1 << 64) - 1
+
+
+def test_writing_never_drops_repositories_sharing_the_file(installation: Installation) -> None:
+    shared = write(
+        installation,
+        "etc/moss/repo.d/local.yaml",
+        "local: {uri: file:///l/stone.index, priority: 1}\n"
+        "extra: {uri: file:///e/stone.index, priority: 1}\n",
+    )
+    config = RepositoryConfig.load(installation)
+    with pytest.raises(RepositoryError, match=f"{shared} also defines extra"):
+        config.set_active("local", False)
+    with pytest.raises(RepositoryError, match=f"{shared} also defines extra"):
+        config.remove("local")
+    with pytest.raises(
+        RepositoryError, match=f"extra cannot be removed: it is defined in {shared}"
+    ):
+        config.remove("extra")
+    assert not (installation.root / "etc/moss/repo.d/local.kdl").exists()
+    assert [r.id for r in RepositoryConfig.load(installation).repositories()] == ["extra", "local"]

@@ -71,6 +71,7 @@ class RepositoryConfig:
     def add(self, repo: Repository) -> None:
         """Write (or replace) `etc/moss/repo.d/<id>.kdl`, atomically."""
         path = self._write_path(writable_id(repo.id))
+        self._refuse_shared_files(repo.id)
         previous = self.get(repo.id)
         _atomic_write(path, kdl.dumps([_to_kdl(repo)]))
         self._scan()
@@ -93,6 +94,7 @@ class RepositoryConfig:
                 f"{repo_id} cannot be removed: it is defined in {foreign[-1]}, which moss does "
                 f"not edit; use `moss repo disable {repo_id}` instead"
             )
+        self._refuse_shared_files(repo_id)
         repo = self._winner(repo_id).repo
         for path in owned:
             try:
@@ -120,6 +122,21 @@ class RepositoryConfig:
             return []
         directory = self.installation.root / WRITE_DIR
         return [directory / f"{repo_id}.kdl", directory / f"{repo_id}.yaml"]
+
+    def _refuse_shared_files(self, repo_id: str) -> None:
+        """Rewriting `<id>.kdl` replaces it, or hides `<id>.yaml`, and deleting them deletes
+        them: never when they define other repositories too."""
+        for owned in self._owned_files(repo_id):
+            shared = sorted(
+                other
+                for other, definitions in self._definitions.items()
+                if other != repo_id and any(d.file == owned for d in definitions)
+            )
+            if shared:
+                raise RepositoryError(
+                    f"{owned} also defines {', '.join(shared)}; move {repo_id} to its own file "
+                    "by hand first"
+                )
 
     def _drop_state(self, repo: Repository) -> None:
         """Delete a repository's `.moss/repo/<k>`, unless another repository shares its URI."""
