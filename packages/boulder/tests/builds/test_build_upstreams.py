@@ -1,0 +1,146 @@
+"""Upstreams: hash checks and cache, git mirrors, and safe unpacking."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import shutil
+import subprocess
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+import zstandard
+
+from boulder.build.upstreams import fetch_git, fetch_plain, plain_cache_path, unpack
+from boulder.errors import UpstreamError
+from boulder.recipe.model import GitUpstream, PlainUpstream
+
+from .conftest import sha256
+
+
+def _tar(path: Path, members: list[tuple[tarfile.TarInfo, bytes | None]]) -> Path:
+    with tarfile.open(path, "w:gz") as tar:
+        for info, data in members:
+            if data is not None:
+                info.size = len(data)
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    return path
+
+
+def _file(name: str, data: bytes = b"x", mode: int = 0o644) -> tuple[tarfile.TarInfo, bytes]:
+    info = tarfile.TarInfo(name)
+    info.mode = mode
+    info.uid = 1234
+    return info, data
+
+
+def _link(name: str, target: str, kind: bytes = tarfile.SYMTYPE) -> tuple[tarfile.TarInfo, None]:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = target
+    return info, None
+
+
+def test_plain_fetch_verifies_caches_and_reports_mismatch(tmp_path: Path) -> None:
+    source = tmp_path / "a.tar.gz"
+    source.write_bytes(b"contents")
+    good = PlainUpstream(source.as_uri(), sha256(source))
+    logged: list[str] = []
+    cached = fetch_plain(tmp_path / "cache", good, logged.append)
+    assert (
+        cached == plain_cache_path(tmp_path / "cache", good) and cached.read_bytes() == b"contents"
+    )
+    source.unlink()
+    assert fetch_plain(tmp_path / "cache", good, logged.append) == cached
+    assert logged == ["Shared a.tar.gz", "Shared a.tar.gz (cached)"]
+
+    source.write_bytes(b"other")
+    bad = PlainUpstream(source.as_uri(), "ab" * 32, rename="renamed.tgz")
+    with pytest.raises(UpstreamError, match=r'hash mismatch for renamed.tgz, expected "abab'):
+        fetch_plain(tmp_path / "cache", bad, logged.append)
+    assert not plain_cache_path(tmp_path / "cache", bad).exists()
+
+
+def test_missing_upstream_is_an_upstream_error(tmp_path: Path) -> None:
+    with pytest.raises(UpstreamError, match="cannot fetch"):
+        fetch_plain(tmp_path, PlainUpstream((tmp_path / "nope").as_uri(), "ab" * 32), print)
+
+
+def test_unpack_strips_directories_and_owners(tmp_path: Path) -> None:
+    archive = _tar(
+        tmp_path / "a.tar.gz",
+        [
+            _file("top/src/a.c", b"int a;"),
+            _file("top/run", b"#!", 0o4755),
+            _link("top/l", "src/a.c"),
+        ],
+    )
+    unpack(archive, tmp_path / "out", 1)
+    assert (tmp_path / "out/src/a.c").read_bytes() == b"int a;"
+    assert os.readlink(tmp_path / "out/l") == "src/a.c"
+    assert (tmp_path / "out/run").stat().st_mode & 0o7777 == 0o755
+    assert (tmp_path / "out/run").stat().st_uid == os.geteuid()
+
+
+@pytest.mark.parametrize(
+    "members",
+    [
+        [_file("../evil")],
+        [_file("/abs/evil")],
+        [_link("top/d", "/etc"), _file("top/d/passwd")],
+        [_link("top/h", "../../outside", tarfile.LNKTYPE)],
+    ],
+)
+def test_unpack_refuses_escapes(
+    tmp_path: Path, members: list[tuple[tarfile.TarInfo, bytes]]
+) -> None:
+    archive = _tar(tmp_path / "bad.tar.gz", members)
+    with pytest.raises(UpstreamError):
+        unpack(archive, tmp_path / "out", 1)
+    assert not (tmp_path / "evil").exists()
+
+
+def test_unpack_zstd_tar_and_zip(tmp_path: Path) -> None:
+    plain = _tar(tmp_path / "p.tar", [_file("top/a", b"zst")])
+    data = gzip.decompress(plain.read_bytes())
+    (tmp_path / "p.tar.zst").write_bytes(zstandard.ZstdCompressor().compress(data))
+    unpack(tmp_path / "p.tar.zst", tmp_path / "z", 1)
+    assert (tmp_path / "z/a").read_bytes() == b"zst"
+
+    with zipfile.ZipFile(tmp_path / "a.zip", "w") as zipped:
+        info = zipfile.ZipInfo("top/bin/tool")
+        info.external_attr = 0o755 << 16
+        zipped.writestr(info, b"tool")
+    unpack(tmp_path / "a.zip", tmp_path / "zip", 1)
+    assert (tmp_path / "zip/bin/tool").read_bytes() == b"tool"
+    assert (tmp_path / "zip/bin/tool").stat().st_mode & 0o777 == 0o755
+
+
+def test_git_upstream_is_mirrored_and_checked_out(tmp_path: Path) -> None:
+    if shutil.which("git") is None:
+        pytest.skip("needs the host's git")
+    repo = tmp_path / "repo"
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+           "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t"}  # fmt: skip
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / "f").write_text("one")
+    subprocess.run(["git", "-C", str(repo), "add", "f"], check=True)
+    subprocess.run(["git", "-C", str(repo), "commit", "-qm", "1"], check=True, env=env)
+    subprocess.run(["git", "-C", str(repo), "tag", "v1"], check=True)
+    (repo / "f").write_text("two")
+    subprocess.run(["git", "-C", str(repo), "commit", "-qam", "2"], check=True, env=env)
+    upstream = GitUpstream(repo.as_uri(), "v1")
+    commit = fetch_git(tmp_path / "cache", upstream, tmp_path / "clone", print)
+    assert (tmp_path / "clone/f").read_text() == "one"
+    assert len(commit) == 40
+    origin = subprocess.run(
+        ["git", "-C", str(tmp_path / "clone"), "remote", "get-url", "origin"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    assert origin == repo.as_uri()
+    with pytest.raises(UpstreamError, match="git ref nope not found"):
+        fetch_git(tmp_path / "cache", GitUpstream(repo.as_uri(), "nope"), tmp_path / "c2", print)
