@@ -4,10 +4,13 @@ more function and one more branch in `fetch`."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
+from moss_core.repository import http
 from moss_core.repository._model import RepositoryError
+from moss_core.repository.http import Validators
 
 CHUNK_SIZE = 1 << 20
 
@@ -20,10 +23,21 @@ def fetch(uri: str, sink: Sink) -> None:
     if scheme == "file":
         _fetch_file(uri, sink)
     elif scheme in ("http", "https"):
-        # A documented limitation of this release: only local repositories can be used.
-        raise RepositoryError("http repositories are not supported yet")
+        http.fetch(uri, sink)
     else:
         raise RepositoryError(f"{uri}: unsupported URI scheme {scheme!r}")
+
+
+def fetch_index(uri: str, path: Path, previous: Validators | None) -> Validators | None:
+    """Write the index at `uri` to `path` and return what identifies it for the next
+    conditional request; None, with `path` untouched, when `previous` still describes it (an
+    HTTP 304). A `file://` index is always copied: reading it costs what checking it would."""
+    scheme = urlsplit(uri).scheme
+    if scheme in ("http", "https"):
+        return http.fetch_index(uri, path, previous)
+    with open(path, "wb") as out:
+        fetch(uri, out.write)
+    return Validators()
 
 
 def _fetch_file(uri: str, sink: Sink) -> None:

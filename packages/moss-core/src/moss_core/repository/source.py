@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,12 +11,14 @@ from moss_core.db import MetaDb
 from moss_core.installation import Installation
 from moss_core.registry import Package, release_order
 from moss_core.repository._model import Repository, RepositoryError, is_sha256
-from moss_core.repository._transport import fetch
+from moss_core.repository._transport import fetch_index
 from moss_core.repository.config import RepositoryConfig
+from moss_core.repository.http import Validators
 from moss_core.repository.index import INDEX_NAME
 from stone import FileType, Meta, Provider, StoneError, StoneReader
 
 DB_NAME = "db"
+VALIDATORS_NAME = "index.json"
 
 
 class RepositorySource:
@@ -93,22 +94,38 @@ def refresh(installation: Installation, repo: Repository) -> int:
 
     The new index is kept beside the old one until it has been read and the DB reloaded (one
     SQLite transaction), so a bad index leaves both the old index and the old DB in place.
+    Over HTTP the request is conditional on the validators (`ETag`, `Last-Modified`) of the
+    index held, saved in `index.json` beside it: an unchanged index costs one round trip and
+    leaves the index and DB as they are. They are saved last, so they never describe an index
+    newer than the DB.
     """
     directory = repo_state_dir(installation, repo)
     index = directory / INDEX_NAME
     part = directory / f"{INDEX_NAME}.part"
+    db_path = directory / DB_NAME
+    validators_path = directory / VALIDATORS_NAME
+    held = index.exists() and db_path.exists()
+    previous = Validators.load(validators_path) if held else None
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        with open(part, "wb") as out:
-            fetch(repo.uri, out.write)
+        validators = fetch_index(repo.uri, part, previous)
     except OSError as err:
         part.unlink(missing_ok=True)
         raise RepositoryError(f"{err.filename or directory}: {err.strerror}") from None
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    if validators is None:
+        with MetaDb.open(db_path) as db:
+            return len(db.ids())
     try:
         packages = _read_index(part, repo.uri)
-        with MetaDb.open(directory / DB_NAME) as db:
+        with MetaDb.open(db_path) as db:
             db.replace_all(packages)
         os.replace(part, index)
+        validators.save(validators_path)
+    except OSError as err:
+        raise RepositoryError(f"{err.filename or directory}: {err.strerror}") from None
     finally:
         part.unlink(missing_ok=True)
     return len(packages)
@@ -160,48 +177,19 @@ def fetch_package(installation: Installation, source: RepositorySource, package:
     """The package's `.stone` in the download cache, fetched unless a valid copy is there.
 
     The download goes to `<path>.part` and is renamed into place only once its size and sha256
-    match the index, so the cache never holds a file that failed its check.
+    match the index, so the cache never holds a file that failed its check (see
+    `moss_core.fetch`, which this is one job of).
     """
+    # Imported here: moss_core.fetch builds on this package, so importing it at the top would
+    # make the two modules import each other while half-initialised.
+    from moss_core.fetch import FetchJob, fetch_all
+
     if not is_sha256(package.id):
         raise RepositoryError(f"{package.name}: {package.id!r} is not a sha256 package id")
-    uri = source.package_uri(package)
-    expected_size = package.meta.download_size
     target = installation.download_path(package.id)
-    part = target.with_name(f"{target.name}.part")
-    try:
-        if target.exists():
-            if _digest_file(target) == (expected_size or target.stat().st_size, package.id):
-                return target
-            target.unlink()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        digest, size = hashlib.sha256(), 0
-        with open(part, "wb") as out:
-
-            def write(chunk: bytes) -> None:
-                nonlocal size
-                out.write(chunk)
-                digest.update(chunk)
-                size += len(chunk)
-
-            fetch(uri, write)
-        if expected_size is not None and size != expected_size:
-            raise RepositoryError(
-                f"{package.name}: {uri}: size mismatch, expected {expected_size} bytes, got {size}"
-            )
-        if digest.hexdigest() != package.id:
-            raise RepositoryError(
-                f"{package.name}: {uri}: sha256 mismatch, expected {package.id}, "
-                f"got {digest.hexdigest()}"
-            )
-        os.replace(part, target)
-    except OSError as err:
-        raise RepositoryError(f"{err.filename or target}: {err.strerror}") from None
-    finally:
-        part.unlink(missing_ok=True)
+    fetch_all([FetchJob(package, source.package_uri(package), target)], _ignore, parallel=1)
     return target
 
 
-def _digest_file(path: Path) -> tuple[int, str]:
-    with open(path, "rb") as source:
-        digest = hashlib.file_digest(source, "sha256")
-        return source.tell(), digest.hexdigest()
+def _ignore(*_args: object) -> None:
+    pass
