@@ -108,16 +108,20 @@ class Registry:
 
     def __init__(self, sources: Sequence[Source]):
         self.sources = sorted(sources, key=lambda source: (-source.priority, source.name))
+        # Sources do not change while a registry lives; resolution asks the same questions of
+        # database-backed sources many times, so answers are kept.
+        self._by_id: dict[tuple[str, bool | None], Package | None] = {}
+        self._first: dict[tuple[Provider, bool | None], Package | None] = {}
 
     def _sources(self, installed: bool | None) -> Iterator[Source]:
         return (s for s in self.sources if installed is None or s.installed == installed)
 
     def by_id(self, package_id: str, *, installed: bool | None = None) -> Package | None:
-        for source in self._sources(installed):
-            package = source.by_id(package_id)
-            if package is not None:
-                return package
-        return None
+        key = (package_id, installed)
+        if key not in self._by_id:
+            found = (s.by_id(package_id) for s in self._sources(installed))
+            self._by_id[key] = next((p for p in found if p is not None), None)
+        return self._by_id[key]
 
     def by_provider(self, provider: Provider, *, installed: bool | None = None) -> list[Package]:
         """Every candidate, best first: source priority, then newest release."""
@@ -127,11 +131,13 @@ class Registry:
         return self.by_provider(Provider(RelationKind.NAME, name), installed=installed)
 
     def first(self, provider: Provider, *, installed: bool | None = None) -> Package | None:
-        for source in self._sources(installed):
-            candidates = source.by_provider(provider)
-            if candidates:
-                return candidates[0]
-        return None
+        """The best candidate: from the highest-priority source that has one, its newest."""
+        key = (provider, installed)
+        if key not in self._first:
+            self._first[key] = next(
+                (c[0] for s in self._sources(installed) if (c := s.by_provider(provider))), None
+            )
+        return self._first[key]
 
     def available(self) -> Iterator[Package]:
         """The winner for each package name among the available sources."""

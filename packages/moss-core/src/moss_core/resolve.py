@@ -70,7 +70,7 @@ def resolve(registry: Registry, roots: Sequence[str], lookup: Lookup) -> list[Pa
     """
     chosen: dict[str, Package] = {}
     parent: dict[str, str | None] = {}
-    provided: dict[Provider, str] = {}
+    provided: dict[Provider, Package] = {}
     edges: dict[str, list[str]] = {}
     layer = list(dict.fromkeys(roots))
     for package_id in layer:
@@ -85,7 +85,7 @@ def resolve(registry: Registry, roots: Sequence[str], lookup: Lookup) -> list[Pa
                 raise MissingPackageError(package_id)
             chosen[package_id] = package
             for provider in package.meta.all_provides():
-                provided[provider] = package_id
+                provided[provider] = package
             edges[package_id] = []
         for package_id in layer:
             package = chosen[package_id]
@@ -99,17 +99,17 @@ def resolve(registry: Registry, roots: Sequence[str], lookup: Lookup) -> list[Pa
                     parent[target.id] = package_id
                     next_layer.append(target.id)
                 for provider in target.meta.all_provides():
-                    provided.setdefault(provider, target.id)
+                    provided.setdefault(provider, target)
         layer = next_layer
     return [chosen[package_id] for package_id in _topological(list(chosen), edges)]
 
 
 def _find(
-    registry: Registry, provided: dict[Provider, str], dependency: Dependency, lookup: Lookup
+    registry: Registry, provided: dict[Provider, Package], dependency: Dependency, lookup: Lookup
 ) -> Package | None:
     provider = Provider(dependency.kind, dependency.name)
     if provider in provided:
-        return registry.by_id(provided[provider])
+        return provided[provider]
     for installed in lookup.value:
         package = registry.first(provider, installed=installed)
         if package is not None:
