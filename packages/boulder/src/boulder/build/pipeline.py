@@ -16,16 +16,18 @@ from boulder.build.analysis import Analyser, AnalysisOptions, Bucket
 from boulder.build.collect import walk_install_root
 from boulder.build.container import BuildDirs, HostRoot, fresh_dir, mason_binds
 from boulder.build.emit import Emitted, package_meta, write_manifests, write_package
+from boulder.build.roots import BuildRoot, RepositoryRoot, root_packages
 from boulder.build.runner import Console, JobRunner
 from boulder.build.upstreams import fetch_git, fetch_plain, share_file
 from boulder.compiled import CompiledRecipe, compile_recipe
-from boulder.errors import BuildError, ProfileError
+from boulder.errors import BuildError
 from boulder.macros.load import MacroSet
 from boulder.phases import BuildContext
+from boulder.profiles import HOST, Profile, ProfileStore, default_config_dir
 from boulder.recipe.load import LoadedRecipe, load_recipe
 from boulder.recipe.model import GitUpstream
 
-HOST_PROFILE = "host"
+HOST_PROFILE = HOST
 
 
 def boulder_version() -> str:
@@ -50,6 +52,7 @@ class BuildOptions:
     jobs: int
     source_date_epoch: int
     profile: str = HOST_PROFILE
+    config_dir: Path = field(default_factory=default_config_dir)
     build_release: int = 1
     architecture: str = "x86_64"
     interactive: bool = False
@@ -89,13 +92,13 @@ def _share_upstreams(loaded: LoadedRecipe, dirs: BuildDirs, console: Console) ->
             share_file(cached, dirs.sourcedir / upstream.file_name)
 
 
-def _host_root(profile: str) -> HostRoot:
-    if profile != HOST_PROFILE:
-        raise ProfileError(
-            f"profile {profile}: build roots from repositories need the moss client to install "
-            "build dependencies, which boulder does not drive yet; use --profile host"
-        )
-    return HostRoot()
+def _build_root(
+    compiled: CompiledRecipe, profile: Profile, dirs: BuildDirs, log: Callable[[str], None]
+) -> BuildRoot:
+    if profile.is_host:
+        return HostRoot()
+    packages = root_packages(compiled.loaded.recipe, compiled.dependencies, profile.packages)
+    return RepositoryRoot(profile, packages, dirs.cache / "moss" / "cache", log)
 
 
 def build(path: Path, macros: MacroSet, options: BuildOptions) -> BuildResult:
@@ -103,7 +106,7 @@ def build(path: Path, macros: MacroSet, options: BuildOptions) -> BuildResult:
     compiled = compile_for_build(path, macros, options)
     loaded = compiled.loaded
     recipe = loaded.recipe
-    host = _host_root(options.profile)
+    profile = ProfileStore(options.config_dir).get(options.profile)
     dirs = BuildDirs(
         options.cache_dir.resolve(), f"{recipe.name}-{recipe.version}-{recipe.release}"
     )
@@ -119,11 +122,10 @@ def build(path: Path, macros: MacroSet, options: BuildOptions) -> BuildResult:
         )
         for directory in (dirs.artefacts, dirs.root, dirs.build):
             fresh_dir(directory)
+        host = _build_root(compiled, profile, dirs, console.line)
+        root_binds = host.populate(dirs.root, networking=recipe.networking)
         _share_upstreams(loaded, dirs, console)
-        binds = (
-            *host.populate(dirs.root, networking=recipe.networking),
-            *mason_binds(dirs, loaded.path.parent),
-        )
+        binds = (*root_binds, *mason_binds(dirs, loaded.path.parent))
         runner = JobRunner(recipe, loaded.path, dirs, binds, console, options.interactive)
         runner.run_jobs(compiled.scripts)
         emitted = _package(compiled, dirs, host, options, console)
@@ -135,7 +137,7 @@ def build(path: Path, macros: MacroSet, options: BuildOptions) -> BuildResult:
 
 
 def _package(
-    compiled: CompiledRecipe, dirs: BuildDirs, host: HostRoot, options: BuildOptions,
+    compiled: CompiledRecipe, dirs: BuildDirs, host: BuildRoot, options: BuildOptions,
     console: Console,
 ) -> list[Emitted]:  # fmt: skip
     recipe = compiled.loaded.recipe

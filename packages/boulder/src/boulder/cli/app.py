@@ -56,12 +56,24 @@ def _source_date_epoch(recipe_dir: Path) -> int:
     type=click.Path(file_okay=False, path_type=Path),
     help="Macro data directory (holding macros/arch and macros/actions); default: bundled.",
 )
+@click.option(
+    "--config-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Configuration directory (profiles) [/etc/boulder or ~/.config/boulder].",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Cache root (roots, build trees, upstreams) [/var/cache/boulder or ~/.cache/boulder].",
+)
 @click.version_option(
     None, "-V", "--version", package_name="boulder", prog_name="boulder",
     message="%(prog)s %(version)s",
 )  # fmt: skip
 @click.pass_context
-def cli(ctx: click.Context, data_dir: Path | None) -> None:
+def cli(
+    ctx: click.Context, data_dir: Path | None, config_dir: Path | None, cache_dir: Path | None
+) -> None:
     """Build AerynOS packages from stone.yaml recipes."""
     if ctx.invoked_subcommand is None:
         click.echo("Pass --help to view usage.")

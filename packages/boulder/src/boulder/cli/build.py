@@ -9,8 +9,31 @@ from pathlib import Path
 import click
 
 from boulder.build import HOST_PROFILE, BuildOptions, build, default_cache_dir
+from boulder.build.roots import refresh_profile
 from boulder.cli.app import _host, _macros, _source_date_epoch, cli
+from boulder.errors import ProfileError
+from boulder.profiles import (
+    Profile,
+    ProfileRepository,
+    ProfileStore,
+    default_config_dir,
+    parse_repository_spec,
+    profile_id,
+)
 from boulder.recipe.load import recipe_file
+
+
+def _root_option(ctx: click.Context, name: str) -> Path | None:
+    value: Path | None = ctx.find_root().params.get(name)
+    return value
+
+
+def _cache_dir(ctx: click.Context, given: Path | None = None) -> Path:
+    return given or _root_option(ctx, "cache_dir") or default_cache_dir()
+
+
+def _store(ctx: click.Context) -> ProfileStore:
+    return ProfileStore(_root_option(ctx, "config_dir") or default_config_dir())
 
 
 @cli.command("build")
@@ -24,7 +47,7 @@ from boulder.recipe.load import recipe_file
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Value of %(jobs) [CPU count].")
 @click.option(
     "--cache-dir", type=click.Path(file_okay=False, path_type=Path),
-    help="Cache root (roots, build trees, upstreams) [/var/cache/boulder or ~/.cache/boulder].",
+    help="Cache root, as the global option.",
 )  # fmt: skip
 @click.pass_context
 def build_command(
@@ -40,13 +63,82 @@ def build_command(
     recipe = recipe_file(path)
     options = BuildOptions(
         output=output,
-        cache_dir=cache_dir or default_cache_dir(),
+        cache_dir=_cache_dir(ctx, cache_dir),
         jobs=jobs or os.cpu_count() or 1,
         source_date_epoch=_source_date_epoch(recipe.parent),
         profile=profile,
+        config_dir=_store(ctx).config_dir,
         build_release=build_release,
         architecture=_host(),
         interactive=sys.stdin.isatty(),
         out=click.echo,
     )
     build(recipe, _macros(ctx), options)
+
+
+@cli.group()
+def profile() -> None:
+    """Build profiles: the repositories build roots are made from."""
+
+
+@profile.command("list")
+@click.pass_context
+def profile_list(ctx: click.Context) -> None:
+    """Every profile and its repositories, highest priority first."""
+    for found in _store(ctx).load().values():
+        click.echo(f"{found.id}:")
+        if found.is_host:
+            click.echo(" - the host's /usr, read-only (built in)")
+        for repo in sorted(found.repositories, key=lambda r: (-r.priority, r.name)):
+            click.echo(f" - {repo.name} = {repo.uri} [{repo.priority}]")
+
+
+def _refresh(ctx: click.Context, found: Profile) -> None:
+    moss_dir = _cache_dir(ctx) / "moss" / "profiles" / found.id
+    for name, count in refresh_profile(found, moss_dir):
+        click.echo(f"{name}: {count} packages")
+    click.echo(f"Profile {found.id} updated")
+
+
+@profile.command("add")
+@click.argument("name")
+@click.argument("uris", nargs=-1)
+@click.option(
+    "-r", "--repo", "specs", multiple=True, metavar="name=…,uri=…[,priority=N]",
+    help="A repository (repeatable).",
+)  # fmt: skip
+@click.option(
+    "--package", "packages", multiple=True,
+    help="What every build root holds (repeatable) [boulder's base set and toolchain].",
+)  # fmt: skip
+@click.pass_context
+def profile_add(
+    ctx: click.Context,
+    name: str,
+    uris: tuple[str, ...],
+    specs: tuple[str, ...],
+    packages: tuple[str, ...],
+) -> None:
+    """Save profile NAME with repositories (URIs of stone.index files, or -r specs), then
+    fetch their indexes."""
+    repos = [parse_repository_spec(spec) for spec in specs]
+    repos += [ProfileRepository(f"repo{i}", uri) for i, uri in enumerate(uris, len(repos) + 1)]
+    if not repos:
+        raise ProfileError("a profile needs at least one repository (URI or -r)")
+    found = Profile(profile_id(name), tuple(repos), tuple(packages) or None)
+    store = _store(ctx)
+    store.save(found)
+    _refresh(ctx, found)
+    click.echo(f'Profile "{found.id}" has been added')
+
+
+@profile.command("update")
+@click.option("-p", "--profile", "name", default=None, help="Only this profile [all].")
+@click.pass_context
+def profile_update(ctx: click.Context, name: str | None) -> None:
+    """Fetch the repository indexes of a profile (or of every profile) again."""
+    store = _store(ctx)
+    chosen = [store.get(name)] if name else list(store.load().values())
+    for found in chosen:
+        if not found.is_host:
+            _refresh(ctx, found)

@@ -1,0 +1,144 @@
+"""Build roots (spec §3.4): the host's `/usr`, or packages installed by moss from a profile's
+repositories into the build's root directory (the same store, VFS and blit as moss)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from boulder.errors import BuildError, ProfileError
+from boulder.profiles import Profile
+from boulder.recipe.model import Recipe
+from moss_core.client import Client, QuietReporter
+from moss_core.container import Bind
+from moss_core.errors import MossError
+from moss_core.installation import Installation
+from moss_core.repository import Repository, RepositoryConfig, refresh, sanitise_name
+
+# What every build root holds (spec §3.4), before the recipe's own needs.
+BASE_PACKAGES = (
+    "bash", "boulder", "coreutils", "dash", "diffutils", "findutils", "gawk", "glibc-devel",
+    "grep", "layout", "libarchive", "linux-headers", "os-info", "pkgconf", "sed", "util-linux",
+    "binary(git)", "binary(hx)", "binary(less)", "binary(nano)", "binary(ps)", "binary(rg)",
+    "binary(vim)",
+)  # fmt: skip
+
+
+class BuildRoot(Protocol):
+    def populate(self, root: Path, *, networking: bool) -> tuple[Bind, ...]:
+        """Fill the empty directory `root`; the binds the container needs on top of it."""
+        ...
+
+    def exists(self, path: str) -> bool:
+        """Whether container path `path` exists in the build root."""
+        ...
+
+    def pkgconfig_dirs(self) -> list[Path]:
+        """Host paths of the build root's pkg-config directories."""
+        ...
+
+
+def _base(recipe: Recipe) -> set[str]:
+    wanted = set(BASE_PACKAGES)
+    if recipe.toolchain == "llvm":
+        wanted.add("clang")
+    else:
+        wanted.update(("binary(ld.bfd)", "binary(gcc)", "binary(g++)"))
+    if recipe.emul32:
+        wanted.update(
+            ("glibc-32bit-devel", "clang-32bit")
+            if recipe.toolchain == "llvm"
+            else ("gcc-32bit", "libstdc++-32bit-devel")
+        )
+    if recipe.mold:
+        wanted.add("binary(mold)")
+    return wanted
+
+
+def root_packages(
+    recipe: Recipe, action_dependencies: Iterable[str], base: Sequence[str] | None = None
+) -> list[str]:
+    """The sorted, de-duplicated set of packages a recipe's build root is made of: the base
+    set and toolchain (or the profile's own `packages`), then what the recipe needs. Archives
+    are unpacked by boulder, so unlike upstream no `bsdtar` is added for them."""
+    wanted = _base(recipe) if base is None else set(base)
+    wanted.update(recipe.builddeps)
+    wanted.update(recipe.checkdeps)
+    for _name, profile in recipe.profiles:
+        wanted.update(profile.builddeps)
+        wanted.update(profile.checkdeps)
+    wanted.update(action_dependencies)
+    return sorted(wanted)
+
+
+def _repositories(profile: Profile) -> list[Repository]:
+    try:
+        return [
+            Repository(id=sanitise_name(r.name), uri=r.uri, priority=r.priority)
+            for r in profile.repositories
+        ]
+    except MossError as err:
+        raise ProfileError(f"profile {profile.id}: {err}") from err
+
+
+def refresh_profile(profile: Profile, moss_dir: Path) -> list[tuple[str, int]]:
+    """Fetch every repository index of the profile into its moss directory: (name, packages)."""
+    moss_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        installation = Installation.open(moss_dir)
+        config = RepositoryConfig.load(installation)
+        counts = []
+        for repo in _repositories(profile):
+            config.add(repo)
+            counts.append((repo.id, refresh(installation, repo)))
+        return counts
+    except MossError as err:
+        raise ProfileError(f"profile {profile.id}: {err}") from err
+
+
+@dataclass
+class RepositoryRoot:
+    """A build root installed by the moss client from the profile's repositories."""
+
+    profile: Profile
+    packages: Sequence[str]
+    download_cache: Path
+    log: Callable[[str], None]
+    _root: Path | None = None
+
+    def populate(self, root: Path, *, networking: bool) -> tuple[Bind, ...]:
+        self._root = root
+        self.download_cache.mkdir(parents=True, exist_ok=True)
+        try:
+            installation = Installation.open(root, cache=self.download_cache)
+            config = RepositoryConfig.load(installation)
+            for repo in _repositories(self.profile):
+                config.add(repo)
+                refresh(installation, repo)
+            reporter = QuietReporter()
+            with Client(installation, reporter) as client:
+                client.install(list(self.packages))
+        except MossError as err:
+            raise BuildError(f"build root from profile {self.profile.id}: {err}") from err
+        for line in reporter.lines:
+            self.log(line)
+        if networking and Path("/etc/resolv.conf").exists():
+            (root / "etc").mkdir(exist_ok=True)
+            shutil.copy("/etc/resolv.conf", root / "etc/resolv.conf")
+        return ()
+
+    def _host(self, path: str) -> Path:
+        if self._root is None:
+            raise BuildError("the build root has not been populated")
+        return self._root / path.lstrip("/")
+
+    def exists(self, path: str) -> bool:
+        return os.path.lexists(self._host(path))
+
+    def pkgconfig_dirs(self) -> list[Path]:
+        dirs = (self._host("/usr/lib/pkgconfig"), self._host("/usr/share/pkgconfig"))
+        return [d for d in dirs if d.is_dir()]

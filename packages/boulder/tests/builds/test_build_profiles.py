@@ -1,0 +1,142 @@
+"""Profiles: saved configuration, the CLI, and a build root installed by moss from one."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from boulder.build import BuildOptions, build
+from boulder.build.roots import root_packages
+from boulder.cli import main
+from boulder.errors import BuildError, ProfileError
+from boulder.macros.load import MacroSet
+from boulder.profiles import Profile, ProfileRepository, ProfileStore, parse_repository_spec
+from boulder.recipe.load import load_recipe
+
+EXAMPLES = Path(__file__).resolve().parents[4] / "examples"
+
+# Just enough of the host, packaged, for a build root without the host's /usr: bash and a
+# few tools with the libraries they need (the C library comes from examples/host-libc).
+TOOLBOX = """\
+name: toolbox
+version: 1
+release: 1
+homepage: https://example.com/toolbox
+license: GPL-3.0-or-later
+toolchain: gnu
+strip: false
+debug: false
+install: |
+  mkdir -p %(installroot)/usr/bin %(installroot)/usr/lib
+  for tool in bash mkdir chmod cat; do
+    cp -L /usr/bin/$tool %(installroot)/usr/bin/
+    for lib in $(ldd /usr/bin/$tool | awk '/=> \\//{print $3}'); do
+      case "$(basename $lib)" in libc.so.6) ;; *) cp -L $lib %(installroot)/usr/lib/ ;; esac
+    done
+  done
+"""
+
+SCRIPT_RECIPE = """\
+name: greeter
+version: 3
+release: 1
+homepage: https://example.com/greeter
+license: MIT
+toolchain: gnu
+install: |
+  test ! -e /usr/bin/gcc
+  mkdir -p %(installroot)/usr/bin
+  printf '#!/usr/bin/bash\\necho hi\\n' > %(installroot)/usr/bin/greeter
+  chmod 755 %(installroot)/usr/bin/greeter
+"""
+
+
+def test_repository_specs() -> None:
+    assert parse_repository_spec("name=a,uri=file:///x/stone.index,priority=5") == (
+        ProfileRepository("a", "file:///x/stone.index", 5)
+    )
+    for bad in ("uri=x", "name=a", "name=a,uri=x,priority=high", "name=a,uri=x,colour=red"):
+        with pytest.raises(ProfileError):
+            parse_repository_spec(bad)
+
+
+def test_store_round_trip_and_lookup(tmp_path: Path) -> None:
+    store = ProfileStore(tmp_path, system_dir=None)
+    assert list(store.load()) == ["host"]
+    saved = Profile("my_local", (ProfileRepository("r", "file:///r/stone.index", 2),), ("a", "b"))
+    store.save(saved)
+    assert store.get("my.local") == saved
+    with pytest.raises(ProfileError, match="cannot find the provided profile: nope"):
+        store.get("nope")
+    with pytest.raises(ProfileError):
+        store.save(Profile("host"))
+
+
+def test_root_packages(write_recipe: Callable[[str], Path], macros: MacroSet) -> None:
+    recipe = load_recipe(
+        write_recipe("toolchain: gnu\nbuilddeps: [pkgconfig(zlib)]\ncheckdeps: [x]\n")
+    ).recipe
+    default = root_packages(recipe, {"binary(make)"})
+    assert {"bash", "binary(gcc)", "pkgconfig(zlib)", "x", "binary(make)"} <= set(default)
+    assert default == sorted(set(default))
+    assert root_packages(recipe, set(), ("toolbox",)) == ["pkgconfig(zlib)", "toolbox", "x"]
+
+
+@pytest.mark.usefixtures("containers")
+def test_build_root_from_a_profile_repository(
+    tmp_path: Path, macros: MacroSet, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if shutil.which("ldd") is None:
+        pytest.skip("the toolbox recipe copies host programs with the libraries ldd lists")
+    repo, cache, config = tmp_path / "repo", tmp_path / "cache", tmp_path / "config"
+    repo.mkdir()
+    recipes = tmp_path / "recipes"
+    shutil.copytree(EXAMPLES / "host-libc", recipes / "host-libc")
+    (recipes / "toolbox").mkdir()
+    (recipes / "toolbox/stone.yaml").write_text(TOOLBOX, encoding="utf-8")
+    (recipes / "greeter").mkdir()
+    (recipes / "greeter/stone.yaml").write_text(SCRIPT_RECIPE, encoding="utf-8")
+    for name in ("host-libc", "toolbox"):
+        options = BuildOptions(output=repo, cache_dir=cache, jobs=1, source_date_epoch=1)
+        build(recipes / name, macros, options)
+    subprocess.run([sys.executable, "-m", "moss", "index", str(repo)], check=True)
+    capsys.readouterr()
+
+    common = ["--config-dir", str(config), "--cache-dir", str(cache)]
+    index = (repo / "stone.index").as_uri()
+    with pytest.raises(SystemExit) as exited:
+        main([*common, "profile", "add", "tiny", "-r", f"name=local,uri={index}", "--package",
+              "toolbox"])  # fmt: skip
+    assert exited.value.code == 0
+    assert "local: " in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main([*common, "profile", "list"])
+    listed = capsys.readouterr().out
+    assert f"tiny:\n - local = {index} [0]\n" in listed and listed.startswith("host:\n")
+
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(SystemExit) as exited:
+        main([*common, "build", str(recipes / "greeter"), "-p", "tiny", "-o", str(out)])
+    printed = capsys.readouterr()
+    assert exited.value.code == 0, printed.err
+    assert "Installed toolbox" in printed.out and "│I│ + test '!' -e /usr/bin/gcc" in printed.out
+    assert [p.name for p in out.iterdir()] == ["greeter-3-1-1-x86_64.stone"]
+
+    with pytest.raises(BuildError, match=r"nothing provides|no package found"):
+        build(
+            recipes / "greeter", macros,
+            BuildOptions(output=out, cache_dir=cache, jobs=1, source_date_epoch=1,
+                         profile="missing-deps", config_dir=_profile_without(config, index)),
+        )  # fmt: skip
+
+
+def _profile_without(config: Path, index: str) -> Path:
+    store = ProfileStore(config, system_dir=None)
+    store.save(Profile("missing-deps", (ProfileRepository("local", index),), ("no-such-thing",)))
+    return config
