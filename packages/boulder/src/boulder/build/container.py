@@ -14,6 +14,7 @@ import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from moss_core.container import Bind, ContainerSpec, Dev
 
@@ -95,6 +96,20 @@ def remove_tree(path: Path) -> None:
 def fresh_dir(path: Path) -> None:
     remove_tree(path)
     path.mkdir(parents=True)
+
+
+class BuildRoot(Protocol):
+    def populate(self, root: Path, *, networking: bool) -> tuple[Bind, ...]:
+        """Fill the empty directory `root`; the binds the container needs on top of it."""
+        ...
+
+    def exists(self, path: str) -> bool:
+        """Whether container path `path` exists in the build root."""
+        ...
+
+    def pkgconfig_dirs(self) -> list[Path]:
+        """Host paths of the build root's pkg-config directories."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,9 +14,8 @@ from pathlib import Path
 
 from boulder.build.analysis import Analyser, AnalysisOptions, Bucket
 from boulder.build.collect import walk_install_root
-from boulder.build.container import BuildDirs, HostRoot, fresh_dir, mason_binds
+from boulder.build.container import BuildDirs, BuildRoot, HostRoot, fresh_dir, mason_binds
 from boulder.build.emit import Emitted, package_meta, write_manifests, write_package
-from boulder.build.roots import BuildRoot, RepositoryRoot, root_packages
 from boulder.build.runner import Console, JobRunner
 from boulder.build.upstreams import fetch_git, fetch_plain, share_file
 from boulder.compiled import CompiledRecipe, compile_recipe
@@ -97,6 +96,9 @@ def _build_root(
 ) -> BuildRoot:
     if profile.is_host:
         return HostRoot()
+    # The moss client (and its HTTP stack) is only needed for roots made from repositories.
+    from boulder.build.roots import RepositoryRoot, root_packages
+
     packages = root_packages(compiled.loaded.recipe, compiled.dependencies, profile.packages)
     return RepositoryRoot(profile, packages, dirs.cache / "moss" / "cache", log)
 

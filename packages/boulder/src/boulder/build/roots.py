@@ -8,7 +8,6 @@ import shutil
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from boulder.errors import BuildError, ProfileError
 from boulder.profiles import Profile
@@ -26,20 +25,6 @@ BASE_PACKAGES = (
     "binary(git)", "binary(hx)", "binary(less)", "binary(nano)", "binary(ps)", "binary(rg)",
     "binary(vim)",
 )  # fmt: skip
-
-
-class BuildRoot(Protocol):
-    def populate(self, root: Path, *, networking: bool) -> tuple[Bind, ...]:
-        """Fill the empty directory `root`; the binds the container needs on top of it."""
-        ...
-
-    def exists(self, path: str) -> bool:
-        """Whether container path `path` exists in the build root."""
-        ...
-
-    def pkgconfig_dirs(self) -> list[Path]:
-        """Host paths of the build root's pkg-config directories."""
-        ...
 
 
 def _base(recipe: Recipe) -> set[str]:

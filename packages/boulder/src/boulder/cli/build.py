@@ -9,7 +9,6 @@ from pathlib import Path
 import click
 
 from boulder.build import HOST_PROFILE, BuildOptions, build, default_cache_dir
-from boulder.build.roots import refresh_profile
 from boulder.cli.app import _host, _macros, _source_date_epoch, cli
 from boulder.errors import ProfileError
 from boulder.profiles import (
@@ -94,6 +93,9 @@ def profile_list(ctx: click.Context) -> None:
 
 
 def _refresh(ctx: click.Context, found: Profile) -> None:
+    # Imported here: only profile commands and repository-backed builds need the moss client.
+    from boulder.build.roots import refresh_profile
+
     moss_dir = _cache_dir(ctx) / "moss" / "profiles" / found.id
     for name, count in refresh_profile(found, moss_dir):
         click.echo(f"{name}: {count} packages")
