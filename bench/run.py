@@ -3,29 +3,44 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import moss_blit
+import resolve_corpus
 import stone_unpack
 
-BENCHES = {"stone unpack vs zstd -d": (stone_unpack.main, ("ratio", 0.8))}
+Bench = Callable[[], dict[str, float]]
+
+# name: (benchmark, (figure, goal)) — a goal of None only reports.
+BENCHES: dict[str, tuple[Bench, tuple[str, float] | None]] = {
+    "stone unpack vs zstd -d": (stone_unpack.main, ("ratio", 0.8)),
+    "moss cached re-install: blit vs cp -al": (moss_blit.main, ("ratio", 1.0)),
+    "resolution over the corpus index": (resolve_corpus.main, None),
+}
 
 
 def main() -> int:
+    only = set(sys.argv[1:])
     failed = False
-    for title, (bench, (key, goal)) in BENCHES.items():
-        print(f"== {title}")
+    for title, (bench, goal) in BENCHES.items():
+        if only and not any(word in title for word in only):
+            continue
+        print(f"== {title}", flush=True)
         figures = bench()
         for name, value in figures.items():
             print(
-                f"  {name:>14}: {value:.3f}"
+                f"  {name:>16}: {value:.3f}"
                 if isinstance(value, float)
-                else f"  {name:>14}: {value}"
+                else f"  {name:>16}: {value}"
             )
-        met = figures[key] >= goal
-        failed |= not met
-        print(f"  goal {key} >= {goal}: {'met' if met else 'NOT met'}")
+        if goal is not None:
+            key, target = goal
+            met = figures[key] >= target
+            failed |= not met
+            print(f"  goal {key} >= {target}: {'met' if met else 'NOT met'}", flush=True)
     return 1 if failed else 0
 
 
