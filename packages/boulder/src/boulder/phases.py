@@ -275,6 +275,55 @@ def _fail(
     return cls(err.message, file=loaded.path, line=line, key=key)
 
 
+def _scope(
+    loaded: LoadedRecipe,
+    macros: MacroSet,
+    context: BuildContext,
+    target: str,
+    stage: Stage,
+    phase: Phase,
+) -> Scope:
+    tables = _tables(macros, target)
+    flags = _tuning_flags(loaded, tables, stage)
+    values = builtins(loaded.recipe, context, target, stage, phase, flags)
+    return Scope(tables.actions, tables.definitions, values)
+
+
+def _shell_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c == "_" else "_" for c in name)
+
+
+def shell_macros(
+    loaded: LoadedRecipe,
+    macros: MacroSet,
+    context: BuildContext,
+    target: str,
+    stage: Stage,
+    phase: Phase,
+) -> str:
+    """Every action as a shell function `a_<name>` and every definition as a variable
+    `d_<name>`, expanded for one phase: what a breakpoint shell offers (spec §2.7)."""
+    scope = _scope(loaded, macros, context, target, stage, phase)
+    lines: list[str] = []
+    for name in sorted(scope.actions):
+        try:
+            body = scope.expand_text(f"%{name}")
+        except ExpansionError:
+            # An action that cannot expand in this phase is simply not offered.
+            continue
+        function = f"a_{_shell_name(name)}"
+        lines.append(f"{function}() {{\n:\n{body}\n}}\nexport -f {function}")
+    for name in sorted(scope.definitions):
+        try:
+            value = scope.expand_text(f"%({name})")
+        except ExpansionError:
+            continue
+        quoted = value.replace("\\", "\\\\").replace('"', '\\"')
+        variable = f"d_{_shell_name(name)}"
+        lines.append(f'{variable}="{quoted}"; export {variable}')
+    return "".join(f"{line}\n" for line in lines)
+
+
 def phase_script(
     loaded: LoadedRecipe,
     macros: MacroSet,
@@ -288,13 +337,7 @@ def phase_script(
     text, loc = _phase_text(recipe, target, stage, phase)
     if not text:
         return None
-    tables = _tables(macros, target)
-    flags = _tuning_flags(loaded, tables, stage)
-    scope = Scope(
-        tables.actions,
-        tables.definitions,
-        builtins(recipe, context, target, stage, phase, flags),
-    )
+    scope = _scope(loaded, macros, context, target, stage, phase)
     environment, env_loc = _phase_source(recipe, target, "environment")
     # `(null)` means "no environment" (also in a profile, where it hides the top-level one).
     if phase is Phase.PREPARE or not environment or environment == "(null)":

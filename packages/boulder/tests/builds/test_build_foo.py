@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -147,3 +148,32 @@ def test_exit_breakpoint_without_terminal_stops_the_build(
         build(project.recipe, macros, _options(project, lines))
     assert "│B│ one" in lines and "│B│ two" not in lines
     assert "Breakpoint at line 8 (exit)" in "\n".join(lines)
+
+
+def test_workload_runs_pgo_stages_in_order(
+    foo_project: Callable[..., Project], macros: MacroSet
+) -> None:
+    project = foo_project(
+        recipe=HEAD + 'toolchain: gnu\nbuild: |\n  echo "build $PGO_STAGE"\n'
+        "workload: |\n  echo workload\ninstall: |\n  echo install\n"
+    )
+    lines: list[str] = []
+    result = build(project.recipe, macros, _options(project, lines))
+    wanted = ("│pgo-", "││B│ build", "││W│ workload", "││I│ install", "│I│ install")
+    assert [line for line in lines if line.startswith(wanted)] == [
+        "│pgo-stage1", "││B│ build ONE", "││W│ workload",
+        "│pgo-use", "││B│ build USE", "││I│ install",
+    ]  # fmt: skip
+    assert result.packages == ()
+
+
+def test_missing_output_directory_fails_first(
+    foo_project: Callable[..., Project], macros: MacroSet, tmp_path: Path
+) -> None:
+    project = foo_project()
+    options = BuildOptions(
+        output=tmp_path / "nope", cache_dir=project.cache, jobs=1, source_date_epoch=1
+    )
+    with pytest.raises(BuildError, match=r'output directory does not exist: ".*nope"'):
+        build(project.recipe, macros, options)
+    assert not project.cache.exists()

@@ -21,7 +21,7 @@ from boulder.build.upstreams import fetch_git, fetch_plain, share_file
 from boulder.compiled import CompiledRecipe, compile_recipe
 from boulder.errors import BuildError
 from boulder.macros.load import MacroSet
-from boulder.phases import BuildContext
+from boulder.phases import BuildContext, shell_macros
 from boulder.profiles import HOST, Profile, ProfileStore, default_config_dir
 from boulder.recipe.load import LoadedRecipe, load_recipe
 from boulder.recipe.model import GitUpstream
@@ -70,13 +70,10 @@ def _check_output(output: Path) -> None:
         raise BuildError(f'output directory does not exist: "{output}"')
 
 
-def compile_for_build(path: Path, macros: MacroSet, options: BuildOptions) -> CompiledRecipe:
-    """Load and compile everything up front: a bad macro fails before any build work."""
-    loaded = load_recipe(path)
-    context = BuildContext(
+def _context(options: BuildOptions) -> BuildContext:
+    return BuildContext(
         jobs=options.jobs, source_date_epoch=options.source_date_epoch, host=options.architecture
     )
-    return compile_recipe(loaded, macros, context)
 
 
 def _share_upstreams(loaded: LoadedRecipe, dirs: BuildDirs, console: Console) -> None:
@@ -105,8 +102,9 @@ def _build_root(
 
 def build(path: Path, macros: MacroSet, options: BuildOptions) -> BuildResult:
     _check_output(options.output)
-    compiled = compile_for_build(path, macros, options)
-    loaded = compiled.loaded
+    # Everything is compiled up front: a bad macro fails before any build work.
+    loaded = load_recipe(path)
+    compiled = compile_recipe(loaded, macros, _context(options))
     recipe = loaded.recipe
     profile = ProfileStore(options.config_dir).get(options.profile)
     dirs = BuildDirs(
@@ -128,7 +126,11 @@ def build(path: Path, macros: MacroSet, options: BuildOptions) -> BuildResult:
         root_binds = host.populate(dirs.root, networking=recipe.networking)
         _share_upstreams(loaded, dirs, console)
         binds = (*root_binds, *mason_binds(dirs, loaded.path.parent))
-        runner = JobRunner(recipe, loaded.path, dirs, binds, console, options.interactive)
+        runner = JobRunner(
+            recipe, loaded.path, dirs, binds, console,
+            lambda s: shell_macros(loaded, macros, _context(options), s.target, s.stage, s.phase),
+            options.interactive,
+        )  # fmt: skip
         runner.run_jobs(compiled.scripts)
         emitted = _package(compiled, dirs, host, options, console)
         manifests = write_manifests(loaded.path.parent, emitted, options.architecture)

@@ -68,6 +68,8 @@ class JobRunner:
     dirs: BuildDirs
     binds: Sequence[Bind]
     console: Console
+    shell_macros: Callable[[PhaseScript], str]
+    """The actions and definitions a breakpoint shell offers, for a script's phase."""
     interactive: bool = False
     _count: int = 0
 
@@ -152,7 +154,8 @@ class JobRunner:
         if self.interactive:
             home = str(buildroot(script.target))
             profile = self.dirs.guest_build(home) / ".profile"
-            profile.write_text(breakpoint_profile(script.preamble), encoding="utf-8")
+            text = breakpoint_profile(script.preamble) + self.shell_macros(script)
+            profile.write_text(text, encoding="utf-8")
             env = {**self._env(home), "TERM": "xterm-256color"}
             spec = build_spec(
                 self.dirs, self.binds, networking=self.recipe.networking, workdir=cwd, env=env

@@ -1,0 +1,43 @@
+"""What a breakpoint shell gets: the script environment and every macro, loadable by bash."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from boulder.build.runner import breakpoint_profile
+from boulder.macros.load import MacroSet
+from boulder.phases import BuildContext, Phase, phase_script, shell_macros
+from boulder.recipe.load import load_recipe
+from boulder.recipe.targets import Stage
+
+
+def test_breakpoint_shell_profile_loads_in_bash(
+    write_recipe: Callable[[str], Path], macros: MacroSet, context: BuildContext, tmp_path: Path
+) -> None:
+    if shutil.which("bash") is None:
+        pytest.skip("needs bash")
+    loaded = load_recipe(write_recipe("build: |\n  make\n  %break_continue\n  make\n"))
+    script = phase_script(loaded, macros, context, "x86_64", Stage.NONE, Phase.BUILD)
+    assert script is not None
+    profile = breakpoint_profile(script.preamble)
+    assert not any(line.startswith(("#!", "set -", "TERM=")) for line in profile.splitlines())
+    assert "export CFLAGS=" in profile or 'CFLAGS="' in profile
+    extra = shell_macros(loaded, macros, context, "x86_64", Stage.NONE, Phase.BUILD)
+    assert 'd_libdir="/usr/lib"; export d_libdir' in extra.splitlines()
+    # Outside the container the work directory does not exist: leave out the check and `cd`.
+    kept = [
+        line for line in profile.splitlines()
+        if "missing work directory" not in line and not line.startswith("cd ")
+    ]  # fmt: skip
+    (tmp_path / ".profile").write_text("\n".join(kept) + "\n" + extra)
+    done = subprocess.run(
+        ["bash", "-c", 'source .profile; declare -F a_make >/dev/null; echo "$d_libdir"'],
+        cwd=tmp_path, capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "/usr/lib"
