@@ -177,3 +177,20 @@ def test_missing_output_directory_fails_first(
     with pytest.raises(BuildError, match=r'output directory does not exist: ".*nope"'):
         build(project.recipe, macros, options)
     assert not project.cache.exists()
+
+
+def test_cleanup_leaves_only_the_packages(
+    foo_project: Callable[..., Project], macros: MacroSet
+) -> None:
+    project = foo_project()
+    lines: list[str] = []
+    options = BuildOptions(
+        output=project.output, cache_dir=project.cache, jobs=2, source_date_epoch=1,
+        cleanup=True, out=lines.append,
+    )  # fmt: skip
+    build(project.recipe, macros, options)
+    assert len(list(project.output.glob("*.stone"))) == 4
+    for leftover in ("root", "build", "artefacts"):
+        assert list((project.cache / leftover).iterdir()) == []
+    assert [p for p in (project.cache / "upstreams").rglob("*") if p.is_file()] == []
+    assert not any(line.startswith("Warning") for line in lines)

@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 import zstandard
 
+from boulder.build.pipeline import upstream_version, version_mismatch
 from boulder.build.upstreams import fetch_git, fetch_plain, plain_cache_path, unpack
 from boulder.errors import UpstreamError
+from boulder.recipe.load import load_recipe
 from boulder.recipe.model import GitUpstream, PlainUpstream
 
 from .conftest import sha256
@@ -144,3 +146,17 @@ def test_git_upstream_is_mirrored_and_checked_out(tmp_path: Path) -> None:
     assert origin == repo.as_uri()
     with pytest.raises(UpstreamError, match="git ref nope not found"):
         fetch_git(tmp_path / "cache", GitUpstream(repo.as_uri(), "nope"), tmp_path / "c2", print)
+
+
+def test_upstream_version_warning(tmp_path: Path) -> None:
+    (tmp_path / "stone.yaml").write_text(
+        "name: a\nversion: 1.1\nrelease: 1\nhomepage: h\nlicense: MIT\n"
+        "upstreams:\n  - https://example.com/a-1.2.tar.xz: abcdef\n"
+    )
+    recipe = load_recipe(tmp_path / "stone.yaml").recipe
+    assert version_mismatch(recipe) == (
+        "Warning | 'version' and first parsed upstream version do not match. "
+        "Expected: 1.2, got: 1.1"
+    )
+    assert upstream_version("https://x/v1.2.3.tar.gz") == "1.2.3"
+    assert upstream_version("https://x/foo.tar.gz") is None

@@ -4,6 +4,7 @@ pure recipe, script, collection and metadata code."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -14,17 +15,30 @@ from pathlib import Path
 
 from boulder.build.analysis import Analyser, AnalysisOptions, Bucket
 from boulder.build.collect import walk_install_root
-from boulder.build.container import BuildDirs, BuildRoot, HostRoot, fresh_dir, mason_binds
+from boulder.build.container import (
+    BuildDirs,
+    BuildRoot,
+    HostRoot,
+    fresh_dir,
+    mason_binds,
+    remove_tree,
+)
 from boulder.build.emit import Emitted, package_meta, write_manifests, write_package
 from boulder.build.runner import Console, JobRunner
-from boulder.build.upstreams import fetch_git, fetch_plain, share_file
+from boulder.build.upstreams import (
+    fetch_git,
+    fetch_plain,
+    git_cache_path,
+    plain_cache_path,
+    share_file,
+)
 from boulder.compiled import CompiledRecipe, compile_recipe
 from boulder.errors import BuildError
 from boulder.macros.load import MacroSet
 from boulder.phases import BuildContext, shell_macros
 from boulder.profiles import HOST, Profile, ProfileStore, default_config_dir
 from boulder.recipe.load import LoadedRecipe, load_recipe
-from boulder.recipe.model import GitUpstream
+from boulder.recipe.model import GitUpstream, PlainUpstream, Recipe, url_file_name
 
 HOST_PROFILE = HOST
 
@@ -55,6 +69,8 @@ class BuildOptions:
     build_release: int = 1
     architecture: str = "x86_64"
     interactive: bool = False
+    compiler_cache: bool = False
+    cleanup: bool = False
     out: Callable[[str], None] = field(default=print, compare=False)
 
 
@@ -72,7 +88,10 @@ def _check_output(output: Path) -> None:
 
 def _context(options: BuildOptions) -> BuildContext:
     return BuildContext(
-        jobs=options.jobs, source_date_epoch=options.source_date_epoch, host=options.architecture
+        jobs=options.jobs,
+        source_date_epoch=options.source_date_epoch,
+        compiler_cache=options.compiler_cache,
+        host=options.architecture,
     )
 
 
@@ -135,7 +154,12 @@ def build(path: Path, macros: MacroSet, options: BuildOptions) -> BuildResult:
         emitted = _package(compiled, dirs, host, options, console)
         manifests = write_manifests(loaded.path.parent, emitted, options.architecture)
         _sync(emitted, options.output)
+        if options.cleanup:
+            _cleanup(loaded, dirs)
         console.line(f"Build took {time.monotonic() - started:.1f}s")
+        mismatch = version_mismatch(recipe)
+        if mismatch is not None:
+            console.line(mismatch)
         console.line(f"Build finished successfully at {datetime.now().astimezone().isoformat()}")
     return BuildResult(tuple(emitted), tuple(manifests), dirs.log)
 
@@ -169,6 +193,38 @@ def _package(
         console.line(f"Emitted {done.file.name}")
         emitted.append(done)
     return emitted
+
+
+def _cleanup(loaded: LoadedRecipe, dirs: BuildDirs) -> None:
+    """Delete the build's root, trees and artefacts and this recipe's cached upstreams."""
+    for directory in (dirs.root, dirs.build, dirs.artefacts):
+        remove_tree(directory)
+    for upstream in loaded.recipe.upstreams:
+        if isinstance(upstream, GitUpstream):
+            remove_tree(git_cache_path(dirs.cache, upstream))
+        else:
+            plain_cache_path(dirs.cache, upstream).unlink(missing_ok=True)
+
+
+def upstream_version(url: str) -> str | None:
+    """The version a plain upstream's file name carries: the last dash-, underscore- or
+    `v`-separated part of its stem that starts with a digit."""
+    name = url_file_name(url)
+    stem = re.sub(r"(\.(tar|t?gz|tbz2?|txz|tzst|zip|bz2|xz|zst|lz|7z))+$", "", name)
+    found = re.findall(r"(?:^|[-_v])(\d[0-9A-Za-z.+~]*)", stem)
+    return found[-1] if found else None
+
+
+def version_mismatch(recipe: Recipe) -> str | None:
+    """The (non-fatal) warning when the first plain upstream's version is not the recipe's."""
+    first = next((u for u in recipe.upstreams if isinstance(u, PlainUpstream)), None)
+    found = None if first is None else upstream_version(first.url)
+    if found is None or found == recipe.version:
+        return None
+    return (
+        "Warning | 'version' and first parsed upstream version do not match. "
+        f"Expected: {found}, got: {recipe.version}"
+    )
 
 
 def _sync(emitted: list[Emitted], output: Path) -> None:

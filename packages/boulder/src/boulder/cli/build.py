@@ -48,6 +48,11 @@ def _store(ctx: click.Context) -> ProfileStore:
     "--cache-dir", type=click.Path(file_okay=False, path_type=Path),
     help="Cache root, as the global option.",
 )  # fmt: skip
+@click.option("-c", "--compiler-cache", is_flag=True, help="Use ccache/sccache.")
+@click.option(
+    "--cleanup", is_flag=True,
+    help="Afterwards delete the build root, trees, artefacts and the recipe's upstreams.",
+)  # fmt: skip
 @click.pass_context
 def build_command(
     ctx: click.Context,
@@ -57,6 +62,8 @@ def build_command(
     build_release: int,
     jobs: int | None,
     cache_dir: Path | None,
+    compiler_cache: bool,
+    cleanup: bool,
 ) -> None:
     """Build a recipe into .stone packages, rootless, in a container."""
     recipe = recipe_file(path)
@@ -70,6 +77,8 @@ def build_command(
         build_release=build_release,
         architecture=_host(),
         interactive=sys.stdin.isatty(),
+        compiler_cache=compiler_cache,
+        cleanup=cleanup,
         out=click.echo,
     )
     build(recipe, _macros(ctx), options)
