@@ -16,7 +16,7 @@ from boulder.build.container import BuildDirs, build_spec, fresh_dir
 from boulder.build.upstreams import prepare
 from boulder.errors import BuildError
 from boulder.phases import Phase, PhaseScript, buildroot, workdir
-from boulder.recipe.model import Recipe
+from boulder.recipe.model import GitUpstream, Recipe
 from boulder.recipe.targets import Stage
 from boulder.script import Breakpoint
 from moss_core.container import Bind, ContainerError, run_container
@@ -93,7 +93,8 @@ class JobRunner:
         host_root.mkdir(parents=True, exist_ok=True)
         fresh_dir(self.dirs.guest_build(str(work)))
         bar = "││" if pgo else "│"
-        self.console.line(f"{bar}Prepare")
+        if any(isinstance(u, GitUpstream) or u.unpack for u in self.recipe.upstreams):
+            self.console.line(f"{bar}Prepare")
         try:
             prepare(self.recipe.upstreams, self.dirs.sourcedir, host_root)
         except BuildError as err:
