@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import pty
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -41,3 +44,32 @@ def test_breakpoint_shell_profile_loads_in_bash(
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "/usr/lib"
+
+
+@pytest.mark.usefixtures("containers")
+def test_breakpoint_opens_a_shell_in_the_container(tmp_path: Path) -> None:
+    """With a terminal on standard input, the build stops for a shell, then continues."""
+    recipe = tmp_path / "stone.yaml"
+    recipe.write_text(
+        "name: bp\nversion: 1\nrelease: 1\nhomepage: h\nlicense: MIT\n"
+        "build: |\n  echo one\n  %break_continue\n  echo two\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "out").mkdir()
+    master, terminal = pty.openpty()
+    try:
+        os.write(master, b'echo "BP:$d_libdir:$(id -u):$PWD"; declare -F a_make; exit\n')
+        done = subprocess.run(
+            [sys.executable, "-c", "import sys; from boulder.cli import main; main(sys.argv[1:])",
+             "build", str(recipe), "-o", str(tmp_path / "out"), "--cache-dir",
+             str(tmp_path / "cache")],
+            stdin=terminal, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    finally:
+        os.close(master)
+        os.close(terminal)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "Breakpoint at line 8 (continue)" in lines
+    assert "BP:/usr/lib:0:/mason/build/x86_64" in lines and "a_make" in lines
+    assert lines.index("│B│ one") < lines.index("a_make") < lines.index("│B│ two")
