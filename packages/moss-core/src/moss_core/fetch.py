@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -36,6 +36,9 @@ from moss_core.repository import _transport, http
 from moss_core.repository._model import RepositoryError, is_sha256
 
 _HASH_CHUNK = 1 << 20
+_INLINE_CHECK = 256 << 10
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,7 @@ class FetchProgress(Protocol):
 
 def fetch_all(
     jobs: Sequence[FetchJob],
-    on_ready: Callable[[FetchJob, Path], None],
+    on_ready: Callable[[FetchJob, Path], object],
     *,
     parallel: int = 8,
     progress: FetchProgress | None = None,
@@ -109,7 +112,7 @@ def fetch_all(
 class _Pipeline:
     def __init__(
         self,
-        on_ready: Callable[[FetchJob, Path], None],
+        on_ready: Callable[[FetchJob, Path], object],
         unpacker: ThreadPoolExecutor,
         *,
         parallel: int,
@@ -166,7 +169,7 @@ class _Pipeline:
             raise RepositoryError(f"{name}: {job.package.id!r} is not a sha256 package id")
         self._start(job, size)
         try:
-            if await asyncio.to_thread(_reuse_or_clear, job):
+            if job.target.exists() and await _off_loop(_reuse_or_clear, job, job.target):
                 self._advance(job, job.target.stat().st_size)
             else:
                 await self._download_verified(job)
@@ -181,7 +184,7 @@ class _Pipeline:
         while True:
             resumed = _is_http(job.uri) and job.part.exists()
             await self._transfer(job)
-            problem = await asyncio.to_thread(_verify, job)
+            problem = await _off_loop(_verify, job, job.part)
             if problem is None:
                 break
             job.part.unlink(missing_ok=True)
@@ -251,6 +254,15 @@ class _Pipeline:
         self.advanced[job.target] = self.advanced.get(job.target, 0) + nbytes
         if self.progress is not None:
             self.progress.advance(job, nbytes)
+
+
+async def _off_loop(check: Callable[[FetchJob], T], job: FetchJob, path: Path) -> T:
+    """`check(job)`, in a worker thread when `path` is big enough for hashing it to hold up the
+    other transfers; a small package is checked on the loop, where that costs less than the
+    hand-over to a thread."""
+    if path.stat().st_size < _INLINE_CHECK:
+        return check(job)
+    return await asyncio.to_thread(check, job)
 
 
 def _is_http(uri: str) -> bool:
