@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -194,3 +195,28 @@ def test_cleanup_leaves_only_the_packages(
         assert list((project.cache / leftover).iterdir()) == []
     assert [p for p in (project.cache / "upstreams").rglob("*") if p.is_file()] == []
     assert not any(line.startswith("Warning") for line in lines)
+
+
+def test_verify_against_a_manifest(foo_project: Callable[..., Project], macros: MacroSet) -> None:
+    project = foo_project()
+    build(project.recipe, macros, _options(project, []))
+    manifest = project.recipe.parent / "manifest.x86_64.bin"
+    report = project.recipe.parent / "manifest.x86_64.jsonc"
+    before = (manifest.stat().st_mtime_ns, report.stat().st_mtime_ns)
+    lines: list[str] = []
+    options = replace(_options(project, lines), verify=manifest)
+    build(project.recipe, macros, options)
+    assert f'Verified manifest "{manifest}"' in lines
+    assert (manifest.stat().st_mtime_ns, report.stat().st_mtime_ns) == before
+
+    with pytest.raises(BuildError, match="Binary manifest required for verification"):
+        build(project.recipe, macros, replace(options, verify=report))
+    project.recipe.write_text(
+        project.recipe.read_text(encoding="utf-8").replace("release: 1", "release: 2"),
+        encoding="utf-8",
+    )
+    for stone in project.output.iterdir():
+        stone.unlink()
+    with pytest.raises(BuildError, match="Built manifest does not match verification manifest"):
+        build(project.recipe, macros, options)
+    assert list(project.output.iterdir()) == []

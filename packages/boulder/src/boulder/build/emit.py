@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 import re
 import stat
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,8 @@ from stone import (
     LayoutEntry,
     Meta,
     Provider,
+    StoneError,
+    StoneReader,
     file_digest,
     manifest_report,
     write_binary,
@@ -161,13 +165,50 @@ def manifest_json(emitted: Sequence[Emitted]) -> str:
     return f"/** Human readable report. This is not consumed by boulder */\n{body}\n"
 
 
+def manifest_bytes(emitted: Sequence[Emitted]) -> bytes:
+    out = io.BytesIO()
+    write_manifest(out, [e.meta for e in manifest_packages(emitted)])
+    return out.getvalue()
+
+
+def _comparable(meta: Meta) -> Meta:
+    # Manifests store build release 0, and readers need not keep the writer's record order.
+    return replace(
+        meta,
+        build_release=0,
+        licenses=tuple(sorted(meta.licenses)),
+        depends=tuple(sorted(set(meta.depends))),
+        provides=tuple(sorted(set(meta.provides))),
+        conflicts=tuple(sorted(set(meta.conflicts))),
+        build_depends=tuple(sorted(set(meta.build_depends))),
+    )
+
+
+def manifest_matches(expected: Path, emitted: Sequence[Emitted]) -> bool:
+    """Whether a binary manifest describes these packages: the same bytes, or failing that
+    the same metadata package by package."""
+    built = manifest_bytes(emitted)
+    try:
+        given = expected.read_bytes()
+    except OSError as err:
+        raise BuildError(f'cannot read verification manifest "{expected}": {err}') from err
+    if hashlib.sha256(given).digest() == hashlib.sha256(built).digest():
+        return True
+    try:
+        with StoneReader(io.BytesIO(given), name=str(expected)) as reader:
+            theirs = {m.name: _comparable(m) for m in reader.metas()}
+    except StoneError:
+        return False
+    ours = {e.meta.name: _comparable(e.meta) for e in manifest_packages(emitted)}
+    return theirs == ours
+
+
 def write_manifests(out_dir: Path, emitted: Sequence[Emitted], architecture: str) -> list[Path]:
     kept = manifest_packages(emitted)
     if not kept:
         return []
     binary = out_dir / f"manifest.{architecture}.bin"
-    with open(binary, "wb") as out:
-        write_manifest(out, [e.meta for e in kept])
+    binary.write_bytes(manifest_bytes(kept))
     report = out_dir / f"manifest.{architecture}.jsonc"
     report.write_text(manifest_json(kept), encoding="utf-8")
     return [binary, report]

@@ -23,7 +23,13 @@ from boulder.build.container import (
     mason_binds,
     remove_tree,
 )
-from boulder.build.emit import Emitted, package_meta, write_manifests, write_package
+from boulder.build.emit import (
+    Emitted,
+    manifest_matches,
+    package_meta,
+    write_manifests,
+    write_package,
+)
 from boulder.build.runner import Console, JobRunner
 from boulder.build.upstreams import (
     fetch_git,
@@ -71,6 +77,8 @@ class BuildOptions:
     interactive: bool = False
     compiler_cache: bool = False
     cleanup: bool = False
+    verify: Path | None = None
+    """A binary manifest the build must reproduce; then the manifests are not rewritten."""
     out: Callable[[str], None] = field(default=print, compare=False)
 
 
@@ -81,9 +89,11 @@ class BuildResult:
     log: Path
 
 
-def _check_output(output: Path) -> None:
-    if not output.is_dir():
-        raise BuildError(f'output directory does not exist: "{output}"')
+def _check_options(options: BuildOptions) -> None:
+    if not options.output.is_dir():
+        raise BuildError(f'output directory does not exist: "{options.output}"')
+    if options.verify is not None and ".json" in options.verify.suffix:
+        raise BuildError(f'Binary manifest required for verification, got "{options.verify}"')
 
 
 def _context(options: BuildOptions) -> BuildContext:
@@ -120,7 +130,7 @@ def _build_root(
 
 
 def build(path: Path, macros: MacroSet, options: BuildOptions) -> BuildResult:
-    _check_output(options.output)
+    _check_options(options)
     # Everything is compiled up front: a bad macro fails before any build work.
     loaded = load_recipe(path)
     compiled = compile_recipe(loaded, macros, _context(options))
@@ -152,7 +162,15 @@ def build(path: Path, macros: MacroSet, options: BuildOptions) -> BuildResult:
         )  # fmt: skip
         runner.run_jobs(compiled.scripts)
         emitted = _package(compiled, dirs, host, options, console)
-        manifests = write_manifests(loaded.path.parent, emitted, options.architecture)
+        if options.verify is None:
+            manifests = write_manifests(loaded.path.parent, emitted, options.architecture)
+        elif manifest_matches(options.verify, emitted):
+            console.line(f'Verified manifest "{options.verify}"')
+            manifests = []
+        else:
+            raise BuildError(
+                f'Built manifest does not match verification manifest "{options.verify}"'
+            )
         _sync(emitted, options.output)
         if options.cleanup:
             _cleanup(loaded, dirs)

@@ -53,6 +53,10 @@ def _store(ctx: click.Context) -> ProfileStore:
     "--cleanup", is_flag=True,
     help="Afterwards delete the build root, trees, artefacts and the recipe's upstreams.",
 )  # fmt: skip
+@click.option(
+    "--verify", type=click.Path(dir_okay=False, path_type=Path), metavar="MANIFEST",
+    help="Fail unless the build reproduces this binary manifest (then it is not rewritten).",
+)  # fmt: skip
 @click.pass_context
 def build_command(
     ctx: click.Context,
@@ -64,6 +68,7 @@ def build_command(
     cache_dir: Path | None,
     compiler_cache: bool,
     cleanup: bool,
+    verify: Path | None,
 ) -> None:
     """Build a recipe into .stone packages, rootless, in a container."""
     recipe = recipe_file(path)
@@ -79,6 +84,7 @@ def build_command(
         interactive=sys.stdin.isatty(),
         compiler_cache=compiler_cache,
         cleanup=cleanup,
+        verify=verify,
         out=click.echo,
     )
     build(recipe, _macros(ctx), options)
