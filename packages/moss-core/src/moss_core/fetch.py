@@ -61,9 +61,10 @@ class FetchJob:
 class FetchProgress(Protocol):
     """What the fetch is doing, for a progress display; called on the thread that called
     `fetch_all`, never concurrently. For each job: `start` once (with the size the index
-    gives, if any), `advance` as bytes arrive (negative when a partial download is dropped
-    to start over; a package found in the cache advances by its whole size at once), and
-    `finish` once it is verified and in place, just before it goes to `on_ready`."""
+    gives, if any), `advance` as bytes arrive (a `.part` being resumed first advances by what
+    it holds, a package found in the cache by its whole size; negative when a partial download
+    is dropped to start over), and `finish` once it is verified and in place, just before it
+    is queued for `on_ready`. The advances of a finished job sum to its size."""
 
     def start(self, job: FetchJob, total_bytes: int | None) -> None: ...
 
@@ -182,16 +183,16 @@ class _Pipeline:
     async def _download_verified(self, job: FetchJob) -> None:
         restarted = False
         while True:
-            resumed = _is_http(job.uri) and job.part.exists()
+            held = job.part.stat().st_size if _is_http(job.uri) and job.part.exists() else 0
+            self._progress_to(job, held)
             await self._transfer(job)
             problem = await _off_loop(_verify, job, job.part)
             if problem is None:
                 break
             job.part.unlink(missing_ok=True)
-            if resumed and not restarted:
+            if held and not restarted:
                 # The bytes kept from before may be what is wrong: one more try, from zero.
                 restarted = True
-                self._advance(job, -self.advanced.get(job.target, 0))
                 continue
             raise RepositoryError(f"{job.package.name}: {job.uri}: {problem}")
         # No fsync: the cache is re-verified before every use, so a file torn by a crash
@@ -226,16 +227,20 @@ class _Pipeline:
     async def _copy(self, job: FetchJob) -> None:
         """A non-HTTP source (file://) in a worker thread, progress posted back to the loop."""
         loop = asyncio.get_running_loop()
-        self._advance(job, -self.advanced.get(job.target, 0))
 
         def copy() -> None:
-            with open(job.part, "wb") as out:
+            try:
+                with open(job.part, "wb") as out:
 
-                def write(chunk: bytes) -> None:
-                    out.write(chunk)
-                    loop.call_soon_threadsafe(self._advance, job, len(chunk))
+                    def write(chunk: bytes) -> None:
+                        out.write(chunk)
+                        loop.call_soon_threadsafe(self._advance, job, len(chunk))
 
-                _transport.fetch(job.uri, write)
+                    _transport.fetch(job.uri, write)
+            except BaseException:
+                # Nothing to resume from a local file: a copy cut short is only clutter.
+                job.part.unlink(missing_ok=True)
+                raise
 
         try:
             await asyncio.to_thread(copy)
@@ -247,6 +252,9 @@ class _Pipeline:
         self.advanced[job.target] = 0
         if self.progress is not None:
             self.progress.start(job, total)
+
+    def _progress_to(self, job: FetchJob, nbytes: int) -> None:
+        self._advance(job, nbytes - self.advanced.get(job.target, 0))
 
     def _advance(self, job: FetchJob, nbytes: int) -> None:
         if nbytes == 0:

@@ -5,7 +5,7 @@ thread with its own event loop (the client under test runs `asyncio.run` in the 
 thread). It answers `Range: bytes=N-` requests and conditional requests (`ETag` from the
 content, `Last-Modified` from the mtime), records every request, and takes queued faults per
 path: a status, a delay, a body cut off after some bytes, flipped bytes, a stall mid-body, or a
-Range request answered with the whole file.
+Range request answered with the whole file. `Recorder` keeps what a fetch reports.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from moss_core.fetch import FetchJob
 from moss_core.registry import Package
 from moss_core.repository import INDEX_NAME, build_index
 from stone import Meta, scan_tree, write_binary
@@ -163,6 +164,33 @@ class LoopbackServer:
         await response.write(body)
         await response.write_eof()
         return response
+
+
+class Recorder:
+    """A `FetchProgress` that keeps every event."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str, int | None]] = []
+        self.threads: set[int] = set()
+
+    def start(self, job: FetchJob, total_bytes: int | None) -> None:
+        self._log("start", job, total_bytes)
+
+    def advance(self, job: FetchJob, nbytes: int) -> None:
+        self._log("advance", job, nbytes)
+
+    def finish(self, job: FetchJob) -> None:
+        self._log("finish", job, None)
+
+    def _log(self, what: str, job: FetchJob, value: int | None) -> None:
+        self.threads.add(threading.get_ident())
+        self.events.append((what, job.package.name, value))
+
+    def advances(self, name: str) -> list[int]:
+        return [v or 0 for w, n, v in self.events if w == "advance" and n == name]
+
+    def advanced(self, name: str) -> int:
+        return sum(self.advances(name))
 
 
 def _not_modified(request: web.Request, etag: str, mtime: int) -> bool:

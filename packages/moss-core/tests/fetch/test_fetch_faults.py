@@ -15,7 +15,7 @@ from moss_core.installation import Installation
 from moss_core.registry import Package
 from moss_core.repository import RepositoryError
 
-from .loopback import Fault, LoopbackServer, dead_port, index_packages, make_package
+from .loopback import Fault, LoopbackServer, Recorder, dead_port, index_packages, make_package
 
 FAST = {"backoff": 0.01}
 
@@ -56,23 +56,14 @@ def test_interrupted_download_resumes_across_runs(
     half = len(data) // 2
     job.part.parent.mkdir(parents=True)
     job.part.write_bytes(data[:half])
-    advanced: list[int] = []
-
-    class Progress:
-        def start(self, job: FetchJob, total_bytes: int | None) -> None:
-            pass
-
-        def advance(self, job: FetchJob, nbytes: int) -> None:
-            advanced.append(nbytes)
-
-        def finish(self, job: FetchJob) -> None:
-            pass
-
-    fetch_all([job], lambda *_: None, progress=Progress())
+    progress = Recorder()
+    fetch_all([job], lambda *_: None, progress=progress)
 
     assert ranges(server, relative) == [f"bytes={half}-"]
     assert job.target.read_bytes() == data
-    assert sum(advanced) == len(data) - half
+    # The half already there counts, so a progress bar ends full.
+    assert progress.advances("big")[0] == half
+    assert progress.advanced("big") == len(data)
 
 
 def test_a_complete_part_is_not_requested_again(
@@ -93,8 +84,11 @@ def test_server_ignoring_range_restarts_the_download(
     job.part.parent.mkdir(parents=True)
     job.part.write_bytes(data[:1000])
     server.fault(relative, Fault(ignore_range=True))
-    fetch_all([job], lambda *_: None)
+    progress = Recorder()
+    fetch_all([job], lambda *_: None, progress=progress)
     assert ranges(server, relative) == ["bytes=1000-"]
+    assert progress.advances("big")[:2] == [1000, -1000]
+    assert progress.advanced("big") == len(data)
     assert job.target.read_bytes() == data
 
 

@@ -17,31 +17,7 @@ from moss_core.installation import Installation
 from moss_core.registry import Package
 from moss_core.repository import RepositoryError
 
-from .loopback import Fault, LoopbackServer, index_packages, make_package
-
-
-class Recorder:
-    """A `FetchProgress` that keeps every event."""
-
-    def __init__(self) -> None:
-        self.events: list[tuple[str, str, int | None]] = []
-        self.threads: set[int] = set()
-
-    def start(self, job: FetchJob, total_bytes: int | None) -> None:
-        self._log("start", job, total_bytes)
-
-    def advance(self, job: FetchJob, nbytes: int) -> None:
-        self._log("advance", job, nbytes)
-
-    def finish(self, job: FetchJob) -> None:
-        self._log("finish", job, None)
-
-    def _log(self, what: str, job: FetchJob, value: int | None) -> None:
-        self.threads.add(threading.get_ident())
-        self.events.append((what, job.package.name, value))
-
-    def advanced(self, name: str) -> int:
-        return sum(v or 0 for w, n, v in self.events if w == "advance" and n == name)
+from .loopback import Fault, LoopbackServer, Recorder, index_packages, make_package
 
 
 def http_jobs(
@@ -193,6 +169,18 @@ def test_file_uris_are_a_verified_copy(installation: Installation, repo_dir: Pat
     with pytest.raises(RepositoryError, match=rf"^{broken.package.name}: {broken.uri}: sha256 "):
         fetch_all([broken], lambda *_: None)
     assert not broken.target.exists() and not broken.part.exists()
+
+
+def test_a_missing_local_file_leaves_nothing(installation: Installation, repo_dir: Path) -> None:
+    (package,) = build(repo_dir, 1)
+    source = repo_dir / (package.meta.uri or "")
+    source.unlink()
+    job = FetchJob(package, source.as_uri(), installation.download_path(package.id))
+    with pytest.raises(
+        RepositoryError, match=rf"^pkg00: {source.as_uri()}: No such file or directory$"
+    ):
+        fetch_all([job], lambda *_: None)
+    assert list(job.target.parent.iterdir()) == []
 
 
 def test_unpacks_into_the_store_while_downloading(
