@@ -127,6 +127,11 @@ def test_build_root_from_a_profile_repository(
     assert exited.value.code == 0, printed.err
     assert "Installed toolbox" in printed.out and "│I│ + test '!' -e /usr/bin/gcc" in printed.out
     assert [p.name for p in out.iterdir()] == ["greeter-3-1-1-x86_64.stone"]
+    # The indexes fetched by `profile add` served that build; `-u` fetches them again.
+    assert "local updated" not in printed.out
+    with pytest.raises(SystemExit):
+        main([*common, "build", str(recipes / "greeter"), "-p", "tiny", "-o", str(out), "-u"])
+    assert "local updated (2 packages)" in capsys.readouterr().out
 
     with pytest.raises(BuildError, match=r"nothing provides|no package found"):
         build(

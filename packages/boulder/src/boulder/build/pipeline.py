@@ -78,6 +78,8 @@ class BuildOptions:
     compiler_cache: bool = False
     cleanup: bool = False
     verify: Path | None = None
+    update: bool = False
+    """Fetch the profile's repository indexes again before composing the root."""
     """A binary manifest the build must reproduce; then the manifests are not rewritten."""
     out: Callable[[str], None] = field(default=print, compare=False)
 
@@ -118,15 +120,23 @@ def _share_upstreams(loaded: LoadedRecipe, dirs: BuildDirs, console: Console) ->
 
 
 def _build_root(
-    compiled: CompiledRecipe, profile: Profile, dirs: BuildDirs, log: Callable[[str], None]
+    compiled: CompiledRecipe,
+    profile: Profile,
+    dirs: BuildDirs,
+    log: Callable[[str], None],
+    *,
+    update: bool,
 ) -> BuildRoot:
     if profile.is_host:
         return HostRoot()
     # The moss client (and its HTTP stack) is only needed for roots made from repositories.
-    from boulder.build.roots import RepositoryRoot, root_packages
+    from boulder.build.roots import RepositoryRoot, profile_moss_dir, root_packages
 
     packages = root_packages(compiled.loaded.recipe, compiled.dependencies, profile.packages)
-    return RepositoryRoot(profile, packages, dirs.cache / "moss" / "cache", log)
+    return RepositoryRoot(
+        profile, packages, profile_moss_dir(dirs.cache, profile), dirs.cache / "moss" / "cache",
+        log, update,
+    )  # fmt: skip
 
 
 def build(path: Path, macros: MacroSet, options: BuildOptions) -> BuildResult:
@@ -151,7 +161,7 @@ def build(path: Path, macros: MacroSet, options: BuildOptions) -> BuildResult:
         )
         for directory in (dirs.artefacts, dirs.root, dirs.build):
             fresh_dir(directory)
-        host = _build_root(compiled, profile, dirs, console.line)
+        host = _build_root(compiled, profile, dirs, console.line, update=options.update)
         root_binds = host.populate(dirs.root, networking=recipe.networking)
         _share_upstreams(loaded, dirs, console)
         binds = (*root_binds, *mason_binds(dirs, loaded.path.parent))

@@ -16,7 +16,13 @@ from moss_core.client import Client, QuietReporter
 from moss_core.container import Bind
 from moss_core.errors import MossError
 from moss_core.installation import Installation
-from moss_core.repository import Repository, RepositoryConfig, refresh, sanitise_name
+from moss_core.repository import (
+    Repository,
+    RepositoryConfig,
+    refresh,
+    repo_state_dir,
+    sanitise_name,
+)
 
 # What every build root holds (spec §3.4), before the recipe's own needs.
 BASE_PACKAGES = (
@@ -70,6 +76,20 @@ def _repositories(profile: Profile) -> list[Repository]:
         raise ProfileError(f"profile {profile.id}: {err}") from err
 
 
+def profile_moss_dir(cache: Path, profile: Profile) -> Path:
+    """Where a profile's repository indexes are kept between builds."""
+    return cache / "moss" / "profiles" / profile.id
+
+
+def _refreshed(profile: Profile, moss_dir: Path) -> bool:
+    if not moss_dir.is_dir():
+        return False
+    installation = Installation.open(moss_dir)
+    return all(
+        (repo_state_dir(installation, repo) / "db").is_file() for repo in _repositories(profile)
+    )
+
+
 def refresh_profile(profile: Profile, moss_dir: Path) -> list[tuple[str, int]]:
     """Fetch every repository index of the profile into its moss directory: (name, packages)."""
     moss_dir.mkdir(parents=True, exist_ok=True)
@@ -87,27 +107,40 @@ def refresh_profile(profile: Profile, moss_dir: Path) -> list[tuple[str, int]]:
 
 @dataclass
 class RepositoryRoot:
-    """A build root installed by the moss client from the profile's repositories."""
+    """A build root installed by the moss client from the profile's repositories.
+
+    The indexes come from the profile's moss directory, fetched by `profile add|update`,
+    `build -u`, or by the first build that needs them.
+    """
 
     profile: Profile
     packages: Sequence[str]
+    moss_dir: Path
     download_cache: Path
     log: Callable[[str], None]
+    update: bool = False
     _root: Path | None = None
 
     def populate(self, root: Path, *, networking: bool) -> tuple[Bind, ...]:
         self._root = root
+        if self.update or not _refreshed(self.profile, self.moss_dir):
+            for name, count in refresh_profile(self.profile, self.moss_dir):
+                self.log(f"{name} updated ({count} packages)")
         self.download_cache.mkdir(parents=True, exist_ok=True)
+        reporter = QuietReporter()
         try:
+            indexes = Installation.open(self.moss_dir)
             installation = Installation.open(root, cache=self.download_cache)
             config = RepositoryConfig.load(installation)
             for repo in _repositories(self.profile):
                 config.add(repo)
-                refresh(installation, repo)
-            reporter = QuietReporter()
+                shutil.copytree(
+                    repo_state_dir(indexes, repo), repo_state_dir(installation, repo),
+                    dirs_exist_ok=True,
+                )  # fmt: skip
             with Client(installation, reporter) as client:
                 client.install(list(self.packages))
-        except MossError as err:
+        except (MossError, OSError) as err:
             raise BuildError(f"build root from profile {self.profile.id}: {err}") from err
         for line in reporter.lines:
             self.log(line)

@@ -49,6 +49,7 @@ def _store(ctx: click.Context) -> ProfileStore:
     help="Cache root, as the global option.",
 )  # fmt: skip
 @click.option("-c", "--compiler-cache", is_flag=True, help="Use ccache/sccache.")
+@click.option("-u", "--update", is_flag=True, help="Fetch the profile's repository indexes first.")
 @click.option(
     "--cleanup", is_flag=True,
     help="Afterwards delete the build root, trees, artefacts and the recipe's upstreams.",
@@ -69,6 +70,7 @@ def build_command(
     compiler_cache: bool,
     cleanup: bool,
     verify: Path | None,
+    update: bool,
 ) -> None:
     """Build a recipe into .stone packages, rootless, in a container."""
     recipe = recipe_file(path)
@@ -85,6 +87,7 @@ def build_command(
         compiler_cache=compiler_cache,
         cleanup=cleanup,
         verify=verify,
+        update=update,
         out=click.echo,
     )
     build(recipe, _macros(ctx), options)
@@ -109,10 +112,9 @@ def profile_list(ctx: click.Context) -> None:
 
 def _refresh(ctx: click.Context, found: Profile) -> None:
     # Imported here: only profile commands and repository-backed builds need the moss client.
-    from boulder.build.roots import refresh_profile
+    from boulder.build.roots import profile_moss_dir, refresh_profile
 
-    moss_dir = _cache_dir(ctx) / "moss" / "profiles" / found.id
-    for name, count in refresh_profile(found, moss_dir):
+    for name, count in refresh_profile(found, profile_moss_dir(_cache_dir(ctx), found)):
         click.echo(f"{name}: {count} packages")
     click.echo(f"Profile {found.id} updated")
 
