@@ -220,3 +220,22 @@ def test_verify_against_a_manifest(foo_project: Callable[..., Project], macros: 
     with pytest.raises(BuildError, match="Built manifest does not match verification manifest"):
         build(project.recipe, macros, options)
     assert list(project.output.iterdir()) == []
+
+
+def test_emul32_target_builds_first_into_its_own_package(
+    foo_project: Callable[..., Project], macros: MacroSet
+) -> None:
+    project = foo_project(
+        recipe=HEAD + "emul32: true\ninstall: |\n  pwd\n  mkdir -p %(installroot)%(libdir)\n"
+        "  echo data > %(installroot)%(libdir)/foo.txt\n"
+    )
+    lines: list[str] = []
+    result = build(project.recipe, macros, _options(project, lines))
+    assert [line for line in lines if line.startswith("│I│ /mason/build")] == [
+        "│I│ /mason/build/emul32/x86_64", "│I│ /mason/build/x86_64",
+    ]  # fmt: skip
+    files = {p.file.name: p.files for p in result.packages}
+    assert files == {
+        "foo-1.0-1-1-x86_64.stone": ("/usr/lib/foo.txt",),
+        "foo-32bit-1.0-1-1-x86_64.stone": ("/usr/lib32/foo.txt",),
+    }
