@@ -270,9 +270,11 @@ def _translate() -> Iterator[None]:
     except aiohttp.ClientSSLError as err:
         raise TransferError(f"TLS failed: {err}", transient=False) from None
     except aiohttp.ClientConnectorError as err:
-        reason = err.os_error.strerror or str(err.os_error)
+        # asyncio words a refused connection as "Connect call failed (addr)": say why instead.
+        code = err.os_error.errno
+        reason = os.strerror(code) if code and code > 0 else err.os_error.strerror
         raise TransferError(
-            f"cannot connect to {err.host}:{err.port} ({reason})", transient=True
+            f"cannot connect to {err.host}:{err.port} ({reason or err.os_error})", transient=True
         ) from None
     except aiohttp.ClientPayloadError:
         raise TransferError(
