@@ -13,10 +13,13 @@ from pathlib import Path
 import pytest
 
 from boulder.build.runner import breakpoint_profile
+from boulder.cli import main
 from boulder.macros.load import MacroSet
 from boulder.phases import BuildContext, Phase, phase_script, shell_macros
 from boulder.recipe.load import load_recipe
 from boulder.recipe.targets import Stage
+
+MAIN = "import sys; from boulder.cli import main; main(sys.argv[1:])"
 
 
 def test_breakpoint_shell_profile_loads_in_bash(
@@ -60,7 +63,7 @@ def test_breakpoint_opens_a_shell_in_the_container(tmp_path: Path) -> None:
     try:
         os.write(master, b'echo "BP:$d_libdir:$(id -u):$PWD"; declare -F a_make; exit\n')
         done = subprocess.run(
-            [sys.executable, "-c", "import sys; from boulder.cli import main; main(sys.argv[1:])",
+            [sys.executable, "-c", MAIN,
              "build", str(recipe), "-o", str(tmp_path / "out"), "--cache-dir",
              str(tmp_path / "cache")],
             stdin=terminal, capture_output=True, text=True, timeout=120,
@@ -73,3 +76,29 @@ def test_breakpoint_opens_a_shell_in_the_container(tmp_path: Path) -> None:
     assert "Breakpoint at line 8 (continue)" in lines
     assert "BP:/usr/lib:0:/mason/build/x86_64" in lines and "a_make" in lines
     assert lines.index("│B│ one") < lines.index("a_make") < lines.index("│B│ two")
+
+    # `boulder chroot` enters the same root afterwards; the shell's status is the command's.
+    master, terminal = pty.openpty()
+    try:
+        os.write(master, b'echo "CHROOT:$(id -u):$d_libdir:$PWD"; exit 7\n')
+        shell = subprocess.run(
+            [sys.executable, "-c", MAIN, "chroot", str(recipe), "--cache-dir",
+             str(tmp_path / "cache")],
+            stdin=terminal, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    finally:
+        os.close(master)
+        os.close(terminal)
+    assert shell.returncode == 7, shell.stderr
+    assert "CHROOT:0:/usr/lib:/mason/build/x86_64" in shell.stdout.splitlines()
+
+
+def test_chroot_needs_a_build_first(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    recipe = tmp_path / "stone.yaml"
+    recipe.write_text("name: bp\nversion: 1\nrelease: 1\nhomepage: h\nlicense: MIT\n")
+    with pytest.raises(SystemExit) as exited:
+        main(["chroot", str(recipe), "--cache-dir", str(tmp_path / "cache")])
+    assert exited.value.code == 1
+    assert capsys.readouterr().err == (
+        "Error: build root doesn't exist, make sure to run build first\n"
+    )

@@ -125,7 +125,9 @@ class HostRoot:
         for name in HOST_TOP:
             host = self.top / name
             if host.is_symlink():
-                (root / name).symlink_to(os.readlink(host))
+                # A root entered again (`boulder chroot`) already has its links.
+                if not (root / name).is_symlink():
+                    (root / name).symlink_to(os.readlink(host))
             elif host.is_dir():
                 binds.append(Bind(host, f"/{name}"))
         (root / "etc").mkdir(exist_ok=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from boulder.build.container import (
     BuildDirs,
     BuildRoot,
     HostRoot,
+    build_spec,
     fresh_dir,
     mason_binds,
     remove_tree,
@@ -30,7 +32,7 @@ from boulder.build.emit import (
     write_manifests,
     write_package,
 )
-from boulder.build.runner import Console, JobRunner
+from boulder.build.runner import Console, JobRunner, breakpoint_profile
 from boulder.build.upstreams import (
     fetch_git,
     fetch_plain,
@@ -41,10 +43,12 @@ from boulder.build.upstreams import (
 from boulder.compiled import CompiledRecipe, compile_recipe
 from boulder.errors import BuildError
 from boulder.macros.load import MacroSet
-from boulder.phases import BuildContext, shell_macros
+from boulder.phases import BuildContext, Phase, shell_macros
 from boulder.profiles import HOST, Profile, ProfileStore, default_config_dir
 from boulder.recipe.load import LoadedRecipe, load_recipe
 from boulder.recipe.model import GitUpstream, PlainUpstream, Recipe, url_file_name
+from boulder.recipe.targets import Stage
+from moss_core.container import ContainerError, run_container
 
 HOST_PROFILE = HOST
 
@@ -221,6 +225,42 @@ def _package(
         console.line(f"Emitted {done.file.name}")
         emitted.append(done)
     return emitted
+
+
+def chroot(path: Path, macros: MacroSet, options: BuildOptions) -> int:
+    """An interactive shell in the build root of the recipe's last build, with the build
+    phase's environment and every macro (as at a breakpoint); its exit status."""
+    loaded = load_recipe(path)
+    compiled = compile_recipe(loaded, macros, _context(options))
+    recipe = loaded.recipe
+    dirs = BuildDirs(
+        options.cache_dir.resolve(), f"{recipe.name}-{recipe.version}-{recipe.release}"
+    )
+    if not (dirs.root / "usr").is_dir() or not dirs.build.is_dir():
+        raise BuildError("build root doesn't exist, make sure to run build first")
+    # A root made by moss holds its own `/usr`; otherwise it was made from the host's.
+    root_binds = (
+        ()
+        if (dirs.root / ".moss").is_dir()
+        else HostRoot().populate(dirs.root, networking=recipe.networking)
+    )
+    target = compiled.scripts[-1].target if compiled.scripts else options.architecture
+    script = next(
+        (s for s in compiled.scripts if s.target == target and s.phase is Phase.BUILD), None
+    )
+    stage = Stage.NONE if script is None else script.stage
+    profile = "" if script is None else breakpoint_profile(script.preamble)
+    profile += shell_macros(loaded, macros, _context(options), target, stage, Phase.BUILD)
+    (dirs.build / ".profile").write_text(profile, encoding="utf-8")
+    spec = build_spec(
+        dirs, (*root_binds, *mason_binds(dirs, loaded.path.parent)),
+        networking=recipe.networking, workdir="/mason/build",
+        env={"HOME": "/mason/build", "PATH": "/usr/bin:/usr/sbin", "TERM": "xterm-256color"},
+    )  # fmt: skip
+    try:
+        return run_container(spec, ["/usr/bin/bash", "--login"], stdin=sys.stdin)
+    except ContainerError as err:
+        raise BuildError(f"container: {err}") from err
 
 
 def _cleanup(loaded: LoadedRecipe, dirs: BuildDirs) -> None:

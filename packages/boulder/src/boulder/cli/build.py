@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from boulder.build import HOST_PROFILE, BuildOptions, build, default_cache_dir
+from boulder.build.pipeline import chroot
 from boulder.cli.app import _host, _macros, _source_date_epoch, cli
 from boulder.errors import ProfileError
 from boulder.profiles import (
@@ -91,6 +92,23 @@ def build_command(
         out=click.echo,
     )
     build(recipe, _macros(ctx), options)
+
+
+@cli.command("chroot")
+@click.argument("path", type=click.Path(path_type=Path), default=Path("stone.yaml"))
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path))
+@click.pass_context
+def chroot_command(ctx: click.Context, path: Path, cache_dir: Path | None) -> None:
+    """A shell in the build root of the recipe's last build."""
+    recipe = recipe_file(path)
+    options = BuildOptions(
+        output=Path("."),
+        cache_dir=_cache_dir(ctx, cache_dir),
+        jobs=os.cpu_count() or 1,
+        source_date_epoch=_source_date_epoch(recipe.parent),
+        architecture=_host(),
+    )
+    ctx.exit(chroot(recipe, _macros(ctx), options))
 
 
 @cli.group()
