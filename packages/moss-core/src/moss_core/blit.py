@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from moss_core.errors import MossError
-from moss_core.store import asset_name, asset_relpath
+from moss_core.store import ASSET_MODE, READ_ONLY_MARKER, asset_name, asset_relpath
 from moss_core.vfs import Node, Tree
 from stone import FileKind
 
@@ -175,6 +175,11 @@ class _Writer:
         self.as_root = os.geteuid() == 0
         # digest -> the store file's permission bits once known, to stat each asset only once
         self.asset_modes: dict[int, int] = {}
+        try:
+            os.stat(READ_ONLY_MARKER, dir_fd=assets_fd, follow_symlinks=False)
+            self.read_only_store = True
+        except FileNotFoundError:
+            self.read_only_store = False
 
     def write(self, top: Node, target_fd: int) -> int:
         # Bound once: the loop below runs per entry and attribute lookups add up.
@@ -255,7 +260,10 @@ class _Writer:
         digest, relpath = self._asset(node)
         wanted = node.mode & _READ_ONLY
         current = self.asset_modes.get(digest)
-        if current is None:
+        if current is None and self.read_only_store and not wanted & ~ASSET_MODE:
+            # Store files are created ASSET_MODE and only widened: nothing to check or change.
+            current = wanted
+        elif current is None:
             try:
                 info = os.stat(relpath, dir_fd=self.assets_fd, follow_symlinks=False)
             except FileNotFoundError:
@@ -278,6 +286,8 @@ class _Writer:
             os.link(
                 relpath, node.name, src_dir_fd=self.assets_fd, dst_dir_fd=fd, follow_symlinks=False
             )
+        except FileNotFoundError:
+            raise self._missing(node, digest) from None
         except OSError as err:
             # ext4 allows 65,000 links to one inode; every kept state adds one per entry.
             if err.errno != errno.EMLINK:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from moss_core.errors import MossError
+from moss_core.store import READ_ONLY_MARKER
 
 CACHEDIR_TAG = (
     "Signature: 8a477f597d28d172789f06886806bc55\n"
@@ -112,6 +113,9 @@ class Installation:
                 self.moss_dir / "cache",
             ):
                 directory.mkdir(parents=True, exist_ok=True)
+            if not any(self.assets_dir.iterdir()):
+                # A store we start ourselves holds only read-only files (see moss_core.store).
+                (self.assets_dir / READ_ONLY_MARKER).touch()
             tag = self.moss_dir / "cache" / "CACHEDIR.TAG"
             if not tag.exists():
                 tag.write_text(CACHEDIR_TAG)

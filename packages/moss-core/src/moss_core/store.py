@@ -8,6 +8,13 @@ lowercase hex *without* zero padding, sharded by its first three byte pairs, or 
 from __future__ import annotations
 
 ASSETS_VERSION = "v2"
+# Store files are shared by hard links with every state's tree, so they are never writable.
+# They start readable by all and are only ever widened (to add execute bits), which lets the
+# blit skip looking at a file whose entry wants no more than this.
+ASSET_MODE = 0o444
+# Present in a store that moss-core created: every file in it was made ASSET_MODE. A store
+# written by something else (upstream moss) lacks it, and each file's mode is then checked.
+READ_ONLY_MARKER = ".read-only-assets"
 
 
 def asset_name(digest: int) -> str:

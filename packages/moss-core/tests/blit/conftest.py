@@ -9,7 +9,7 @@ import pytest
 import xxhash
 
 from moss_core.blit import BlitStats, Strategy, blit
-from moss_core.store import asset_relpath
+from moss_core.store import ASSET_MODE, asset_relpath
 from moss_core.vfs import Tree
 
 
@@ -29,13 +29,13 @@ class Scratch:
     def usr(self) -> Path:
         return self.root / "sys" / "usr"
 
-    def add(self, content: bytes, mode: int = 0o644) -> int:
+    def add(self, content: bytes, mode: int = ASSET_MODE) -> int:
         """Put `content` in the store under its digest; return the digest."""
         digest = xxhash.xxh3_128_intdigest(content)
         self.put(digest, content, mode)
         return digest
 
-    def put(self, digest: int, content: bytes, mode: int = 0o644) -> Path:
+    def put(self, digest: int, content: bytes, mode: int = ASSET_MODE) -> Path:
         path = self.asset(digest)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content)

@@ -212,6 +212,7 @@ def test_prune_keeps_the_newest(root: Path, packages: Path, moss: MossRun) -> No
     assert refused.code == 1 and "currently active" in refused.err
     assert moss("state", "remove", "3-4").code == 0
     assert [s["id"] for s in json.loads(moss("state", "list", "--json").out)] == [5]
+    assert (root / ".moss/assets/.read-only-assets").exists()
     # Everything state 5 uses is still in the store.
     assert moss("state", "verify").out.strip().endswith("No issues found")
 

@@ -142,7 +142,8 @@ class DirectorySink:
     Files are written as `<name>.part` and renamed once verified, so a reader of the directory
     never sees a partial file under its final name. With `skip_existing`, a digest whose file is
     already there is verified but not written again (a content-addressed store). Parent
-    directories are created as needed; none is followed if it is a symlink.
+    directories are created as needed; none is followed if it is a symlink. New files get
+    `file_mode` (a store makes them read-only: they are shared by hard links).
     """
 
     def __init__(
@@ -152,8 +153,10 @@ class DirectorySink:
         name_for: Callable[[int], str] = hex_name,
         skip_existing: bool = False,
         workers: int = 2,
+        file_mode: int = 0o644,
     ):
         self._dir_fd = directory_fd
+        self._file_mode = file_mode
         self._name_for = name_for
         self._skip_existing = skip_existing
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stone-sink")
@@ -195,7 +198,7 @@ class DirectorySink:
     def create_part(self, name: str) -> int:
         self._ensure_parent(name)
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
-        return os.open(f"{name}.part", flags, 0o644, dir_fd=self._dir_fd)
+        return os.open(f"{name}.part", flags, self._file_mode, dir_fd=self._dir_fd)
 
     def publish(self, name: str) -> None:
         os.rename(f"{name}.part", name, src_dir_fd=self._dir_fd, dst_dir_fd=self._dir_fd)

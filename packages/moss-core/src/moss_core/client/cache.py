@@ -13,7 +13,7 @@ from moss_core.db import LayoutDb, MetaDb
 from moss_core.errors import MossError
 from moss_core.installation import Installation
 from moss_core.registry import Package
-from moss_core.store import asset_relpath
+from moss_core.store import ASSET_MODE, asset_relpath
 from stone import DirectorySink, FileType, Meta, StoneError, StoneReader
 
 _HASH_CHUNK = 1 << 20
@@ -78,7 +78,9 @@ def unpack(
             reader.expect(FileType.BINARY)
             meta = reader.meta()
             layout = reader.layout()
-            with DirectorySink(assets_fd, name_for=asset_relpath, skip_existing=True) as sink:
+            with DirectorySink(
+                assets_fd, name_for=asset_relpath, skip_existing=True, file_mode=ASSET_MODE
+            ) as sink:
                 reader.unpack_content(sink)
     except StoneError as err:
         raise PackageFileError(f"{package.name}: {err}") from None

@@ -10,6 +10,7 @@ from pathlib import Path
 from moss_core.db import LayoutDb, MetaDb, State, StateDb
 from moss_core.fs import remove_tree
 from moss_core.installation import Installation
+from moss_core.store import ASSETS_VERSION
 
 
 def prune_candidates(
@@ -46,7 +47,7 @@ def collect_garbage(
     if unused:
         layout_db.remove(unused)
         install_db.remove(unused)
-    _sweep_assets(installation.assets_dir, layout_db.digests())
+    _sweep_assets(installation.assets_dir / ASSETS_VERSION, layout_db.digests())
     _sweep_downloads(installation.downloads_dir, install_db.ids() | set(keep))
     return len(unused)
 
