@@ -15,7 +15,13 @@ import pytest
 import zstandard
 
 from boulder.build.pipeline import upstream_version, version_mismatch
-from boulder.build.upstreams import fetch_git, fetch_plain, plain_cache_path, unpack
+from boulder.build.upstreams import (
+    check_names,
+    fetch_git,
+    fetch_plain,
+    plain_cache_path,
+    unpack,
+)
 from boulder.errors import UpstreamError
 from boulder.recipe.load import load_recipe
 from boulder.recipe.model import GitUpstream, PlainUpstream
@@ -94,6 +100,7 @@ def test_unpack_strips_directories_and_owners(tmp_path: Path) -> None:
         [_file("/abs/evil")],
         [_link("top/d", "/etc"), _file("top/d/passwd")],
         [_link("top/h", "../../outside", tarfile.LNKTYPE)],
+        [_link("top/s", "/etc/passwd"), _link("top/h", "top/s", tarfile.LNKTYPE)],
     ],
 )
 def test_unpack_refuses_escapes(
@@ -160,3 +167,31 @@ def test_upstream_version_warning(tmp_path: Path) -> None:
     )
     assert upstream_version("https://x/v1.2.3.tar.gz") == "1.2.3"
     assert upstream_version("https://x/foo.tar.gz") is None
+
+
+def test_upstream_names_stay_inside(tmp_path: Path) -> None:
+    check_names(
+        (
+            PlainUpstream("https://x/a.tar.gz", "abcdef", unpackdir="a/b/"),
+            GitUpstream("https://x/r.git", "v1", clonedir="llvm/projects/x"),
+        )
+    )
+    for bad in (
+        PlainUpstream("https://x/a.tar.gz", "abcdef", rename="../a.tar.gz"),
+        PlainUpstream("https://x/a.tar.gz", "abcdef", unpackdir="../../etc"),
+        PlainUpstream("https://x/a.tar.gz", "abcdef", unpackdir="/etc"),
+        GitUpstream("https://x/", "v1"),
+    ):
+        with pytest.raises(UpstreamError, match="is not a plain file or directory name"):
+            check_names((bad,))
+
+
+def test_member_replaces_a_symlink_instead_of_writing_through_it(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("safe")
+    archive = _tar(
+        tmp_path / "a.tar.gz", [_link("top/x", str(victim)), _file("top/x", b"overwritten")]
+    )
+    unpack(archive, tmp_path / "out", 1)
+    assert victim.read_text() == "safe"
+    assert (tmp_path / "out/x").read_bytes() == b"overwritten"

@@ -34,6 +34,7 @@ from boulder.build.emit import (
 )
 from boulder.build.runner import Console, JobRunner, breakpoint_profile
 from boulder.build.upstreams import (
+    check_names,
     fetch_git,
     fetch_plain,
     git_cache_path,
@@ -149,6 +150,7 @@ def build(path: Path, macros: MacroSet, options: BuildOptions) -> BuildResult:
     loaded = load_recipe(path)
     compiled = compile_recipe(loaded, macros, _context(options))
     recipe = loaded.recipe
+    check_names(recipe.upstreams)
     profile = ProfileStore(options.config_dir).get(options.profile)
     dirs = BuildDirs(
         options.cache_dir.resolve(), f"{recipe.name}-{recipe.version}-{recipe.release}"

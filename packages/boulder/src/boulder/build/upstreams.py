@@ -152,13 +152,44 @@ def _stripped(name: str, stripdirs: int) -> str | None:
 
 
 def _safe_target(dest: Path, relative: str) -> Path:
-    """The host path of `relative` under `dest`, refusing to go through any symlink."""
+    """The host path of `relative` under `dest`, refusing to go through any symlink. A symlink
+    already at the path itself is removed: the member replaces it rather than writing through."""
+    target = _inside(dest, relative)
+    if target.is_symlink():
+        target.unlink()
+    return target
+
+
+def _inside(dest: Path, relative: str) -> Path:
     current = dest
     for part in PurePosixPath(relative).parts[:-1]:
         current = current / part
         if current.is_symlink():
             raise UpstreamError(f"archive member {relative!r} would be written through a symlink")
     return dest / relative
+
+
+def _link_source(dest: Path, relative: str) -> None:
+    # Hard links are made following symlinks: linking to one could reach any file.
+    if _inside(dest, relative).is_symlink():
+        raise UpstreamError(f"archive hard link to {relative!r}, a symlink")
+
+
+def check_names(upstreams: tuple[Upstream, ...]) -> None:
+    """Refuse upstream names that would leave the source or build directory: a file name is
+    one plain component, a directory (`unpackdir`, `clonedir`) a relative path without `..`."""
+    for upstream in upstreams:
+        name, directory = upstream.file_name, upstream.directory
+        parts = PurePosixPath(directory).parts
+        if not name or name in (".", "..") or "/" in name or "\0" in name + directory:
+            bad = name
+        elif not parts or directory.startswith("/") or ".." in parts:
+            bad = directory
+        else:
+            continue
+        raise UpstreamError(
+            f"{upstream.url}: {bad!r} is not a plain file or directory name", key="upstream"
+        )
 
 
 class _NoChownTarFile(tarfile.TarFile):
@@ -199,7 +230,7 @@ def _unpack_tar(archive: Path, dest: Path, stripdirs: int) -> None:
                     link = _stripped(member.linkname, stripdirs)
                     if link is None:
                         continue
-                    _safe_target(dest, link)
+                    _link_source(dest, link)
                     member.linkname = link
                 member.name = name
                 _safe_target(dest, name)

@@ -102,7 +102,8 @@ class Analyser:
     def _file(self, item: InstalledPath, bucket: Bucket) -> list[InstalledPath]:
         """Relations of a regular file; returns generated paths to analyse next."""
         path = item.path
-        facts = None if path.endswith(".debug") and "debug" in path else read_elf(item.host)
+        split_debug = path.endswith(".debug") and "debug" in PurePosixPath(path).parts[:-1]
+        facts = None if split_debug else read_elf(item.host)
         if facts is not None:
             provides, depends = elf_relations(path, facts, self.exists)
             bucket.provides.update(provides)

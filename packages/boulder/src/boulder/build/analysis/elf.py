@@ -181,10 +181,14 @@ def split_and_strip(
     """Copy the debug info out (linked back by `.gnu_debuglink`), then strip. True if the
     debug file was written now."""
     written = False
-    if debug and debug_host is not None and not debug_host.exists():
-        debug_host.parent.mkdir(parents=True, exist_ok=True)
-        if run_tool([tools.objcopy, "--only-keep-debug", str(host), str(debug_host)], log):
-            written = True
+    if debug and debug_host is not None:
+        # A hard-linked copy of the same file shares the build id: one debug file serves both.
+        if not debug_host.exists():
+            debug_host.parent.mkdir(parents=True, exist_ok=True)
+            written = run_tool(
+                [tools.objcopy, "--only-keep-debug", str(host), str(debug_host)], log
+            )
+        if debug_host.exists():
             run_tool([tools.objcopy, f"--add-gnu-debuglink={debug_host}", str(host)], log)
     if strip:
         run_tool([tools.strip, *strip_arguments(path), str(host)], log)
