@@ -202,7 +202,7 @@ def test_dead_server(installation: Installation, repo_dir: Path) -> None:
     with pytest.raises(RepositoryError) as caught:
         fetch_all([job], lambda *_: None, retries=2, **FAST)
     assert re.fullmatch(
-        rf"big: {re.escape(uri)}: cannot connect to 127\.0\.0\.1:\d+ \(.*\) "
+        rf"big: {re.escape(uri)}: cannot connect to 127\.0\.0\.1:\d+ \(Connection refused\) "
         r"\(gave up after 3 attempts\)",
         str(caught.value),
     )

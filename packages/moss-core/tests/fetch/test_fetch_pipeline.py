@@ -198,7 +198,7 @@ def test_unpacks_into_the_store_while_downloading(
         )
         for package in packages:
             assert cache.is_cached(install_db, layout_db, package.id)
-    assert sum(1 for p in installation.assets_dir.rglob("*") if p.is_file()) == 10
+    assert sum(1 for p in (installation.assets_dir / "v2").rglob("*") if p.is_file()) == 10
 
 
 def test_duplicate_jobs_are_fetched_once(

@@ -186,7 +186,8 @@ def test_refresh_from_a_dead_server(installation: Installation) -> None:
     uri = f"http://127.0.0.1:{loopback.dead_port()}/{INDEX_NAME}"
     with pytest.raises(
         RepositoryError,
-        match=rf"^{re.escape(uri)}: cannot connect to 127\.0\.0\.1:\d+ \(.*\) \(gave up after",
+        match=rf"^{re.escape(uri)}: cannot connect to 127\.0\.0\.1:\d+ \(Connection refused\) "
+        r"\(gave up after 4 attempts\)$",
     ):
         refresh(installation, Repository("remote", uri, 0))
 
