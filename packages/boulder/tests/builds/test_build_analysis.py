@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from boulder.build.analysis import ignore_reason
+from boulder.build.analysis import Analyser, AnalysisOptions, ignore_reason
 from boulder.build.analysis.binary import binary_provides
 from boulder.build.analysis.cmake import cmake_provides
 from boulder.build.analysis.elf import (
@@ -25,6 +25,8 @@ from boulder.build.analysis.pkgconfig import (
     required_names,
 )
 from boulder.build.analysis.python import normalise, python_relations
+from boulder.build.collect import walk_install_root
+from boulder.packages import CollectionRule
 
 
 def test_ignored_paths() -> None:
@@ -138,3 +140,45 @@ def test_read_elf_of_a_real_program(tmp_path: Path) -> None:
     assert facts.interpreter is not None and facts.interpreter.endswith("ld-linux-x86-64.so.2")
     assert facts.build_id is not None and len(facts.build_id) == 40
     assert read_elf(source) is None
+
+
+def test_analyser_splits_debug_info_but_never_through_a_symlink(tmp_path: Path) -> None:
+    if shutil.which("gcc") is None or shutil.which("objcopy") is None:
+        pytest.skip("needs the host's gcc and binutils")
+    install = tmp_path / "install"
+    (install / "usr/bin").mkdir(parents=True)
+    source = tmp_path / "m.c"
+    source.write_text("int main(void) { return 0; }\n")
+    for name in ("a", "b"):
+        subprocess.run(
+            ["gcc", "-g", f"-DNAME_{name}", "-Wl,--build-id=sha1", "-o",
+             str(install / "usr/bin" / name), str(source)],
+            check=True,
+        )  # fmt: skip
+    rules = [CollectionRule("*", "m"), CollectionRule("/usr/lib/debug", "m-dbginfo")]
+    logged: list[str] = []
+    analyser = Analyser(install, rules, AnalysisOptions(), lambda _p: False, [], logged.append)
+    buckets = analyser.run(list(walk_install_root(install)))
+    debug = [p.path for p in buckets["m-dbginfo"].paths]
+    assert len(debug) == 1 and debug[0].startswith("/usr/lib/debug/.build-id/")
+    assert buckets["m"].provides == {"binary(a)", "binary(b)"}
+    assert "soname(libc.so.6(x86_64))" in buckets["m"].depends
+
+    # A build that made /usr/lib/debug a symlink out of the install root gets no debug files.
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    shutil.rmtree(install / "usr/lib")
+    (install / "usr/lib").mkdir()
+    (install / "usr/lib/debug").symlink_to(outside)
+    for name in ("a", "b"):
+        subprocess.run(
+            ["gcc", "-g", "-Wl,--build-id=sha1", "-o", str(install / "usr/bin" / name),
+             str(source)],
+            check=True,
+        )  # fmt: skip
+    logged.clear()
+    Analyser(install, rules, AnalysisOptions(), lambda _p: False, [], logged.append).run(
+        [p for p in walk_install_root(install) if p.path.startswith("/usr/bin")]
+    )
+    assert list(outside.iterdir()) == []
+    assert any("not written: debug is a symlink" in line for line in logged)

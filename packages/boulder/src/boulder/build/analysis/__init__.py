@@ -77,6 +77,17 @@ class Analyser:
     def host(self, path: str) -> Path:
         return self.install_root / path.lstrip("/")
 
+    def _writable(self, path: str) -> Path | None:
+        """The host path to create `path` at, unless a symlink the build made on the way
+        would send the write elsewhere (possibly outside the install root)."""
+        current = self.install_root
+        for part in PurePosixPath(path).parts[1:-1]:
+            current = current / part
+            if current.is_symlink():
+                self.log(f"× {path} (not written: {current.name} is a symlink)")
+                return None
+        return self.host(path)
+
     def exists(self, path: str) -> bool:
         return os.path.lexists(self.host(path)) or self.root_exists(path)
 
@@ -109,7 +120,7 @@ class Analyser:
             bucket.provides.update(provides)
             bucket.depends.update(depends)
             debug = debug_path(facts)
-            debug_host = None if debug is None else self.host(debug)
+            debug_host = None if debug is None else self._writable(debug)
             written = split_and_strip(
                 item.host, debug_host, debug=self.options.debug, strip=self.options.strip,
                 path=path, tools=self.options.tools, log=self.log,
