@@ -15,6 +15,8 @@ import email.utils
 import hashlib
 import random
 import socket
+import ssl
+import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -52,6 +54,7 @@ class Seen:
 class LoopbackServer:
     root: Path
     delay: float = 0.0
+    tls: ssl.SSLContext | None = None
     requests: list[Seen] = field(default_factory=list)
     port: int = 0
     in_flight: int = 0
@@ -63,7 +66,8 @@ class LoopbackServer:
     _runner: web.AppRunner | None = None
 
     def url(self, relative: str = "") -> str:
-        return f"http://127.0.0.1:{self.port}/{relative}"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{self.port}/{relative}"
 
     def fault(self, relative: str, *faults: Fault) -> None:
         """Queue faults for the next requests of `relative`, one per request, in order."""
@@ -102,7 +106,7 @@ class LoopbackServer:
         app.router.add_get("/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=self.tls)
         await site.start()
         self.port = self._runner.addresses[0][1]
 
@@ -247,8 +251,26 @@ def index_packages(repo: Path, source: str = "loopback") -> list[Package]:
     return [Package(id=meta.hash or "", meta=meta, source=source) for meta in metas]
 
 
-def serving(root: Path, delay: float = 0.0) -> Iterator[LoopbackServer]:
-    server = LoopbackServer(root, delay=delay)
+def self_signed(directory: Path) -> ssl.SSLContext:
+    """A server context with a throw-away certificate for 127.0.0.1 that nobody trusts."""
+    key, cert = directory / "key.pem", directory / "cert.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+def serving(
+    root: Path, delay: float = 0.0, tls: ssl.SSLContext | None = None
+) -> Iterator[LoopbackServer]:
+    server = LoopbackServer(root, delay=delay, tls=tls)
     server.start()
     try:
         yield server

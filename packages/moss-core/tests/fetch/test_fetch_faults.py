@@ -4,6 +4,7 @@ the package and URL, with nothing unverified left behind."""
 from __future__ import annotations
 
 import re
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -15,7 +16,16 @@ from moss_core.installation import Installation
 from moss_core.registry import Package
 from moss_core.repository import RepositoryError
 
-from .loopback import Fault, LoopbackServer, Recorder, dead_port, index_packages, make_package
+from .loopback import (
+    Fault,
+    LoopbackServer,
+    Recorder,
+    dead_port,
+    index_packages,
+    make_package,
+    self_signed,
+    serving,
+)
 
 FAST = {"backoff": 0.01}
 
@@ -282,3 +292,23 @@ def test_an_unpack_failure_stops_the_downloads(
     with pytest.raises(Broken, match=rf"^{jobs[0].package.name}: cannot unpack$"):
         fetch_all(jobs, on_ready, parallel=6)
     assert time.monotonic() - started < 3
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl makes the test certificate")
+def test_an_untrusted_certificate_is_refused_without_retrying(
+    installation: Installation, repo_dir: Path, tmp_path: Path
+) -> None:
+    make_package(repo_dir, "big")
+    (package,) = index_packages(repo_dir)
+    for server in serving(repo_dir, tls=self_signed(tmp_path)):
+        job = FetchJob(
+            package, server.url(package.meta.uri or ""), installation.download_path(package.id)
+        )
+        with pytest.raises(
+            RepositoryError,
+            match=rf"^big: {re.escape(job.uri)}: TLS certificate not accepted: .*certificate",
+        ):
+            fetch_all([job], lambda *_: None, **FAST)
+        # The handshake fails before any request: retrying would not help, so there is none.
+        assert server.requests == []
+    assert not job.part.exists()
