@@ -92,6 +92,8 @@ def fetch_all(
     """
     if parallel < 1:
         raise ValueError(f"parallel must be at least 1, not {parallel}")
+    if retries < 0:
+        raise ValueError(f"retries must not be negative, not {retries}")
     unique: dict[Path, FetchJob] = {}
     for job in jobs:
         unique.setdefault(job.target, job)

@@ -215,3 +215,5 @@ def test_nothing_to_do_and_bad_parallelism() -> None:
     fetch_all([], lambda *_: None)
     with pytest.raises(ValueError, match="parallel must be at least 1"):
         fetch_all([], lambda *_: None, parallel=0)
+    with pytest.raises(ValueError, match="retries must not be negative"):
+        fetch_all([], lambda *_: None, retries=-1)
