@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from boulder.errors import BuildError
 from moss_core.container import Bind, ContainerSpec, Dev
 
 # Host files a build root made of the host's `/usr` needs from `/etc`: Debian-style
@@ -60,23 +61,46 @@ class BuildDirs:
         return self.cache / "logs" / f"{self.id}.log"
 
     @property
-    def install(self) -> Path:
-        return self.root / "mason" / "install"
-
-    @property
     def sourcedir(self) -> Path:
         return self.root / "mason" / "sourcedir"
 
     @property
     def scripts(self) -> Path:
-        return self.root / "mason" / "scripts"
+        """Outside the root and bound read-only: scripts cannot change what runs next."""
+        return self.cache / "scripts" / self.id
 
     def guest_build(self, guest: str) -> Path:
-        """The host path of a container path under `/mason/build`."""
-        return self.build / os.path.relpath(guest, "/mason/build")
+        """The host path of a container path under `/mason/build`.
+
+        Builds can put symlinks anywhere in `/mason/build`; followed on the host, and by root,
+        they could lead anywhere. So no component of the path may be one.
+        """
+        return beneath(self.build, os.path.relpath(guest, "/mason/build"))
+
+    def install_root(self) -> Path:
+        """`/mason/install` on the host, refusing a symlink the build made there."""
+        return beneath(self.root, "mason/install")
 
     def caches(self) -> dict[str, Path]:
         return {name: self.cache / name for name in _CACHES}
+
+
+def beneath(base: Path, relative: str) -> Path:
+    """`base / relative`, provided no component below `base` is a symlink."""
+    current = base
+    for part in Path(relative).parts:
+        current = current / part
+        if current.is_symlink():
+            raise BuildError(f"{current} is a symlink made by the build; it is not followed")
+    return current
+
+
+def write_file(path: Path, text: str) -> None:
+    """Create `path` afresh: whatever the build left there (a symlink) is replaced, not used."""
+    if path.is_symlink() or path.exists():
+        path.unlink()
+    with open(path, "x", encoding="utf-8") as out:
+        out.write(text)
 
 
 def remove_tree(path: Path) -> None:
@@ -154,6 +178,7 @@ def mason_binds(dirs: BuildDirs, recipe_dir: Path) -> tuple[Bind, ...]:
         Bind(dirs.build, "/mason/build", read_only=False),
         Bind(dirs.artefacts, "/mason/artefacts", read_only=False),
         Bind(recipe_dir, "/mason/recipe"),
+        Bind(dirs.scripts, "/mason/scripts"),
     ]
     binds += [Bind(path, f"/mason/{name}", read_only=False) for name, path in dirs.caches().items()]
     if Path("/etc/ccache").is_dir():

@@ -143,7 +143,10 @@ def write_package(out_dir: Path, meta: Meta, paths: Sequence[InstalledPath]) -> 
             blobs.setdefault(entry.digest, blob)
     target = out_dir / meta.filename
     partial = target.with_name(target.name + ".part")
-    with open(partial, "wb") as out:
+    # The artefacts directory is writable in the container: never write through what the
+    # build may have left at these names.
+    partial.unlink(missing_ok=True)
+    with open(partial, "xb") as out:
         write_binary(out, meta, layout, blobs)
     partial.replace(target)
     return Emitted(meta, target, tuple(sorted(f"/usr/{e.path}" for e in layout)))

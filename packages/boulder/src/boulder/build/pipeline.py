@@ -24,6 +24,7 @@ from boulder.build.container import (
     fresh_dir,
     mason_binds,
     remove_tree,
+    write_file,
 )
 from boulder.build.emit import (
     Emitted,
@@ -165,7 +166,7 @@ def build(path: Path, macros: MacroSet, options: BuildOptions) -> BuildResult:
         console.line(
             f"└─ building {recipe.name}-{recipe.version}-{recipe.release}-{options.build_release}"
         )
-        for directory in (dirs.artefacts, dirs.root, dirs.build):
+        for directory in (dirs.artefacts, dirs.root, dirs.build, dirs.scripts):
             fresh_dir(directory)
         host = _build_root(compiled, profile, dirs, console.line, update=options.update)
         root_binds = host.populate(dirs.root, networking=recipe.networking)
@@ -203,15 +204,16 @@ def _package(
     console: Console,
 ) -> list[Emitted]:  # fmt: skip
     recipe = compiled.loaded.recipe
+    install = dirs.install_root()
     analyser = Analyser(
-        install_root=dirs.install,
+        install_root=install,
         rules=compiled.packages.rules,
         options=AnalysisOptions(strip=recipe.strip, debug=recipe.debug, lastrip=recipe.lastrip),
         root_exists=host.exists,
         pkgconfig_dirs=host.pkgconfig_dirs(),
         log=lambda text: console.line(f"│A│ {text}"),
     )
-    paths = list(walk_install_root(dirs.install)) if dirs.install.is_dir() else []
+    paths = list(walk_install_root(install)) if install.is_dir() else []
     buckets: dict[str, Bucket] = analyser.run(paths)
     console.line("Packaging")
     emitted: list[Emitted] = []
@@ -253,7 +255,7 @@ def chroot(path: Path, macros: MacroSet, options: BuildOptions) -> int:
     stage = Stage.NONE if script is None else script.stage
     profile = "" if script is None else breakpoint_profile(script.preamble)
     profile += shell_macros(loaded, macros, _context(options), target, stage, Phase.BUILD)
-    (dirs.build / ".profile").write_text(profile, encoding="utf-8")
+    write_file(dirs.build / ".profile", profile)
     spec = build_spec(
         dirs, (*root_binds, *mason_binds(dirs, loaded.path.parent)),
         networking=recipe.networking, workdir="/mason/build",
@@ -267,7 +269,7 @@ def chroot(path: Path, macros: MacroSet, options: BuildOptions) -> int:
 
 def _cleanup(loaded: LoadedRecipe, dirs: BuildDirs) -> None:
     """Delete the build's root, trees and artefacts and this recipe's cached upstreams."""
-    for directory in (dirs.root, dirs.build, dirs.artefacts):
+    for directory in (dirs.root, dirs.build, dirs.artefacts, dirs.scripts):
         remove_tree(directory)
     for upstream in loaded.recipe.upstreams:
         if isinstance(upstream, GitUpstream):

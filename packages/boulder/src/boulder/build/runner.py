@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from boulder.build.container import BuildDirs, build_spec, fresh_dir
+from boulder.build.container import BuildDirs, build_spec, fresh_dir, write_file
 from boulder.build.upstreams import prepare
 from boulder.errors import BuildError
 from boulder.phases import Phase, PhaseScript, buildroot, workdir
@@ -117,9 +117,8 @@ class JobRunner:
 
     def _run_chunk(self, text: str, phase: Phase, pgo: bool, cwd: str, home: str) -> int:
         self._count += 1
-        self.dirs.scripts.mkdir(parents=True, exist_ok=True)
         script = self.dirs.scripts / f"{self._count:03d}-{phase.value}.sh"
-        script.write_text(text + "\n\n", encoding="utf-8")
+        write_file(script, text + "\n\n")
         spec = build_spec(
             self.dirs, self.binds, networking=self.recipe.networking, workdir=cwd,
             env=self._env(home),
@@ -156,7 +155,7 @@ class JobRunner:
             home = str(buildroot(script.target))
             profile = self.dirs.guest_build(home) / ".profile"
             text = breakpoint_profile(script.preamble) + self.shell_macros(script)
-            profile.write_text(text, encoding="utf-8")
+            write_file(profile, text)
             env = {**self._env(home), "TERM": "xterm-256color"}
             spec = build_spec(
                 self.dirs, self.binds, networking=self.recipe.networking, workdir=cwd, env=env
