@@ -239,3 +239,12 @@ def test_emul32_target_builds_first_into_its_own_package(
         "foo-1.0-1-1-x86_64.stone": ("/usr/lib/foo.txt",),
         "foo-32bit-1.0-1-1-x86_64.stone": ("/usr/lib32/foo.txt",),
     }
+
+
+def test_symlinks_made_by_the_build_are_not_followed_outside(
+    foo_project: Callable[..., Project], macros: MacroSet
+) -> None:
+    # Followed on the host (as root), this install root would be the host's own /usr.
+    project = foo_project(recipe=HEAD + "install: |\n  ln -s /usr /mason/install\n")
+    with pytest.raises(BuildError, match="mason/install is a symlink made by the build"):
+        build(project.recipe, macros, _options(project, []))
