@@ -248,3 +248,16 @@ def test_symlinks_made_by_the_build_are_not_followed_outside(
     project = foo_project(recipe=HEAD + "install: |\n  ln -s /usr /mason/install\n")
     with pytest.raises(BuildError, match="mason/install is a symlink made by the build"):
         build(project.recipe, macros, _options(project, []))
+
+
+def test_network_is_isolated_unless_the_recipe_asks(
+    foo_project: Callable[..., Project], macros: MacroSet
+) -> None:
+    project = foo_project(
+        recipe=HEAD
+        + "build: |\n  hostname\n  sed -n 's/^ *\\([a-z0-9]*\\):.*/net \\1/p' /proc/net/dev\n"
+    )
+    lines: list[str] = []
+    build(project.recipe, macros, _options(project, lines))
+    assert [line for line in lines if line.startswith("│B│ net ")] == ["│B│ net lo"]
+    assert "│B│ boulder" in lines
