@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from rich.progress import Progress
+    from rich.progress import Progress, TaskID
 
+    from moss_core.fetch import FetchJob, FetchProgress
     from moss_core.registry import Package
 
 
@@ -76,3 +77,44 @@ class Console:
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+
+    def fetch_progress(self) -> FetchProgress | None:
+        """A bar per package in flight and one for the total, on a terminal only."""
+        return _DownloadBars() if self.tty else None
+
+
+class _DownloadBars:
+    def __init__(self) -> None:
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TransferSpeedColumn,
+        )
+
+        self._bars = Progress(
+            TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn()
+        )
+        self._total = self._bars.add_task("Total", total=0)
+        self._tasks: dict[str, TaskID] = {}
+        self._running = 0
+
+    def start(self, job: FetchJob, total_bytes: int | None) -> None:
+        if not self._running:
+            self._bars.start()
+        self._running += 1
+        self._tasks[job.package.id] = self._bars.add_task(job.package.name, total=total_bytes)
+        if total_bytes:
+            total = self._bars.tasks[self._total].total or 0
+            self._bars.update(self._total, total=total + total_bytes)
+
+    def advance(self, job: FetchJob, nbytes: int) -> None:
+        self._bars.advance(self._tasks[job.package.id], nbytes)
+        self._bars.advance(self._total, nbytes)
+
+    def finish(self, job: FetchJob) -> None:
+        self._bars.remove_task(self._tasks.pop(job.package.id))
+        self._running -= 1
+        if not self._running:
+            self._bars.stop()

@@ -13,6 +13,7 @@ from moss_core.client import verify as checks
 from moss_core.client.report import Reporter
 from moss_core.db import LayoutDb, MetaDb, Selection, State, StateDb
 from moss_core.errors import MossError
+from moss_core.fetch import FetchJob, fetch_all
 from moss_core.fs import remove_tree
 from moss_core.installation import STATE_ID_FILE, Installation
 from moss_core.model import SystemModel, load_model, model_path, render
@@ -24,7 +25,7 @@ from moss_core.registry import (
     Registry,
     Source,
 )
-from moss_core.repository import Repository, RepositorySource, fetch_package, open_sources, refresh
+from moss_core.repository import Repository, RepositorySource, open_sources, refresh
 from moss_core.repository.source import DB_NAME, repo_state_dir
 from moss_core.resolve import Lookup, check_conflicts, resolve
 from moss_core.store import asset_relpath
@@ -214,24 +215,41 @@ class Client:
         return Outcome(planned=new, state=state, already=tuple(already.values()))
 
     def fetch_and_unpack(self, packages: Sequence[Package]) -> None:
+        """Download what the cache lacks (8 at a time, each checked against its sha256) and
+        unpack each package into the store as soon as it arrives."""
+        jobs = []
         for package in packages:
             if cache.is_cached(self.install_db, self.layout_db, package.id):
                 self.reporter.info(f"Installed {package.name} (cached)")
-                continue
-            path = self._download(package)
-            cache.unpack(self.installation, self.install_db, self.layout_db, package, path)
-            self.reporter.info(f"Installed {package.name}")
+            else:
+                uri = self._package_uri(package)
+                jobs.append(FetchJob(package, uri, self.installation.download_path(package.id)))
+
+        def unpack(job: FetchJob, path: Path) -> None:
+            cache.unpack(self.installation, self.install_db, self.layout_db, job.package, path)
+            self.reporter.info(f"Installed {job.package.name}")
+
+        fetch_all(jobs, unpack, progress=self.reporter.fetch_progress())
+
+    def _package_uri(self, package: Package) -> str:
+        if package.id in self._local_files:
+            return self._local_files[package.id].absolute().as_uri()
+        for source in self.repositories():
+            if source.name == package.source:
+                return source.package_uri(package)
+        raise ClientError(f"{package.name}: no source to fetch it from")
 
     def _download(self, package: Package) -> Path:
-        if package.id in self._local_files:
-            return cache.cache_local_file(self.installation, package, self._local_files[package.id])
+        """One package's `.stone` in the download cache, fetched and checked if need be."""
         cached = self.installation.download_path(package.id)
         if cached.exists() and cache.sha256_file(cached) == package.id:
             return cached
-        for source in self.repositories():
-            if source.name == package.source:
-                return fetch_package(self.installation, source, package)
-        raise ClientError(f"{package.name}: no source to fetch it from")
+        found: list[Path] = []
+        job = FetchJob(
+            package, self._package_uri(package), self.installation.download_path(package.id)
+        )
+        fetch_all([job], lambda _job, path: found.append(path))
+        return found[0]
 
     # -- sync -------------------------------------------------------------------------------
 

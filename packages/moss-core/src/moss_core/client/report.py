@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from moss_core.fetch import FetchProgress
 from moss_core.registry import Package
 
 
@@ -26,6 +27,10 @@ class Reporter(Protocol):
         ...
 
     def done(self) -> None: ...
+
+    def fetch_progress(self) -> FetchProgress | None:
+        """Where download progress goes, if anywhere."""
+        ...
 
 
 class QuietReporter:
@@ -53,4 +58,7 @@ class QuietReporter:
         return lambda _advance: None
 
     def done(self) -> None:
+        return None
+
+    def fetch_progress(self) -> FetchProgress | None:
         return None

@@ -4,8 +4,7 @@
 `build_index` makes an index of a directory of packages (`moss index`), `refresh` loads a
 repository's index into `.moss/repo/<k>/db`, `open_sources` gives the registry a
 `RepositorySource` per active repository, and `fetch_package` downloads a package, checked.
-Only `file://` repositories can be fetched for now; `http(s)://` URIs are accepted in the
-configuration but refused when fetched.
+`file://`, `http://` and `https://` repositories are supported.
 """
 
 from moss_core.repository._model import (
