@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from boulder.build import HOST_PROFILE, BuildOptions, build, default_cache_dir
+from boulder.build import HOST_PROFILE, BuildOptions, build, cache, default_cache_dir
 from boulder.build.pipeline import chroot
 from boulder.cli.app import _host, _macros, _source_date_epoch, cli
 from boulder.errors import ProfileError
@@ -109,6 +109,36 @@ def chroot_command(ctx: click.Context, path: Path, cache_dir: Path | None) -> No
         architecture=_host(),
     )
     ctx.exit(chroot(recipe, _macros(ctx), options))
+
+
+@cli.group("cache")
+def cache_group() -> None:
+    """The cache root: build roots, trees, upstreams, and moss's packages and indexes."""
+
+
+_BOULDER_FLAG = click.option("-b", "--boulder-cache", "boulder", is_flag=True, help="boulder's.")
+_MOSS_FLAG = click.option("-m", "--moss-cache", "moss", is_flag=True, help="moss's.")
+
+
+@cache_group.command("size")
+@_BOULDER_FLAG
+@_MOSS_FLAG
+@click.pass_context
+def cache_size(ctx: click.Context, boulder: bool, moss: bool) -> None:
+    """How much each cache holds (neither flag: both)."""
+    for name, directory, held in cache.parts(_cache_dir(ctx), boulder=boulder, moss=moss):
+        click.echo(f"{name} ({directory}): {cache.human(cache.tree_size(held))}")
+
+
+@cache_group.command("clean")
+@_BOULDER_FLAG
+@_MOSS_FLAG
+@click.pass_context
+def cache_clean(ctx: click.Context, boulder: bool, moss: bool) -> None:
+    """Delete what the caches hold (neither flag: both)."""
+    for name, directory, held in cache.parts(_cache_dir(ctx), boulder=boulder, moss=moss):
+        click.echo(f"Deleting {name} directory: {directory}")
+        cache.clean(held)
 
 
 @cli.group()
