@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent
 CORPUS = REPO_ROOT.parent / "shared" / "corpus"
+# Test helpers that several packages' tests share (e.g. the loopback HTTP repository).
+sys.path.insert(0, str(REPO_ROOT / "tests" / "support"))
 
 
 @pytest.fixture(scope="session")

@@ -4,10 +4,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from loopback_http import LoopbackServer, serving
 
 from moss_core.installation import Installation
-
-from .loopback import LoopbackServer, serving
 
 
 @pytest.fixture

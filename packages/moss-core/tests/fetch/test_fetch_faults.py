@@ -10,13 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from moss_core.fetch import FetchJob, fetch_all
-from moss_core.installation import Installation
-from moss_core.registry import Package
-from moss_core.repository import RepositoryError
-
-from .loopback import (
+from loopback_http import (
     Fault,
     LoopbackServer,
     Recorder,
@@ -26,6 +20,11 @@ from .loopback import (
     self_signed,
     serving,
 )
+
+from moss_core.fetch import FetchJob, fetch_all
+from moss_core.installation import Installation
+from moss_core.registry import Package
+from moss_core.repository import RepositoryError
 
 FAST = {"backoff": 0.01}
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from loopback_http import Fault, LoopbackServer, Recorder, index_packages, make_package
 
 from moss_core.client import cache
 from moss_core.db import LayoutDb, MetaDb
@@ -16,8 +17,6 @@ from moss_core.fetch import FetchJob, fetch_all
 from moss_core.installation import Installation
 from moss_core.registry import Package
 from moss_core.repository import RepositoryError
-
-from .loopback import Fault, LoopbackServer, Recorder, index_packages, make_package
 
 
 def http_jobs(

@@ -3,15 +3,13 @@ downloads through the registry source, and the errors of each."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import loopback_http as loopback
 import pytest
 
 from moss_core.db import MetaDb
@@ -29,22 +27,6 @@ from moss_core.repository import (
 from moss_core.repository._transport import fetch
 
 from .repo_helpers import make_stone, scratch_root, sha256_of
-
-
-def _loopback() -> ModuleType:
-    # The server lives with the fetch tests; this directory is a separate test package.
-    name = "moss_tests_fetch_loopback"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "fetch" / "loopback.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-loopback = _loopback()
 
 
 @pytest.fixture
