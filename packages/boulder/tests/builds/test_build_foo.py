@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -159,7 +160,10 @@ def test_workload_runs_pgo_stages_in_order(
         "workload: |\n  echo workload\ninstall: |\n  echo install\n"
     )
     lines: list[str] = []
+    policy = os.sched_getscheduler(0)
     result = build(project.recipe, macros, _options(project, lines))
+    # The build ran under SCHED_BATCH; boulder's own priority is back afterwards.
+    assert "└─ priority set." in lines and os.sched_getscheduler(0) == policy
     wanted = ("│pgo-", "││B│ build", "││W│ workload", "││I│ install", "│I│ install")
     assert [line for line in lines if line.startswith(wanted)] == [
         "│pgo-stage1", "││B│ build ONE", "││W│ workload",

@@ -8,7 +8,8 @@ import re
 import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -86,6 +87,8 @@ class BuildOptions:
     verify: Path | None = None
     update: bool = False
     """Fetch the profile's repository indexes again before composing the root."""
+    batch_priority: bool = True
+    """Run the build under SCHED_BATCH, so the machine stays responsive."""
     """A binary manifest the build must reproduce; then the manifests are not rewritten."""
     out: Callable[[str], None] = field(default=print, compare=False)
 
@@ -177,8 +180,9 @@ def build(path: Path, macros: MacroSet, options: BuildOptions) -> BuildResult:
             lambda s: shell_macros(loaded, macros, _context(options), s.target, s.stage, s.phase),
             options.interactive,
         )  # fmt: skip
-        runner.run_jobs(compiled.scripts)
-        emitted = _package(compiled, dirs, host, options, console)
+        with _batch_priority(console, options.batch_priority):
+            runner.run_jobs(compiled.scripts)
+            emitted = _package(compiled, dirs, host, options, console)
         if options.verify is None:
             manifests = write_manifests(loaded.path.parent, emitted, options.architecture)
         elif manifest_matches(options.verify, emitted):
@@ -265,6 +269,27 @@ def chroot(path: Path, macros: MacroSet, options: BuildOptions) -> int:
         return run_container(spec, ["/usr/bin/bash", "--login"], stdin=sys.stdin)
     except ContainerError as err:
         raise BuildError(f"container: {err}") from err
+
+
+@contextmanager
+def _batch_priority(console: Console, enabled: bool) -> Iterator[None]:
+    """SCHED_BATCH for boulder and everything it starts, until the build ends."""
+    if not enabled:
+        yield
+        return
+    console.line("Changing boulder thread priority to SCHED_BATCH during build:")
+    previous = os.sched_getscheduler(0), os.sched_getparam(0)
+    try:
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+    except OSError as err:
+        console.line(f"└─ priority not changed: {err.strerror}")
+        yield
+        return
+    console.line("└─ priority set.")
+    try:
+        yield
+    finally:
+        os.sched_setscheduler(0, *previous)
 
 
 def _cleanup(loaded: LoadedRecipe, dirs: BuildDirs) -> None:

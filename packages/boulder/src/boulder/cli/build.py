@@ -59,6 +59,9 @@ def _store(ctx: click.Context) -> ProfileStore:
     "--verify", type=click.Path(dir_okay=False, path_type=Path), metavar="MANIFEST",
     help="Fail unless the build reproduces this binary manifest (then it is not rewritten).",
 )  # fmt: skip
+@click.option(
+    "--normal-priority", is_flag=True, help="Do not lower the build's priority to SCHED_BATCH."
+)
 @click.pass_context
 def build_command(
     ctx: click.Context,
@@ -72,6 +75,7 @@ def build_command(
     cleanup: bool,
     verify: Path | None,
     update: bool,
+    normal_priority: bool,
 ) -> None:
     """Build a recipe into .stone packages, rootless, in a container."""
     recipe = recipe_file(path)
@@ -89,6 +93,7 @@ def build_command(
         cleanup=cleanup,
         verify=verify,
         update=update,
+        batch_priority=not normal_priority,
         out=click.echo,
     )
     build(recipe, _macros(ctx), options)
