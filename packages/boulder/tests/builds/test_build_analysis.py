@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+import zstandard
 
 from boulder.build.analysis import Analyser, AnalysisOptions, ignore_reason
 from boulder.build.analysis.binary import binary_provides
 from boulder.build.analysis.cmake import cmake_provides
+from boulder.build.analysis.compressman import compressible
 from boulder.build.analysis.elf import (
     ElfFacts,
     debug_path,
@@ -182,3 +185,30 @@ def test_analyser_splits_debug_info_but_never_through_a_symlink(tmp_path: Path) 
     )
     assert list(outside.iterdir()) == []
     assert any("not written: debug is a symlink" in line for line in logged)
+
+
+def test_compressman_replaces_pages_and_repoints_links(tmp_path: Path) -> None:
+    assert compressible("/usr/share/man/man1/ls.1") and compressible("/usr/share/info/a.info")
+    assert not compressible("/usr/share/man/index.html") and not compressible("/usr/bin/x1")
+    install = tmp_path / "install"
+    man = install / "usr/share/man/man1"
+    man.mkdir(parents=True)
+    (man / "foo.1").write_text(".TH FOO 1\n" * 50)
+    os.utime(man / "foo.1", ns=(10**18, 10**18))
+    (man / "bar.1").symlink_to("foo.1")
+    rules = [CollectionRule("*", "m")]
+    logged: list[str] = []
+    options = AnalysisOptions(compressman=True)
+    buckets = Analyser(install, rules, options, lambda _p: False, [], logged.append).run(
+        list(walk_install_root(install))
+    )
+    assert [p.path for p in buckets["m"].paths] == [
+        "/usr/share/man/man1/bar.1.zst", "/usr/share/man/man1/foo.1.zst",
+    ]  # fmt: skip
+    assert sorted(os.listdir(man)) == ["bar.1.zst", "foo.1.zst"]
+    assert os.readlink(man / "bar.1.zst") == "foo.1.zst"
+    assert zstandard.ZstdDecompressor().decompress((man / "foo.1.zst").read_bytes()) == (
+        b".TH FOO 1\n" * 50
+    )
+    assert (man / "foo.1.zst").stat().st_mtime_ns == 10**18
+    assert "^ /usr/share/man/man1/foo.1 » /usr/share/man/man1/foo.1.zst" in logged

@@ -212,7 +212,12 @@ def _package(
     analyser = Analyser(
         install_root=install,
         rules=compiled.packages.rules,
-        options=AnalysisOptions(strip=recipe.strip, debug=recipe.debug, lastrip=recipe.lastrip),
+        options=AnalysisOptions(
+            strip=recipe.strip,
+            debug=recipe.debug,
+            lastrip=recipe.lastrip,
+            compressman=recipe.compressman,
+        ),
         root_exists=host.exists,
         pkgconfig_dirs=host.pkgconfig_dirs(),
         log=lambda text: console.line(f"│A│ {text}"),

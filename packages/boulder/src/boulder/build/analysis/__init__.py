@@ -12,6 +12,7 @@ from pathlib import Path, PurePosixPath
 
 from boulder.build.analysis.binary import binary_provides
 from boulder.build.analysis.cmake import cmake_provides
+from boulder.build.analysis.compressman import compress, compressible
 from boulder.build.analysis.elf import (
     BinUtils,
     debug_path,
@@ -39,6 +40,7 @@ class AnalysisOptions:
     strip: bool = True
     debug: bool = True
     lastrip: bool = True
+    compressman: bool = False
     tools: BinUtils = field(default_factory=BinUtils)
 
 
@@ -106,6 +108,10 @@ class Analyser:
             bucket.provides.update(binary_provides(item.path))
             if item.is_file:
                 queue.extend(self._file(item, bucket))
+            if self.options.compressman and compressible(item.path) and not item.is_dir:
+                compressed = compress(item)
+                self.log(f"^ {item.path} » {compressed.path}")
+                item = compressed
             bucket.paths.append(item)
             self.log(f"» {item.path}")
         return self.buckets
