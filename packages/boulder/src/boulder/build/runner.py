@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -71,7 +72,7 @@ class JobRunner:
     shell_macros: Callable[[PhaseScript], str]
     """The actions and definitions a breakpoint shell offers, for a script's phase."""
     interactive: bool = False
-    _count: int = 0
+    _count: int = field(default=0, init=False)
 
     def run_jobs(self, scripts: Sequence[PhaseScript]) -> None:
         """Each (target, stage) job in build order: scripts arrive in that order."""
@@ -140,7 +141,10 @@ class JobRunner:
             reader.join()
 
     def _fail(self, script: PhaseScript, status: int) -> None:
-        what = f"stopped by signal {-status}" if status < 0 else f"failed with status code {status}"
+        if status < 0:
+            what = f"stopped by signal {signal.Signals(-status).name}"
+        else:
+            what = f"failed with status code {status}"
         raise BuildError(
             f"{what} (build log: {self.dirs.log})",
             file=self.recipe_file,
