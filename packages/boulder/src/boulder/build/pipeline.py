@@ -85,11 +85,11 @@ class BuildOptions:
     compiler_cache: bool = False
     cleanup: bool = False
     verify: Path | None = None
+    """A binary manifest the build must reproduce; then the manifests are not rewritten."""
     update: bool = False
     """Fetch the profile's repository indexes again before composing the root."""
     batch_priority: bool = True
     """Run the build under SCHED_BATCH, so the machine stays responsive."""
-    """A binary manifest the build must reproduce; then the manifests are not rewritten."""
     out: Callable[[str], None] = field(default=print, compare=False)
 
 
