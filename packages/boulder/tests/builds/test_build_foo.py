@@ -265,4 +265,3 @@ def test_network_is_isolated_unless_the_recipe_asks(
     build(project.recipe, macros, _options(project, lines))
     assert [line for line in lines if line.startswith("│B│ net ")] == ["│B│ net lo"]
     assert "│B│ boulder" in lines
-
