@@ -1,15 +1,18 @@
 """Build profiles: which repositories a build root is composed from.
 
 The embedded profile `host` has none: its build root is the host's own `/usr`. Other profiles
-are saved as `profile.d/<id>.yaml` in boulder's configuration directory (`--config-dir`, else
-`/etc/boulder` for root and `$XDG_CONFIG_HOME/boulder` for others); `profile.d` of
-`/usr/share/boulder` is read too, with lower precedence.
+live in `profile.{kdl,yaml}` and `profile.d/*.{kdl,yaml}` (KDL beats YAML of the same name) of
+`/usr/share/boulder` and of boulder's configuration directory (`--config-dir`, else
+`/etc/boulder` for root and `$XDG_CONFIG_HOME/boulder` for others), later files winning.
+`boulder profile add` saves `profile.d/<id>.kdl` in the configuration directory, in the layout
+upstream boulder uses.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,9 +21,12 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from boulder.errors import ProfileError
+from moss_core import kdl
 
 HOST = "host"
 _SYSTEM_DIR = Path("/usr/share/boulder")
+# Upstream's repositories described by a root index; moss only reads plain `stone.index` URIs.
+_ROOT_INDEX_FIELDS = ("base-uri", "channel", "version", "arch")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +34,8 @@ class ProfileRepository:
     name: str
     uri: str
     priority: int = 0
+    unusable: str | None = None
+    """Why this repository cannot be used, when it cannot (it is still listed)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,43 +80,81 @@ def parse_repository_spec(text: str) -> ProfileRepository:
     return ProfileRepository(fields["name"], fields["uri"], priority)
 
 
-def _parse(path: Path, data: Any) -> list[Profile]:
+def _repository(name: str, fields: Mapping[str, Any], where: str) -> ProfileRepository:
+    priority = fields.get("priority", 0)
+    if not isinstance(priority, int) or isinstance(priority, bool) or priority < 0:
+        raise ProfileError(f"repository {name}: invalid priority {priority!r}", key=where)
+    if any(field in fields for field in _ROOT_INDEX_FIELDS):
+        shown = f"base-uri {fields.get('base-uri')}"
+        reason = "repositories given by base-uri (root index) are not supported by moss yet"
+        return ProfileRepository(name, shown, priority, reason)
+    uri = fields.get("uri")
+    if not isinstance(uri, str):
+        raise ProfileError(f"repository {name} needs a uri", key=where)
+    return ProfileRepository(name, uri, priority)
+
+
+def _profile(name: str, repos: Any, packages: Any, where: str) -> Profile:
+    if not isinstance(repos, dict):
+        raise ProfileError(f"profile {name}: expected a map of repositories", key=where)
+    entries = []
+    for repo, fields in repos.items():
+        if not isinstance(fields, dict):
+            raise ProfileError(f"profile {name}: repository {repo}: expected fields", key=where)
+        entries.append(_repository(str(repo), fields, where))
+    if packages is not None and (
+        not isinstance(packages, list) or not all(isinstance(p, str) for p in packages)
+    ):
+        raise ProfileError(f"profile {name}: packages must be a list of names", key=where)
+    chosen = None if packages is None else tuple(packages)
+    return Profile(profile_id(name), tuple(entries), chosen)
+
+
+def _read_yaml(path: Path) -> list[Profile]:
+    try:
+        data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    except (OSError, YAMLError) as err:
+        raise ProfileError(f"cannot read profile: {err}", key=str(path)) from err
     if not isinstance(data, dict):
         raise ProfileError("expected a map of profile ids", key=str(path))
-    profiles: list[Profile] = []
+    profiles = []
     for name, body in data.items():
-        repos = body.get("repositories") if isinstance(body, dict) else None
-        if not isinstance(repos, dict):
-            raise ProfileError(f"profile {name}: expected a map of repositories", key=str(path))
-        entries: list[ProfileRepository] = []
-        for repo, fields in repos.items():
-            if not isinstance(fields, dict) or not isinstance(fields.get("uri"), str):
-                raise ProfileError(f"profile {name}: repository {repo} needs a uri", key=str(path))
-            priority = fields.get("priority", 0)
-            if not isinstance(priority, int) or isinstance(priority, bool) or priority < 0:
-                raise ProfileError(
-                    f"profile {name}: repository {repo}: invalid priority", key=str(path)
-                )
-            entries.append(ProfileRepository(str(repo), fields["uri"], priority))
-        packages = body.get("packages")
-        if packages is not None and (
-            not isinstance(packages, list) or not all(isinstance(p, str) for p in packages)
-        ):
-            raise ProfileError(f"profile {name}: packages must be a list of names", key=str(path))
-        chosen = None if packages is None else tuple(packages)
-        profiles.append(Profile(profile_id(str(name)), tuple(entries), chosen))
+        body = body if isinstance(body, dict) else {}
+        profiles.append(
+            _profile(str(name), body.get("repositories"), body.get("packages"), str(path))
+        )
     return profiles
 
 
-def _render(profile: Profile) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "repositories": {
-            r.name: {"uri": r.uri, "priority": r.priority} for r in profile.repositories
-        }
-    }
+def _read_kdl(path: Path) -> list[Profile]:
+    try:
+        nodes = kdl.load(path)
+    except kdl.KdlError as err:
+        raise ProfileError(f"cannot read profile: {err}") from err
+    profiles = []
+    for node in nodes:
+        where = f"{path}:{node.line}"
+        repos: dict[str, dict[str, Any]] = {}
+        packages: list[Any] | None = None
+        for child in node.children:
+            if child.name == "repositories":
+                for repo in child.children:
+                    repos[repo.name] = {f.name: f.args[0] for f in repo.children if f.args}
+            elif child.name == "packages":
+                packages = list(child.args)
+        profiles.append(_profile(node.name, repos, packages, where))
+    return profiles
+
+
+def _to_kdl(profile: Profile) -> kdl.Node:
+    repositories = [
+        kdl.Node(r.name, children=[kdl.Node("uri", [r.uri]), kdl.Node("priority", [r.priority])])
+        for r in profile.repositories
+    ]
+    children = [kdl.Node("repositories", children=repositories)]
     if profile.packages is not None:
-        body["packages"] = list(profile.packages)
-    return {profile.id: body}
+        children.append(kdl.Node("packages", list(profile.packages)))
+    return kdl.Node(profile.id, children=children)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,19 +165,29 @@ class ProfileStore:
     system_dir: Path | None = _SYSTEM_DIR
 
     def _files(self) -> list[Path]:
-        dirs = [d for d in (self.system_dir, self.config_dir) if d is not None]
-        return [f for d in dirs for f in sorted((d / "profile.d").glob("*.yaml"))]
+        files: list[Path] = []
+        for base in (self.system_dir, self.config_dir):
+            if base is None:
+                continue
+            stems = [("", "profile")]
+            directory = base / "profile.d"
+            if directory.is_dir():
+                names = {p.stem for p in directory.iterdir() if p.suffix in (".kdl", ".yaml")}
+                stems += [("profile.d", stem) for stem in sorted(names)]
+            for sub, stem in stems:
+                for suffix in (".kdl", ".yaml"):
+                    path = base / sub / f"{stem}{suffix}"
+                    if path.is_file():
+                        files.append(path)
+                        break
+        return files
 
     def load(self) -> dict[str, Profile]:
         """Every profile by id (later files win), the embedded `host` profile first."""
         found: dict[str, Profile] = {HOST: Profile(HOST)}
-        yaml = YAML(typ="safe")
         for path in self._files():
-            try:
-                data = yaml.load(path.read_text(encoding="utf-8"))
-            except (OSError, YAMLError) as err:
-                raise ProfileError(f"cannot read profile: {err}", key=str(path)) from err
-            for profile in _parse(path, data):
+            read = _read_kdl if path.suffix == ".kdl" else _read_yaml
+            for profile in read(path):
                 found[profile.id] = profile
         return found
 
@@ -144,13 +200,11 @@ class ProfileStore:
     def save(self, profile: Profile) -> Path:
         if profile.is_host:
             raise ProfileError("the host profile is built in and cannot be replaced")
-        directory = self.config_dir / "profile.d"
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / f"{profile.id}.yaml"
+        path = self.config_dir / "profile.d" / f"{profile.id}.kdl"
+        path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(path.name + ".part")
-        yaml = YAML(typ="safe")
-        yaml.default_flow_style = False
-        with open(partial, "w", encoding="utf-8") as out:
-            yaml.dump(_render(profile), out)
+        partial.write_text(kdl.dumps([_to_kdl(profile)]), encoding="utf-8")
         partial.replace(path)
+        # A YAML file of the same name would be hidden by this one: remove the confusion.
+        path.with_suffix(".yaml").unlink(missing_ok=True)
         return path

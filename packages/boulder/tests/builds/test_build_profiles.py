@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from boulder.build import BuildOptions, build
-from boulder.build.roots import root_packages
+from boulder.build.roots import refresh_profile, root_packages
 from boulder.cli import main
 from boulder.errors import BuildError, ProfileError
 from boulder.macros.load import MacroSet
@@ -19,6 +19,7 @@ from boulder.profiles import Profile, ProfileRepository, ProfileStore, parse_rep
 from boulder.recipe.load import load_recipe
 
 EXAMPLES = Path(__file__).resolve().parents[4] / "examples"
+CORPUS = Path(__file__).resolve().parents[5] / "shared" / "corpus"
 
 # Just enough of the host, packaged, for a build root without the host's /usr: bash and a
 # few tools with the libraries they need (the C library comes from examples/host-libc).
@@ -75,6 +76,33 @@ def test_store_round_trip_and_lookup(tmp_path: Path) -> None:
         store.get("nope")
     with pytest.raises(ProfileError):
         store.save(Profile("host"))
+
+
+def test_kdl_beats_yaml_and_upstream_profiles_load(tmp_path: Path) -> None:
+    store = ProfileStore(tmp_path, system_dir=None)
+    saved = store.save(Profile("p", (ProfileRepository("r", "file:///r/stone.index", 1),)))
+    assert saved.name == "p.kdl" and saved.read_text().startswith("p {\n")
+    (tmp_path / "profile.d/p.yaml").write_text("p:\n  repositories:\n    other:\n      uri: x\n")
+    (tmp_path / "profile.yaml").write_text("q:\n  repositories: {}\n  packages: [a]\n")
+    loaded = store.load()
+    assert loaded["p"].repositories == (ProfileRepository("r", "file:///r/stone.index", 1),)
+    assert loaded["q"] == Profile("q", (), ("a",))
+
+
+def test_upstream_default_profile_is_listed_but_not_usable(tmp_path: Path) -> None:
+    shipped = CORPUS / "os-tools-data/boulder/data"
+    if not (shipped / "profile.d").is_dir():
+        pytest.skip(f"upstream's shipped profiles are not at {shipped}")
+    profile = ProfileStore(tmp_path, system_dir=shipped).get("default-x86_64")
+    (repo,) = profile.repositories
+    assert (repo.name, repo.uri, repo.priority) == (
+        "volatile",
+        "base-uri https://cdn.aerynos.dev/",
+        0,
+    )
+    assert repo.unusable is not None and "base-uri" in repo.unusable
+    with pytest.raises(ProfileError, match="repository volatile: repositories given by base-uri"):
+        refresh_profile(profile, tmp_path / "moss")
 
 
 def test_root_packages(write_recipe: Callable[[str], Path], macros: MacroSet) -> None:

@@ -67,6 +67,9 @@ def root_packages(
 
 
 def _repositories(profile: Profile) -> list[Repository]:
+    for r in profile.repositories:
+        if r.unusable is not None:
+            raise ProfileError(f"profile {profile.id}: repository {r.name}: {r.unusable}")
     try:
         return [
             Repository(id=sanitise_name(r.name), uri=r.uri, priority=r.priority)
