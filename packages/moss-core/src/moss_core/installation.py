@@ -89,6 +89,11 @@ class Installation:
         return self.root / "usr"
 
     @property
+    def system_model(self) -> Path:
+        """`etc/moss/system-model.kdl`: when present, the authority on repositories and packages."""
+        return self.root / "etc" / "moss" / "system-model.kdl"
+
+    @property
     def lock_file(self) -> Path:
         return self.moss_dir / ".moss-lockfile"
 

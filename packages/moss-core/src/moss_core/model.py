@@ -40,10 +40,6 @@ class SystemModel:
     path: Path | None = None
 
 
-def model_path(root: Path) -> Path:
-    return root / "etc" / "moss" / "system-model.kdl"
-
-
 def load_model(path: Path) -> SystemModel:
     """Read a model file; every problem names the file (and line, where there is one)."""
     if not path.is_file():

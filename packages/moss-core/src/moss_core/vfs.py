@@ -14,9 +14,9 @@ import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import Enum
+from typing import TYPE_CHECKING
 
 from moss_core.errors import MossError
-from moss_core.triggers.model import FileKind as TriggerFileKind
 from stone import FileKind, LayoutEntry, StoneError, validate_path
 
 TOP = "/usr"
@@ -35,10 +35,8 @@ _TYPE_BITS = {
     FileKind.SOCKET: stat.S_IFSOCK,
 }
 
-_TRIGGER_KINDS = {
-    FileKind.DIRECTORY: TriggerFileKind.DIRECTORY,
-    FileKind.SYMLINK: TriggerFileKind.SYMLINK,
-}
+if TYPE_CHECKING:
+    from moss_core.triggers.model import FileKind as TriggerFileKind
 
 IMPLICIT_MODE = stat.S_IFDIR | 0o755
 
@@ -164,8 +162,15 @@ class Tree:
         Includes `/`, like `moss_core.triggers.scan_tree`; devices, fifos and sockets count as
         regular files.
         """
+        # Imported here: the trigger models need pydantic, which a read-only command never loads.
+        from moss_core.triggers.model import FileKind as TriggerFileKind
+
+        kinds = {
+            FileKind.DIRECTORY: TriggerFileKind.DIRECTORY,
+            FileKind.SYMLINK: TriggerFileKind.SYMLINK,
+        }
         regular = TriggerFileKind.REGULAR
-        return {path: _TRIGGER_KINDS.get(kind, regular) for path, kind in self.paths()}
+        return {path: kinds.get(kind, regular) for path, kind in self.paths()}
 
     def get(self, path: str) -> Node | None:
         return self._index.get(path)

@@ -7,16 +7,15 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from moss_core.client import apply, cache, gc, hooks
-from moss_core.client import verify as checks
+from moss_core._lazy import lazy_import
+from moss_core.client import cache
 from moss_core.client.report import Reporter
 from moss_core.db import LayoutDb, MetaDb, Selection, State, StateDb
 from moss_core.errors import MossError
-from moss_core.fetch import FetchJob, fetch_all
 from moss_core.fs import remove_tree
 from moss_core.installation import STATE_ID_FILE, Installation
-from moss_core.model import SystemModel, load_model, model_path, render
 from moss_core.registry import (
     INSTALLED_PRIORITY,
     LOCAL_PRIORITY,
@@ -25,13 +24,27 @@ from moss_core.registry import (
     Registry,
     Source,
 )
-from moss_core.repository import Repository, RepositorySource, open_sources, refresh
-from moss_core.repository.source import DB_NAME, repo_state_dir
-from moss_core.resolve import Lookup, check_conflicts, resolve
 from moss_core.store import asset_relpath
-from moss_core.triggers import Scope
-from moss_core.vfs import Tree, VfsConflictError
 from stone import Meta, Provider, RelationKind
+
+# What only a changing command needs (the HTTP stack, pydantic trigger models, the VFS and
+# blit) loads on first use: `moss list installed` should start in a blink.
+if TYPE_CHECKING:
+    from moss_core import fetch, repository, resolve, triggers, vfs
+    from moss_core import model as system_model
+    from moss_core.client import apply, gc, hooks
+    from moss_core.client import verify as checks
+else:
+    fetch = lazy_import("moss_core.fetch")
+    system_model = lazy_import("moss_core.model")
+    repository = lazy_import("moss_core.repository")
+    resolve = lazy_import("moss_core.resolve")
+    triggers = lazy_import("moss_core.triggers")
+    vfs = lazy_import("moss_core.vfs")
+    apply = lazy_import("moss_core.client.apply")
+    gc = lazy_import("moss_core.client.gc")
+    hooks = lazy_import("moss_core.client.hooks")
+    checks = lazy_import("moss_core.client.verify")
 
 
 class ClientError(MossError):
@@ -70,8 +83,8 @@ class Client:
         self.layout_db = LayoutDb.open(db_dir / "layout")
         self.state_db = StateDb.open(db_dir / "state")
         self._local_files: dict[str, Path] = {}
-        self._repositories: list[RepositorySource] | None = None
-        self._model: SystemModel | None = None
+        self._repositories: list[repository.RepositorySource] | None = None
+        self._model: system_model.SystemModel | None = None
 
     def close(self) -> None:
         self._close_sources()
@@ -105,25 +118,25 @@ class Client:
         ]
 
     @property
-    def model(self) -> SystemModel | None:
+    def model(self) -> system_model.SystemModel | None:
         """The system model in force: one given with `use_model`, else `etc/moss`'s, if any."""
         if self._model is None:
-            path = model_path(self.installation.root)
+            path = self.installation.system_model
             if path.exists():
-                self._model = load_model(path)
+                self._model = system_model.load_model(path)
         return self._model
 
-    def use_model(self, model: SystemModel) -> None:
+    def use_model(self, model: system_model.SystemModel) -> None:
         """Make `model` authoritative for this client (`sync --import`)."""
         self._model = model
         self._close_sources()
 
-    def repositories(self) -> list[RepositorySource]:
+    def repositories(self) -> list[repository.RepositorySource]:
         """A source per active repository: the model's when there is one, else the configured."""
         if self._repositories is None:
             model = self.model
             if model is None:
-                self._repositories = open_sources(self.installation)
+                self._repositories = repository.open_sources(self.installation)
             else:
                 self._repositories = _open_model_sources(self.installation, model.repositories)
         return self._repositories
@@ -135,7 +148,7 @@ class Client:
 
     def refresh_repositories(self) -> None:
         for source in self.repositories():
-            count = refresh(self.installation, source.repo)
+            count = repository.refresh(self.installation, source.repo)
             self.reporter.info(f"{source.name} updated ({count} packages)")
         self._close_sources()
 
@@ -145,7 +158,9 @@ class Client:
         chosen = [p for p in packages if p.id in explicit]
         entries = [(p.name, p.id) for p in sorted(chosen, key=lambda p: p.name)]
         locked = sorted(p.id for p in packages if p.id not in explicit)
-        return render(repositories, entries, locked, comment="The packages of this state, by moss")
+        return system_model.render(
+            repositories, entries, locked, comment="The packages of this state, by moss"
+        )
 
     def registry(self, local: Sequence[Package] = ()) -> Registry:
         sources: list[Source] = [
@@ -200,8 +215,8 @@ class Client:
             return Outcome(already=tuple(already.values()))
         replaced = {installed[p.name].id for p in fresh.values() if p.name in installed}
         previous = {p.id: p for p in installed.values() if p.id not in replaced}
-        packages = resolve(registry, [*previous, *fresh], Lookup.PREFER_INSTALLED)
-        check_conflicts(packages)
+        packages = resolve.resolve(registry, [*previous, *fresh], resolve.Lookup.PREFER_INSTALLED)
+        resolve.check_conflicts(packages)
         new = tuple(p for p in packages if p.id not in previous)
         self.reporter.packages("The following package(s) will be installed:", new)
         if dry_run:
@@ -223,13 +238,15 @@ class Client:
                 self.reporter.info(f"Installed {package.name} (cached)")
             else:
                 uri = self._package_uri(package)
-                jobs.append(FetchJob(package, uri, self.installation.download_path(package.id)))
+                jobs.append(
+                    fetch.FetchJob(package, uri, self.installation.download_path(package.id))
+                )
 
-        def unpack(job: FetchJob, path: Path) -> None:
+        def unpack(job: fetch.FetchJob, path: Path) -> None:
             cache.unpack(self.installation, self.install_db, self.layout_db, job.package, path)
             self.reporter.info(f"Installed {job.package.name}")
 
-        fetch_all(jobs, unpack, progress=self.reporter.fetch_progress())
+        fetch.fetch_all(jobs, unpack, progress=self.reporter.fetch_progress())
 
     def _package_uri(self, package: Package) -> str:
         if package.id in self._local_files:
@@ -245,10 +262,10 @@ class Client:
         if cached.exists() and cache.sha256_file(cached) == package.id:
             return cached
         found: list[Path] = []
-        job = FetchJob(
+        job = fetch.FetchJob(
             package, self._package_uri(package), self.installation.download_path(package.id)
         )
-        fetch_all([job], lambda _job, path: found.append(path))
+        fetch.fetch_all([job], lambda _job, path: found.append(path))
         return found[0]
 
     # -- sync -------------------------------------------------------------------------------
@@ -270,7 +287,9 @@ class Client:
             locked = [
                 self._model_package(registry, None, package_id) for package_id in model.locked
             ]
-            packages = resolve(registry, [p.id for p in [*roots, *locked]], Lookup.AVAILABLE_ONLY)
+            packages = resolve.resolve(
+                registry, [p.id for p in [*roots, *locked]], resolve.Lookup.AVAILABLE_ONLY
+            )
             explicit = {p.id for p in roots}
         else:
             installed_ids = {p.id for p in installed}
@@ -287,9 +306,11 @@ class Client:
                     else package
                 )
                 roots.append(chosen)
-            packages = resolve(registry, [p.id for p in roots], Lookup.PREFER_AVAILABLE)
+            packages = resolve.resolve(
+                registry, [p.id for p in roots], resolve.Lookup.PREFER_AVAILABLE
+            )
             explicit = {p.id for p in roots}
-        check_conflicts(packages)
+        resolve.check_conflicts(packages)
         before = {p.name: p for p in installed}
         after = {p.name: p for p in packages}
         return SyncPlan(
@@ -391,7 +412,9 @@ class Client:
             raise ClientError(f"not installed: {', '.join(missing)}")
         doomed = _reverse_closure(installed, targets)
         survivors = [p for p in installed if p.id not in doomed]
-        keep = resolve(registry, [p.id for p in survivors if p.explicit], Lookup.INSTALLED_ONLY)
+        keep = resolve.resolve(
+            registry, [p.id for p in survivors if p.explicit], resolve.Lookup.INSTALLED_ONLY
+        )
         kept_ids = {p.id for p in keep}
         removed = tuple(
             sorted((p for p in installed if p.id not in kept_ids), key=lambda p: p.name)
@@ -415,7 +438,7 @@ class Client:
         metas = self.install_db.get_many(ids)
         try:
             tree = apply.compose(self.layout_db, ids)
-        except VfsConflictError as err:
+        except vfs.VfsConflictError as err:
             raise ClientError(_describe_conflicts(err, metas)) from None
         previous = apply.check_replaceable(self.installation)
         model_text = self.model_text(
@@ -431,7 +454,11 @@ class Client:
                 self.installation.isolation_dir, staging_usr, self.installation.root / "etc"
             )
             hooks.run_triggers(
-                Scope.TRANSACTION, self.installation.staging_dir, tree, runner, self.reporter
+                triggers.Scope.TRANSACTION,
+                self.installation.staging_dir,
+                tree,
+                runner,
+                self.reporter,
             )
             state = apply.record_state(self.state_db, selections, summary)
             apply.write_state_files(staging_usr, state.id, model_text)
@@ -445,11 +472,13 @@ class Client:
         self._system_triggers(tree)
         return state
 
-    def _system_triggers(self, tree: Tree) -> None:
+    def _system_triggers(self, tree: vfs.Tree) -> None:
         runner = hooks.system_runner(
             self.installation.isolation_dir, self.installation.usr, self.installation.root / "etc"
         )
-        hooks.run_triggers(Scope.SYSTEM, self.installation.root, tree, runner, self.reporter)
+        hooks.run_triggers(
+            triggers.Scope.SYSTEM, self.installation.root, tree, runner, self.reporter
+        )
 
     def activate(self, state_id: int, *, skip_triggers: bool = False) -> int | None:
         """Make an archived state live again (offline rollback); returns the state it replaced."""
@@ -548,7 +577,11 @@ class Client:
         return issues
 
     def _repair(
-        self, report: checks.Report, states: list[State], trees: dict[int, Tree], active: int | None
+        self,
+        report: checks.Report,
+        states: list[State],
+        trees: dict[int, vfs.Tree],
+        active: int | None,
     ) -> None:
         bad = report.bad_digests
         if bad:
@@ -592,18 +625,20 @@ class Client:
 
 
 def _open_model_sources(
-    installation: Installation, repositories: Sequence[Repository]
-) -> list[RepositorySource]:
+    installation: Installation, repositories: Sequence[repository.Repository]
+) -> list[repository.RepositorySource]:
     """Sources for a model's repositories, refreshing any never fetched."""
-    sources: list[RepositorySource] = []
+    sources: list[repository.RepositorySource] = []
     try:
         for repo in sorted(repositories, key=lambda r: (-r.priority, r.id)):
             if not repo.active:
                 continue
-            db_path = repo_state_dir(installation, repo) / DB_NAME
+            db_path = (
+                repository.repo_state_dir(installation, repo) / repository.DB_NAME
+            )
             if not db_path.exists():
-                refresh(installation, repo)
-            sources.append(RepositorySource(repo, MetaDb.open(db_path), repo.uri))
+                repository.refresh(installation, repo)
+            sources.append(repository.RepositorySource(repo, MetaDb.open(db_path), repo.uri))
     except BaseException:
         for source in sources:
             source.close()
@@ -611,7 +646,7 @@ def _open_model_sources(
     return sources
 
 
-def _describe_conflicts(error: VfsConflictError, metas: Mapping[str, Meta]) -> str:
+def _describe_conflicts(error: vfs.VfsConflictError, metas: Mapping[str, Meta]) -> str:
     """Conflicts on one line, packages by name and version rather than by sha256."""
 
     def label(package_id: str) -> str:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from moss_core.fetch import FetchProgress
 from moss_core.registry import Package
+
+if TYPE_CHECKING:
+    from moss_core.fetch import FetchProgress
 
 
 class Reporter(Protocol):

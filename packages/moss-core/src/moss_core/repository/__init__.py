@@ -17,6 +17,7 @@ from moss_core.repository._model import (
 from moss_core.repository.config import RepositoryConfig
 from moss_core.repository.index import INDEX_NAME, build_index
 from moss_core.repository.source import (
+    DB_NAME,
     RepositorySource,
     fetch_package,
     open_sources,
@@ -25,6 +26,7 @@ from moss_core.repository.source import (
 )
 
 __all__ = [
+    "DB_NAME",
     "INDEX_NAME",
     "Repository",
     "RepositoryConfig",
