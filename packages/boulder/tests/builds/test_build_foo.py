@@ -265,3 +265,33 @@ def test_network_is_isolated_unless_the_recipe_asks(
     build(project.recipe, macros, _options(project, lines))
     assert [line for line in lines if line.startswith("│B│ net ")] == ["│B│ net lo"]
     assert "│B│ boulder" in lines
+
+
+def test_git_upstream_builds_and_its_ref_is_pinned(
+    foo_project: Callable[..., Project], macros: MacroSet, tmp_path: Path
+) -> None:
+    if shutil.which("git") is None:
+        pytest.skip("needs the host's git")
+    repo = tmp_path / "src.git"
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}  # fmt: skip
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / "hello.txt").write_text("from git\n")
+    subprocess.run(["git", "-C", str(repo), "add", "."], check=True)
+    subprocess.run(["git", "-C", str(repo), "commit", "-qm", "one"], check=True, env=env)
+    subprocess.run(["git", "-C", str(repo), "tag", "v1"], check=True)
+    commit = subprocess.run(
+        ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    project = foo_project(
+        recipe=HEAD + f"upstreams:\n  - git|{repo.as_uri()}:\n      ref: v1  # a tag\n"
+        "build: |\n  pwd\n  cat hello.txt\n"
+    )
+    lines: list[str] = []
+    build(project.recipe, macros, _options(project, lines))
+    assert "│B│ /mason/build/x86_64/src.git" in lines and "│B│ from git" in lines
+    assert f"      ref: {commit} # v1  # a tag\n" in project.recipe.read_text()
+    assert any(line.startswith("Warning | git ref v1 ") for line in lines)
+    lines.clear()
+    build(project.recipe, macros, _options(project, lines))
+    assert not any(line.startswith("Warning") for line in lines)

@@ -44,12 +44,13 @@ from boulder.build.upstreams import (
     share_file,
 )
 from boulder.compiled import CompiledRecipe, compile_recipe
-from boulder.errors import BuildError
+from boulder.errors import BoulderError, BuildError
 from boulder.macros.load import MacroSet
 from boulder.phases import BuildContext, Phase, shell_macros
 from boulder.profiles import HOST, Profile, ProfileStore, default_config_dir
 from boulder.recipe.load import LoadedRecipe, load_recipe
 from boulder.recipe.model import GitUpstream, PlainUpstream, Recipe, url_file_name
+from boulder.recipe.pin import pin_git_ref
 from boulder.recipe.targets import Stage
 from moss_core.container import ContainerError, run_container
 
@@ -120,12 +121,32 @@ def _share_upstreams(loaded: LoadedRecipe, dirs: BuildDirs, console: Console) ->
     upstreams = loaded.recipe.upstreams
     console.line(f"Sharing {len(upstreams)} upstream(s) with the build container:")
     dirs.sourcedir.mkdir(parents=True, exist_ok=True)
-    for upstream in upstreams:
+    for index, upstream in enumerate(upstreams):
         if isinstance(upstream, GitUpstream):
-            fetch_git(dirs.cache, upstream, dirs.sourcedir / upstream.file_name, console.line)
+            commit = fetch_git(
+                dirs.cache, upstream, dirs.sourcedir / upstream.file_name, console.line
+            )
+            if commit != upstream.ref:
+                _pin(loaded, index, upstream, commit, console)
         else:
             cached = fetch_plain(dirs.cache, upstream, console.line)
             share_file(cached, dirs.sourcedir / upstream.file_name)
+
+
+def _pin(
+    loaded: LoadedRecipe, index: int, upstream: GitUpstream, commit: str, console: Console
+) -> None:
+    """Record the commit a branch or tag resolved to in the recipe, as upstream does."""
+    try:
+        pinned = pin_git_ref(loaded.path, index, upstream.ref, commit)
+    except (OSError, BoulderError) as err:
+        console.line(f"Warning | cannot pin git ref {upstream.ref} of {upstream.url}: {err}")
+        return
+    if pinned:
+        console.line(
+            f"Warning | git ref {upstream.ref} of {upstream.url} is now pinned to {commit} "
+            f"in {loaded.path}"
+        )
 
 
 def _build_root(
