@@ -8,6 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import fetch_install
 import moss_blit
 import resolve_corpus
 import stone_unpack
@@ -18,6 +19,7 @@ Bench = Callable[[], dict[str, float]]
 BENCHES: dict[str, tuple[Bench, tuple[str, float] | None]] = {
     "stone unpack vs zstd -d": (stone_unpack.main, ("ratio", 0.8)),
     "moss cached re-install: blit vs cp -al": (moss_blit.main, ("ratio", 1.0)),
+    "fetch + unpack of 200 packages: 8 in flight vs 1": (fetch_install.main, ("ratio", 1.2)),
     "resolution over the corpus index": (resolve_corpus.main, None),
 }
 

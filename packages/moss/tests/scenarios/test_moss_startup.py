@@ -9,7 +9,15 @@ from pathlib import Path
 
 from .helpers import MossRun, make_stone
 
-HEAVY = ("aiohttp", "pydantic", "ruamel", "rich", "moss_core.vfs", "moss_core.blit", "moss_core.fetch")
+HEAVY = (
+    "aiohttp",
+    "pydantic",
+    "ruamel",
+    "rich",
+    "moss_core.vfs",
+    "moss_core.blit",
+    "moss_core.fetch",
+)
 
 
 def test_list_installed_imports_nothing_heavy(root: Path, packages: Path, moss: MossRun) -> None:
