@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
+import http.server
 import io
 import os
 import shutil
 import subprocess
 import tarfile
+import threading
 import zipfile
 from pathlib import Path
 
@@ -195,3 +198,30 @@ def test_member_replaces_a_symlink_instead_of_writing_through_it(tmp_path: Path)
     unpack(archive, tmp_path / "out", 1)
     assert victim.read_text() == "safe"
     assert (tmp_path / "out/x").read_bytes() == b"overwritten"
+
+
+def test_http_upstream_is_downloaded_and_verified(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The server is on the loopback interface: a proxy from the environment must not be used.
+    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "a-1.0.tar.gz").write_bytes(b"over http")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        upstream = PlainUpstream(f"{base}/a-1.0.tar.gz", sha256(served / "a-1.0.tar.gz"))
+        cached = fetch_plain(tmp_path / "cache", upstream, lambda _line: None)
+        assert cached.read_bytes() == b"over http"
+        with pytest.raises(UpstreamError, match=r"cannot fetch .*/missing.tar.gz: HTTP Error 404"):
+            fetch_plain(
+                tmp_path / "cache", PlainUpstream(f"{base}/missing.tar.gz", "ab" * 32), print
+            )
+    finally:
+        server.shutdown()
+        server.server_close()
