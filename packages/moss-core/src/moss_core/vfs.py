@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from moss_core.errors import MossError
 from stone import FileKind, LayoutEntry, StoneError, validate_path
+from stone.layout import TYPE_BITS
 
 TOP = "/usr"
 
@@ -25,15 +26,6 @@ TOP = "/usr"
 # symlinked directories are made: the kernel's limit on symlinks in one path walk (ELOOP).
 MAX_REDIRECTS = 40
 
-_TYPE_BITS = {
-    FileKind.REGULAR: stat.S_IFREG,
-    FileKind.SYMLINK: stat.S_IFLNK,
-    FileKind.DIRECTORY: stat.S_IFDIR,
-    FileKind.CHARACTER_DEVICE: stat.S_IFCHR,
-    FileKind.BLOCK_DEVICE: stat.S_IFBLK,
-    FileKind.FIFO: stat.S_IFIFO,
-    FileKind.SOCKET: stat.S_IFSOCK,
-}
 
 if TYPE_CHECKING:
     from moss_core.triggers.model import FileKind as TriggerFileKind
@@ -183,7 +175,7 @@ class Tree:
 
 
 def _mode(entry: LayoutEntry) -> int:
-    return _TYPE_BITS[entry.kind] | stat.S_IMODE(entry.mode)
+    return TYPE_BITS[entry.kind] | stat.S_IMODE(entry.mode)
 
 
 def _same_content(a: LayoutEntry, b: LayoutEntry) -> bool:
@@ -464,7 +456,7 @@ def _freeze(
     entries: list[LayoutEntry],
 ) -> Tree:
     index: dict[str, Node] = {}
-    type_bits = _TYPE_BITS
+    type_bits = TYPE_BITS
     directory = FileKind.DIRECTORY
 
     def freeze(path: str) -> Node:

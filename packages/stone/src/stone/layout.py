@@ -29,7 +29,8 @@ class FileKind(IntEnum):
         return self.name.lower().replace("_", "-")
 
 
-_TYPE_BITS = {
+# The `st_mode` file-type bits of each kind.
+TYPE_BITS = {
     FileKind.REGULAR: stat.S_IFREG,
     FileKind.SYMLINK: stat.S_IFLNK,
     FileKind.DIRECTORY: stat.S_IFDIR,
@@ -118,7 +119,7 @@ def decode_layout(data: bytes | memoryview, num_records: int) -> list[LayoutEntr
                 raise UnsafePathError(f"{what}: symlink {target!r} has an empty or NUL target")
         elif source_len:
             raise RecordError(f"{what}: {kind.text} entry carries {source_len} source bytes")
-        if stat.S_IFMT(mode) not in (0, _TYPE_BITS[kind]):
+        if stat.S_IFMT(mode) not in (0, TYPE_BITS[kind]):
             raise RecordError(f"{what}: mode {mode:o} does not match file type {kind.text}")
         entries.append(LayoutEntry(target, kind, mode, uid, gid, digest, link, tag))
     cursor.finish(f"{num_records} layout records")
