@@ -63,3 +63,7 @@ run ls "$ROOT/usr/bin"
 run $MOSS state verify
 run $MOSS state prune -k 1
 run $MOSS state list
+
+echo
+echo "== boulder: build real C code rootless, then install it with moss"
+bash scripts/demo-boulder.sh "$DEMO/boulder"

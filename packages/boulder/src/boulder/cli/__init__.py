@@ -9,13 +9,15 @@ import click
 from boulder.cli import build as _build_commands  # noqa: F401  (registers them)
 from boulder.cli.app import cli
 from boulder.errors import BoulderError
+from moss_core.errors import MossError
+from stone import StoneError
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: user errors become one `Error: ...` line on stderr and exit status 1."""
     try:
         code = cli.main(args=argv, prog_name="boulder", standalone_mode=False)
-    except BoulderError as err:
+    except (BoulderError, MossError, StoneError) as err:
         click.echo(f"Error: {err}", err=True)
         sys.exit(1)
     except click.ClickException as err:

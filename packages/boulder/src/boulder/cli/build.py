@@ -78,7 +78,8 @@ def build_command(
     normal_priority: bool,
 ) -> None:
     """Build a recipe into .stone packages, rootless, in a container."""
-    recipe = recipe_file(path)
+    # Absolute: the recipe's directory is bound into the container, and binds need one.
+    recipe = recipe_file(path).absolute()
     options = BuildOptions(
         output=output,
         cache_dir=_cache_dir(ctx, cache_dir),
