@@ -1,0 +1,6 @@
+"""The `moss` command line: `main` is the console script."""
+
+from moss.cli import files, packages, repos, states  # noqa: F401  (each registers its commands)
+from moss.cli.base import main
+
+__all__ = ["main"]

@@ -1,0 +1,155 @@
+"""The `moss` group, its global options and what every command shares: the session (root,
+lock, recovery), one-line errors, JSON output. Heavy modules load inside the commands that
+need them, so a listing starts fast."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from moss_core.client import Client
+    from moss_core.registry import Package
+
+# Upstream's short verbs; the multi-word ones expand before parsing.
+ALIASES = {
+    "it": ["install"],
+    "rm": ["remove"],
+    "up": ["sync"],
+    "li": ["list", "installed"],
+    "la": ["list", "available"],
+    "ls": ["list", "sync"],
+    "lu": ["list", "sync"],
+    "ar": ["repo", "add"],
+    "lr": ["repo", "list"],
+    "rr": ["repo", "remove"],
+    "ur": ["repo", "update"],
+    "er": ["repo", "enable"],
+    "dr": ["repo", "disable"],
+    "fe": ["fetch"],
+    "ix": ["index"],
+    "sr": ["search"],
+    "sf": ["search-file"],
+}
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+@dataclass
+class Settings:
+    root: str
+    cache: str | None
+    yes: bool
+    verbose: bool
+    wait: bool
+
+
+def expand_aliases(argv: Sequence[str]) -> list[str]:
+    """Replace the first command word if it is an alias (only that word, unlike upstream)."""
+    args = list(argv)
+    for index, arg in enumerate(args):
+        if arg.startswith("-"):
+            if arg in ("-D", "--directory", "--cache"):
+                continue
+            continue
+        if index > 0 and args[index - 1] in ("-D", "--directory", "--cache"):
+            continue
+        if arg in ALIASES:
+            args[index : index + 1] = ALIASES[arg]
+        break
+    return args
+
+
+def fail(message: str) -> None:
+    click.echo(f"moss: error: {message}", err=True)
+    sys.exit(1)
+
+
+def user_errors(command: _F) -> _F:
+    """Every error a user can cause becomes one line on stderr and exit status 1."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from moss_core.errors import MossError
+        from stone import StoneError
+
+        try:
+            return command(*args, **kwargs)
+        except (MossError, StoneError) as err:
+            fail(str(err))
+        except OSError as err:
+            where = f"{err.filename}: " if err.filename else ""
+            fail(f"{where}{err.strerror or err}")
+        except KeyboardInterrupt:
+            fail("interrupted")
+
+    wrapper.__name__ = command.__name__
+    wrapper.__doc__ = command.__doc__
+    return wrapper  # type: ignore[return-value]
+
+
+@contextlib.contextmanager
+def session(ctx: click.Context, *, write: bool) -> Iterator[Client]:
+    """Open the root, hold its lock (exclusive to change it), and finish any interrupted run."""
+    from moss.console import Console
+    from moss_core.client import Client
+    from moss_core.installation import Installation
+
+    settings: Settings = ctx.find_object(Settings)  # type: ignore[assignment]
+    installation = Installation.open(settings.root, settings.cache)
+    console = Console(assume_yes=settings.yes, verbose=settings.verbose)
+    with (
+        installation.lock(shared=not write, wait=settings.wait, on_wait=console.warn),
+        Client(installation, console) as client,
+    ):
+        model = client.model
+        if model is not None and (settings.verbose or not model.disable_warning):
+            click.echo(f'INFO: "{model.path}" is present & therefore active.', err=True)
+        if write:
+            client.recover()
+        yield client
+
+
+def emit_json(data: object) -> None:
+    click.echo(json.dumps(data, indent=2))
+
+
+def package_json(package: Package) -> dict[str, object]:
+    meta = package.meta
+    return {
+        "id": package.id,
+        "name": meta.name,
+        "version": meta.version,
+        "release": meta.release,
+        "build-release": meta.build_release,
+        "summary": meta.summary,
+        "source": package.source,
+        "installed": package.installed,
+        "explicit": package.explicit,
+    }
+
+
+class AliasGroup(click.Group):
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, expand_aliases(args))
+
+
+@click.group(cls=AliasGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "-D", "--directory", "root", default="/", show_default=True, help="Root of the installation."
+)
+@click.option("--cache", default=None, help="Directory for downloads (default: ROOT/.moss/cache).")
+@click.option("-y", "--yes-all", "yes", is_flag=True, help="Answer yes to every question.")
+@click.option("-v", "--verbose", is_flag=True)
+@click.option("--no-wait", is_flag=True, help="Fail at once if another moss holds the root.")
+@click.pass_context
+def main(
+    ctx: click.Context, root: str, cache: str | None, yes: bool, verbose: bool, no_wait: bool
+) -> None:
+    """moss: the system package and state manager."""
+    ctx.obj = Settings(root=root, cache=cache, yes=yes, verbose=verbose, wait=not no_wait)

@@ -1,0 +1,138 @@
+"""`moss repo`: configured repositories."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from moss.cli.base import emit_json, fail, main, session, user_errors
+
+if TYPE_CHECKING:
+    from moss_core.client import Client
+
+
+@main.group()
+def repo() -> None:
+    """Manage repositories."""
+
+
+@repo.command(name="add")
+@click.argument("name")
+@click.argument("uri")
+@click.option("-c", "--comment", default="", help="A description.")
+@click.option("-p", "--priority", default=0, type=click.IntRange(min=0), show_default=True)
+@click.pass_context
+@user_errors
+def repo_add(ctx: click.Context, name: str, uri: str, comment: str, priority: int) -> None:
+    """Add repository NAME at URI (a stone.index) and refresh it."""
+    from moss_core.repository import Repository, RepositoryConfig, refresh, sanitise_name
+
+    with session(ctx, write=True) as client:
+        _refuse_with_model(client, "add")
+        repository = Repository(
+            id=sanitise_name(name), uri=uri, priority=priority, description=comment
+        )
+        config = RepositoryConfig.load(client.installation)
+        config.add(repository)
+        count = refresh(client.installation, repository)
+    click.echo(f"{repository.id} added ({count} packages)")
+
+
+@repo.command(name="list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+@user_errors
+def repo_list(ctx: click.Context, as_json: bool) -> None:
+    """Configured repositories, by priority."""
+    from moss_core.repository import RepositoryConfig
+
+    with session(ctx, write=False) as client:
+        config = RepositoryConfig.load(client.installation)
+    for warning in config.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    repositories = config.repositories()
+    if as_json:
+        emit_json(
+            [
+                {
+                    "id": r.id,
+                    "uri": r.uri,
+                    "priority": r.priority,
+                    "active": r.active,
+                    "description": r.description,
+                }
+                for r in repositories
+            ]
+        )
+        return
+    if not repositories:
+        click.echo("No repositories have been configured yet")
+    for r in repositories:
+        state = "" if r.active else " (disabled)"
+        click.echo(f" - {r.id} = {r.uri} [{r.priority}]{state}")
+
+
+@repo.command(name="remove")
+@click.argument("name")
+@click.pass_context
+@user_errors
+def repo_remove(ctx: click.Context, name: str) -> None:
+    """Remove a repository."""
+    from moss_core.repository import RepositoryConfig
+
+    with session(ctx, write=True) as client:
+        _refuse_with_model(client, "remove")
+        RepositoryConfig.load(client.installation).remove(name)
+    click.echo(f"{name} removed")
+
+
+@repo.command(name="update")
+@click.argument("names", nargs=-1)
+@click.pass_context
+@user_errors
+def repo_update(ctx: click.Context, names: tuple[str, ...]) -> None:
+    """Refresh the index of repositories (all active ones by default)."""
+    from moss_core.repository import RepositoryConfig, refresh
+
+    with session(ctx, write=True) as client:
+        config = RepositoryConfig.load(client.installation)
+        targets = [r for r in config.repositories() if (r.id in names if names else r.active)]
+        missing = set(names) - {r.id for r in targets}
+        if missing:
+            fail(f"no such repository: {', '.join(sorted(missing))}")
+        for repository in targets:
+            count = refresh(client.installation, repository)
+            click.echo(f"{repository.id} updated ({count} packages)")
+
+
+def _refuse_with_model(client: Client, verb: str) -> None:
+    if client.model is not None:
+        fail(f"`moss repo {verb}` is refused with a system model: edit {client.model.path} instead")
+
+
+def _set_active(ctx: click.Context, name: str, active: bool) -> None:
+    from moss_core.repository import RepositoryConfig
+
+    with session(ctx, write=True) as client:
+        _refuse_with_model(client, "enable" if active else "disable")
+        RepositoryConfig.load(client.installation).set_active(name, active)
+    click.echo(f"{name} {'enabled' if active else 'disabled'}")
+
+
+@repo.command(name="enable")
+@click.argument("name")
+@click.pass_context
+@user_errors
+def repo_enable(ctx: click.Context, name: str) -> None:
+    """Enable a repository."""
+    _set_active(ctx, name, True)
+
+
+@repo.command(name="disable")
+@click.argument("name")
+@click.pass_context
+@user_errors
+def repo_disable(ctx: click.Context, name: str) -> None:
+    """Disable a repository."""
+    _set_active(ctx, name, False)
