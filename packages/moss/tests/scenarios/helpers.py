@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import io
-import os
-import shutil
 import subprocess
-import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from moss_roots import make_stone, run_moss
 
 from moss.cli import main
-from stone import Dependency, Meta, Provider, scan_tree, write_binary
+
+__all__ = ["MossRun", "Result", "make_stone", "moss", "packages", "root", "run_moss_process"]
 
 
 @dataclass
@@ -30,55 +28,6 @@ class Result:
 
 
 MossRun = Callable[..., Result]
-
-
-def make_stone(
-    directory: Path,
-    name: str,
-    files: Mapping[str, bytes | str] | None = None,
-    *,
-    version: str = "1.0",
-    release: int = 1,
-    depends: Sequence[str] = (),
-    provides: Sequence[str] = (),
-    conflicts: Sequence[str] = (),
-    summary: str = "",
-) -> Path:
-    """A binary package whose files (paths relative to /usr) hold the given content.
-
-    A value that is a `str` starting with `->` makes a symlink to the rest of it.
-    """
-    tree = directory / f".tree-{name}-{version}-{release}"
-    shutil.rmtree(tree, ignore_errors=True)
-    tree.mkdir(parents=True)
-    for path, content in (files or {f"share/{name}/README": f"{name} {version}\n"}).items():
-        target = tree / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, str) and content.startswith("->"):
-            os.symlink(content[2:], target)
-        else:
-            target.write_bytes(content.encode() if isinstance(content, str) else content)
-            if path.startswith("bin/"):
-                target.chmod(0o755)
-    meta = Meta(
-        name=name,
-        version=version,
-        release=release,
-        architecture="x86_64",
-        summary=summary or f"The {name} package",
-        source_id=name,
-        licenses=("MIT",),
-        depends=tuple(Dependency.parse(d) for d in depends),
-        provides=tuple(Provider.parse(p) for p in provides),
-        conflicts=tuple(Provider.parse(c) for c in conflicts),
-    )
-    scanned = scan_tree(tree)
-    out = io.BytesIO()
-    write_binary(out, meta, scanned.layout, scanned.blobs)
-    path = directory / meta.filename
-    path.write_bytes(out.getvalue())
-    shutil.rmtree(tree)
-    return path
 
 
 @pytest.fixture
@@ -111,11 +60,4 @@ def run_moss_process(
     root: Path, *args: str, env: Mapping[str, str] | None = None, **kwargs: object
 ) -> subprocess.CompletedProcess[str]:
     """Run moss as its own process (for locks, terminals and signals)."""
-    return subprocess.run(
-        [sys.executable, "-m", "moss", "-D", str(root), *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        check=False,
-        **kwargs,  # type: ignore[arg-type]
-    )
+    return run_moss(root, *args, env=env, **kwargs)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from moss_core.blit import blit, probe_strategy
+from moss_core.client.gc import remove_leftover_trees
 from moss_core.client.report import Reporter
 from moss_core.db import LayoutDb, Selection, State, StateDb
 from moss_core.errors import MossError
@@ -193,8 +194,9 @@ def recover(installation: Installation, state_db: StateDb, reporter: Reporter) -
     With a journal, the live `.stateID` says whether the exchange happened: if it did, the old
     tree in staging is archived; if not, a transaction's new tree and state row are dropped and
     an activation's tree goes back to its archive. Without one, staging holds at most a
-    half-built tree, which is removed. Finally a state row whose tree is neither live nor
-    archived (a run stopped between recording it and its journal) is removed.
+    half-built tree, which is removed, as are the trees of removed states an interrupted prune
+    left. Finally a state row whose tree is neither live nor archived (a run stopped between
+    recording it and its journal, or a prune stopped before removing its rows) is removed.
     """
     active = installation.active_state_id()
     staging_usr = installation.staging_dir / "usr"
@@ -215,6 +217,7 @@ def recover(installation: Installation, state_db: StateDb, reporter: Reporter) -
         Journal.clear(installation)
     elif os.path.lexists(staging_usr):
         remove_tree(staging_usr)
+    remove_leftover_trees(installation)
     if active is None and installation.usr.exists() and not is_empty_dir(installation.usr):
         return
     for state_id in state_db.ids():

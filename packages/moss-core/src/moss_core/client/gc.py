@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from moss_core.db import LayoutDb, MetaDb, State, StateDb
-from moss_core.fs import remove_tree
+from moss_core.fs import fsync_directory, remove_tree
 from moss_core.installation import Installation
 from moss_core.store import ASSETS_VERSION
 
@@ -22,12 +22,37 @@ def prune_candidates(
     return candidates[: max(0, len(candidates) - max(keep - 1, 0))]
 
 
+REMOVING_PREFIX = ".removing-"
+"""An archived state's tree is renamed to this prefix and its id before it is deleted."""
+
+
 def remove_states(installation: Installation, state_db: StateDb, state_ids: Iterable[int]) -> None:
-    """Trees first, then rows: a crash between leaves rows without trees, which recovery drops."""
+    """Trees out of place first (one rename each), then rows, then the trees themselves.
+
+    A tree is never half there under its state's name: a crash leaves each state with its
+    whole archived tree or none; recovery drops rows without a tree and the renamed trees.
+    """
     ids = list(state_ids)
+    doomed = []
     for state_id in ids:
-        remove_tree(installation.archived_state_dir(state_id))
+        archive = installation.archived_state_dir(state_id)
+        if os.path.lexists(archive):
+            removing = installation.trees_dir / f"{REMOVING_PREFIX}{state_id}"
+            remove_tree(removing)
+            os.rename(archive, removing)
+            doomed.append(removing)
+    fsync_directory(installation.trees_dir)
     state_db.remove(ids)
+    for removing in doomed:
+        remove_tree(removing)
+
+
+def remove_leftover_trees(installation: Installation) -> None:
+    """Delete the trees a `remove_states` interrupted after renaming them left behind."""
+    with os.scandir(installation.trees_dir) as entries:
+        leftovers = [e.path for e in entries if e.name.startswith(REMOVING_PREFIX)]
+    for path in leftovers:
+        remove_tree(Path(path))
 
 
 def collect_garbage(

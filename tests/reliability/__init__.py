@@ -1,0 +1,1 @@
+"""Reliability: crash injection, full disk, concurrency and hostile input (docs/reliability.md)."""
