@@ -52,21 +52,32 @@ def compose(layout_db: LayoutDb, package_ids: Sequence[str]) -> Tree:
 
 
 def blit_staging(installation: Installation, tree: Tree, reporter: Reporter) -> Path:
-    """Write the tree into a fresh `staging/usr`, hard-linked from the store."""
+    """Write the tree into a fresh `staging/usr`, hard-linked from the store.
+
+    A blit that fails (a full disk, no inodes left) removes what it wrote: a half-built tree
+    must not hold the space or inodes a smaller transaction needs until the next run.
+    """
     staging_usr = installation.staging_dir / "usr"
     remove_tree(staging_usr)
     installation.staging_dir.mkdir(parents=True, exist_ok=True)
     os.mkdir(staging_usr, 0o755)
-    assets_fd = os.open(installation.assets_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    target_fd = os.open(staging_usr, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        advance = reporter.progress("Blitting", len(tree))
-        strategy = probe_strategy(assets_fd, target_fd)
-        stats = blit(tree, assets_fd, target_fd, strategy=strategy, progress=advance)
-        reporter.done()
-    finally:
-        os.close(target_fd)
-        os.close(assets_fd)
+        assets_fd = os.open(installation.assets_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            target_fd = os.open(staging_usr, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                advance = reporter.progress("Blitting", len(tree))
+                strategy = probe_strategy(assets_fd, target_fd)
+                stats = blit(tree, assets_fd, target_fd, strategy=strategy, progress=advance)
+                reporter.done()
+            finally:
+                os.close(target_fd)
+        finally:
+            os.close(assets_fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            remove_tree(staging_usr)
+        raise
     reporter.info(stats.summary())
     return staging_usr
 
