@@ -194,20 +194,13 @@ def _static_writer(tmp_path: Path) -> bytes:
     return binary.read_bytes()
 
 
-ROOT_WRITABLE = (
-    "known gap: the transaction container's root is .moss/root/isolation, bound read-write, so "
-    "a handler can write /x there (inside the scratch root, outside /usr; nothing reaches the "
-    "host). The fix belongs in moss_core.container.isolated (a read-only root)."
-)
-
-
 @pytest.mark.parametrize(
     "target",
     [
         "/etc/x",
         "/usr/../etc/y",
         "/proc/self/../x",
-        pytest.param("/x", marks=pytest.mark.xfail(strict=True, reason=ROOT_WRITABLE)),
+        "/x",
     ],
 )
 def test_transaction_trigger_cannot_write_outside_usr(
