@@ -229,6 +229,11 @@ def prepare(spec: ContainerSpec) -> str | None:
         mount_tmpfs(root, path)
     with step("sethostname"):
         syscalls.sethostname(spec.hostname)
+    if spec.read_only_root:
+        with step("read-only root"):
+            # Not recursive: the binds and tmpfs mounted on the root keep their own modes.
+            flags = syscalls.MS_BIND | syscalls.MS_REMOUNT | syscalls.MS_RDONLY | _kept_flags(root)
+            syscalls.mount(None, root, None, flags)
     if not spec.network:
         bring_up_loopback()
     return enter_root(root)

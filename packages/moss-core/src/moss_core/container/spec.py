@@ -52,7 +52,9 @@ class ContainerSpec:
     an earlier one), `/proc`, `/dev`, then the `tmpfs` targets. Mount points missing from the
     root are created in it (directories, or empty files for a file bind) and left there.
     `env` is the command's whole environment. `uid`/`gid` are the ids the command runs as,
-    inside; whoever starts the container is mapped to them when it is not root.
+    inside; whoever starts the container is mapped to them when it is not root. With
+    `read_only_root`, the root itself (not what is mounted on it) is read-only, so a command
+    can write only where a writable bind or tmpfs puts it.
     """
 
     root: Path
@@ -66,6 +68,7 @@ class ContainerSpec:
     env: Mapping[str, str] = field(default_factory=dict, hash=False)
     uid: int = 0
     gid: int = 0
+    read_only_root: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "root", Path(self.root))
@@ -98,6 +101,7 @@ class ContainerSpec:
                 "hostname": self.hostname,
                 "workdir": self.workdir,
                 "env": dict(self.env),
+                "read_only_root": self.read_only_root,
                 "uid": self.uid,
                 "gid": self.gid,
             }
@@ -117,6 +121,7 @@ class ContainerSpec:
             hostname=str(data["hostname"]),
             workdir=str(data["workdir"]),
             env=dict(data["env"]),
+            read_only_root=bool(data.get("read_only_root", False)),
             uid=int(data["uid"]),
             gid=int(data["gid"]),
         )
