@@ -281,24 +281,17 @@ def test_arbitrary_text_is_kdl_or_a_kdl_error(text: str) -> None:
 
 # -- found by atheris ---------------------------------------------------------------------------
 
-YAML_FLOAT_LOOKALIKE = (
-    "known bug, found by atheris (trigger target, ~21,000 runs): ruamel's safe loader raises "
-    "ValueError, not a YAMLError, for a plain scalar such as `._` (it looks like a float); "
-    "parse_trigger and load_recipe catch only YAML errors, so it escapes, and `moss install` of "
-    "a package shipping such a trigger file ends in a traceback. The fix belongs in "
-    "moss_core/triggers/loader.py and boulder/recipe/load.py."
-)
+# Found by atheris: ruamel's loader raises ValueError (not a YAMLError) for a plain scalar that
+# looks like a float, such as `._`.
 LOOKALIKES = ["._", "name: x\nversion: -._\n"]
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=YAML_FLOAT_LOOKALIKE)
 @pytest.mark.parametrize("text", LOOKALIKES)
 def test_yaml_float_lookalike_in_a_trigger_is_a_trigger_error(text: str) -> None:
     with suppress(TriggerError):
         parse_trigger(text, "fuzz.yaml")
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=YAML_FLOAT_LOOKALIKE)
 @pytest.mark.parametrize("text", LOOKALIKES)
 def test_yaml_float_lookalike_in_a_recipe_is_a_boulder_error(text: str, tmp_path: Path) -> None:
     (tmp_path / "stone.yaml").write_text(text)
@@ -306,7 +299,6 @@ def test_yaml_float_lookalike_in_a_recipe_is_a_boulder_error(text: str, tmp_path
         load_recipe(tmp_path)
 
 
-@pytest.mark.xfail(strict=True, reason=YAML_FLOAT_LOOKALIKE)
 def test_package_with_a_float_lookalike_trigger_installs_without_traceback(
     tmp_path: Path,
 ) -> None:

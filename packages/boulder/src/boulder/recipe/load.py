@@ -113,6 +113,9 @@ def read_document(file: Path) -> Any:
         raise RecipeError(f"invalid YAML: {err.problem or err}", file=file, line=line) from err
     except (OSError, UnicodeDecodeError, YAMLError) as err:
         raise RecipeError(f"cannot read recipe: {err}", file=file) from err
+    except ValueError as err:
+        # ruamel.yaml takes scalars such as `._` for floats and then fails to convert them.
+        raise RecipeError(f"invalid YAML value: {err}", file=file) from err
 
 
 def load_recipe(path: Path) -> LoadedRecipe:

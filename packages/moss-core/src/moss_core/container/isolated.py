@@ -36,8 +36,8 @@ class IsolatedRunner:
     The container sees `usr` read-write at `/usr` and `etc` at `/etc`, read-only unless
     `etc_writable` (system triggers); a fresh `/proc`, `/tmp` and minimal `/dev`; no network;
     nothing else of the host. The root itself is read-only: a handler writes only to `/usr`,
-    `/tmp` and (system triggers) `/etc`. `env` is the handlers' whole environment. `delete` paths are
-    taken as the container sees them: under `/usr`, or under `/etc` when it is writable.
+    `/tmp` and (system triggers) `/etc`. `env` is the handlers' whole environment. `delete`
+    paths are taken as the container sees them: under `/usr`, or under `/etc` when writable.
     The root links are (re)created in `isolation_dir` now.
     """
 

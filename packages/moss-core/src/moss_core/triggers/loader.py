@@ -57,6 +57,9 @@ def parse_trigger(text: str, source: Path | str = "<string>") -> tuple[Trigger, 
         data: Any = YAML(typ="safe", pure=True).load(text)
     except YAMLError as error:
         raise TriggerLoadError(source, f"invalid YAML: {_one_line(str(error))}") from error
+    except ValueError as error:
+        # ruamel.yaml takes scalars such as `._` for floats and then fails to convert them.
+        raise TriggerLoadError(source, f"invalid YAML value: {error}") from error
     if not isinstance(data, dict):
         raise TriggerLoadError(source, "a trigger file must be a YAML mapping")
     try:
