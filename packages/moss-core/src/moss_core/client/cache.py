@@ -84,6 +84,9 @@ def unpack(
                 reader.unpack_content(sink)
     except StoneError as err:
         raise PackageFileError(f"{package.name}: {err}") from None
+    except OSError as err:
+        where = err.filename or installation.assets_dir
+        raise PackageFileError(f"{package.name}: unpacking into {where}: {err.strerror}") from None
     finally:
         os.close(assets_fd)
     install_db.add([(package.id, _with_origin(meta, package))])
