@@ -5,7 +5,7 @@ UV ?= python3 -m uv
 RUN := $(UV) run --frozen --no-sync
 CORPUS ?= ../shared/corpus
 
-.PHONY: setup test demo bench lint
+.PHONY: setup test demo bench bench-peers lint
 
 setup:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -22,4 +22,9 @@ demo: setup
 	@bash scripts/demo.sh
 
 bench: setup
+	bash bench/setup.sh
 	$(RUN) python bench/run.py
+
+bench-peers: setup
+	bash bench/setup.sh
+	$(UV) run --frozen --no-sync --with matplotlib python bench/peers.py --plot
