@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import os
+import resource
+import signal
 from pathlib import Path
 
 import pytest
@@ -103,3 +105,27 @@ def test_symlinked_parent_is_not_followed(tmp_path: Path) -> None:
     finally:
         os.close(fd)
     assert list(outside.iterdir()) == []
+
+
+def test_a_large_file_that_cannot_be_written_is_never_published(tmp_path: Path) -> None:
+    content = os.urandom(3 << 20)
+    data = _package([content])
+    digest = xxhash.xxh3_128_intdigest(content)
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    # A file size limit of 1 MiB makes the streamed write fail part-way (EFBIG).
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, hard))
+    try:
+        with (
+            StoneReader(io.BytesIO(data), name="p.stone") as reader,
+            DirectorySink(fd) as sink,
+            pytest.raises(OSError),
+        ):
+            reader.unpack_content(sink)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
+        os.close(fd)
+    assert not (tmp_path / f"{digest:032x}").exists()
+    assert list(tmp_path.iterdir()) == []

@@ -96,34 +96,64 @@ class _FileWriter:
         self._sink, self._name = sink, name
         self._pieces: list[memoryview] = []
         self._gathered = 0
-        self._fd: int | None = None
+        self._stream: _Stream | None = None
 
     def write(self, data: memoryview) -> object:
-        if self._fd is not None:
-            _write_all(self._fd, data)
+        if self._stream is not None:
+            self._sink.stream(self._stream.write, data)
             return None
         self._pieces.append(data)
         self._gathered += len(data)
         if self._gathered > _GATHER_LIMIT:
-            self._fd = self._sink.create_part(self._name)
-            for piece in self._pieces:
-                _write_all(self._fd, piece)
-            self._pieces = []
+            self._stream = _Stream(self._sink, self._name)
+            pieces, self._pieces = self._pieces, []
+            self._sink.stream(self._stream.open)
+            for piece in pieces:
+                self._sink.stream(self._stream.write, piece)
         return None
 
     def commit(self) -> None:
-        if self._fd is None:
+        if self._stream is None:
             self._sink.submit(self._name, self._pieces)
         else:
-            os.close(self._fd)
-            self._fd = None
-            self._sink.publish(self._name)
+            self._sink.stream(self._stream.publish)
 
     def discard(self) -> None:
         self._pieces = []
-        if self._fd is not None:
+        if self._stream is not None:
+            self._sink.stream(self._stream.remove)
+
+
+class _Stream:
+    """A large file written in order on the sink's stream thread while decompression goes on."""
+
+    def __init__(self, sink: DirectorySink, name: str):
+        self._sink, self._name = sink, name
+        self._fd = -1
+
+    def open(self) -> None:
+        self._fd = self._sink.create_part(self._name)
+
+    def write(self, data: memoryview) -> None:
+        if self._fd < 0:
+            return
+        try:
+            _write_all(self._fd, data)
+        except BaseException:
+            # Nothing partial may be published: the later steps find no file and do nothing.
+            self.remove()
+            raise
+
+    def publish(self) -> None:
+        if self._fd >= 0:
             os.close(self._fd)
-            self._fd = None
+            self._fd = -1
+            self._sink.publish(self._name)
+
+    def remove(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
             self._sink.unlink_part(self._name)
 
 
@@ -160,6 +190,8 @@ class DirectorySink:
         self._name_for = name_for
         self._skip_existing = skip_existing
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stone-sink")
+        # One thread for large files, so their pieces land in order.
+        self._streamer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stone-stream")
         self._slots = threading.BoundedSemaphore(_IN_FLIGHT_FILES)
         self._futures: list[Future[None]] = []
         self._made_dirs: set[str] = set()
@@ -212,6 +244,13 @@ class DirectorySink:
         future.add_done_callback(lambda _: self._slots.release())
         self._futures.append(future)
 
+    def stream(self, step: Callable[..., None], *args: memoryview) -> None:
+        """Queue one step of a large file's writing; steps run in the order queued."""
+        self._slots.acquire()
+        future = self._streamer.submit(step, *args)
+        future.add_done_callback(lambda _: self._slots.release())
+        self._futures.append(future)
+
     def _write_file(self, name: str, pieces: list[memoryview]) -> None:
         fd = self.create_part(name)
         try:
@@ -231,8 +270,9 @@ class DirectorySink:
         self.close()
 
     def close(self) -> None:
-        """Wait for the writes in flight and stop the pool."""
+        """Wait for the writes in flight and stop the threads."""
         self._pool.shutdown(wait=True)
+        self._streamer.shutdown(wait=True)
 
     def finish(self) -> None:
         futures, self._futures = self._futures, []
