@@ -169,8 +169,8 @@ def hex_name(digest: int) -> str:
 class DirectorySink:
     """Writes each file below an open directory, at the relative path `name_for(digest)`.
 
-    Files are written as `<name>.part` and renamed once verified, so a reader of the directory
-    never sees a partial file under its final name. With `skip_existing`, a digest whose file is
+    Files are written as `<name>.<writer>.part` and renamed once verified, so a reader of the
+    directory never sees a partial file under its final name. With `skip_existing`, a digest whose file is
     already there is verified but not written again (a content-addressed store). Parent
     directories are created as needed; none is followed if it is a symlink. New files get
     `file_mode` (a store makes them read-only: they are shared by hard links).
@@ -196,6 +196,9 @@ class DirectorySink:
         self._futures: list[Future[None]] = []
         self._made_dirs: set[str] = set()
         self._dirs_lock = threading.Lock()
+        # Two sinks may write the same digest into one directory at once: each writes its own
+        # `.part`, and the renames publish identical bytes.
+        self._part_suffix = f".{os.getpid()}-{id(self):x}.part"
 
     def open(self, entry: IndexEntry) -> ContentWriter:
         name = self._name_for(entry.digest)
@@ -230,13 +233,13 @@ class DirectorySink:
     def create_part(self, name: str) -> int:
         self._ensure_parent(name)
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
-        return os.open(f"{name}.part", flags, self._file_mode, dir_fd=self._dir_fd)
+        return os.open(name + self._part_suffix, flags, self._file_mode, dir_fd=self._dir_fd)
 
     def publish(self, name: str) -> None:
-        os.rename(f"{name}.part", name, src_dir_fd=self._dir_fd, dst_dir_fd=self._dir_fd)
+        os.rename(name + self._part_suffix, name, src_dir_fd=self._dir_fd, dst_dir_fd=self._dir_fd)
 
     def unlink_part(self, name: str) -> None:
-        os.unlink(f"{name}.part", dir_fd=self._dir_fd)
+        os.unlink(name + self._part_suffix, dir_fd=self._dir_fd)
 
     def submit(self, name: str, pieces: list[memoryview]) -> None:
         self._slots.acquire()
