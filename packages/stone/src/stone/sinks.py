@@ -170,9 +170,9 @@ class DirectorySink:
     """Writes each file below an open directory, at the relative path `name_for(digest)`.
 
     Files are written as `<name>.<writer>.part` and renamed once verified, so a reader of the
-    directory never sees a partial file under its final name. With `skip_existing`, a digest whose file is
-    already there is verified but not written again (a content-addressed store). Parent
-    directories are created as needed; none is followed if it is a symlink. New files get
+    directory never sees a partial file under its final name. With `skip_existing`, a digest
+    whose file is already there is verified but not written again (a content-addressed store).
+    Parent directories are created as needed; none is followed if it is a symlink. New files get
     `file_mode` (a store makes them read-only: they are shared by hard links).
     """
 
