@@ -19,6 +19,7 @@ from .index import IndexEntry
 # than this streams straight to disk so memory stays bounded whatever the package size.
 _GATHER_LIMIT = 1 << 20
 _IN_FLIGHT_FILES = 64
+_BATCH_FILES = 32
 
 
 class ContentWriter(Protocol):
@@ -199,6 +200,8 @@ class DirectorySink:
         # Two sinks may write the same digest into one directory at once: each writes its own
         # `.part`, and the renames publish identical bytes.
         self._part_suffix = f".{os.getpid()}-{id(self):x}.part"
+        self._batch: list[tuple[str, list[memoryview]]] = []
+        self._batched = 0
 
     def open(self, entry: IndexEntry) -> ContentWriter:
         name = self._name_for(entry.digest)
@@ -242,10 +245,24 @@ class DirectorySink:
         os.unlink(name + self._part_suffix, dir_fd=self._dir_fd)
 
     def submit(self, name: str, pieces: list[memoryview]) -> None:
+        # Small files go to the pool in batches: one task per file costs more than the file.
+        self._batch.append((name, pieces))
+        self._batched += sum(len(piece) for piece in pieces)
+        if len(self._batch) >= _BATCH_FILES or self._batched >= _GATHER_LIMIT:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._batch:
+            return
+        batch, self._batch, self._batched = self._batch, [], 0
         self._slots.acquire()
-        future = self._pool.submit(self._write_file, name, pieces)
+        future = self._pool.submit(self._write_files, batch)
         future.add_done_callback(lambda _: self._slots.release())
         self._futures.append(future)
+
+    def _write_files(self, batch: list[tuple[str, list[memoryview]]]) -> None:
+        for name, pieces in batch:
+            self._write_file(name, pieces)
 
     def stream(self, step: Callable[..., None], *args: memoryview) -> None:
         """Queue one step of a large file's writing; steps run in the order queued."""
@@ -278,6 +295,7 @@ class DirectorySink:
         self._streamer.shutdown(wait=True)
 
     def finish(self) -> None:
+        self._flush()
         futures, self._futures = self._futures, []
         errors = [error for future in futures if (error := future.exception()) is not None]
         if errors:
