@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -31,11 +30,11 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from moss_core.fs import sha256_file
 from moss_core.registry import Package
 from moss_core.repository import _transport, http
 from moss_core.repository._model import RepositoryError, is_sha256
 
-_HASH_CHUNK = 1 << 20
 _INLINE_CHECK = 256 << 10
 
 T = TypeVar("T")
@@ -299,11 +298,7 @@ def _check(job: FetchJob, path: Path) -> str | None:
     size = path.stat().st_size
     if expected is not None and size != expected:
         return f"size mismatch, expected {expected} bytes, got {size}"
-    digest = hashlib.sha256()
-    with open(path, "rb") as source:
-        while chunk := source.read(_HASH_CHUNK):
-            digest.update(chunk)
-    actual = digest.hexdigest()
+    actual = sha256_file(path)
     if actual != job.package.id:
         return f"sha256 mismatch, expected {job.package.id}, got {actual}"
     return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import hashlib
 import os
 import shutil
 import stat
@@ -80,6 +81,28 @@ def remove_tree(path: Path) -> None:
         shutil.rmtree(path, onerror=widen_and_retry)
     elif os.path.lexists(path):
         os.unlink(path)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace `path` with `text` durably: a reader sees the old file or the new, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_name(f".{path.name}.part")
+    try:
+        with open(part, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(part, path)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    fsync_directory(path.parent)
+
+
+def sha256_file(path: Path) -> str:
+    """Lowercase hex SHA-256 of a file: a package's id in a repository."""
+    with open(path, "rb") as source:
+        return hashlib.file_digest(source, "sha256").hexdigest()
 
 
 def is_empty_dir(path: Path) -> bool:

@@ -10,7 +10,6 @@ model reproduces the same package ids wherever the same repositories are reachab
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,14 +139,3 @@ def render(
         )
     header = f"// {comment}\n" if comment else ""
     return header + kdl.dumps(nodes)
-
-
-def write_model(path: Path, text: str) -> None:
-    """Write atomically: a partial model must never be what the next run reads."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    part = path.with_name(f".{path.name}.part")
-    with open(part, "w") as out:
-        out.write(text)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(part, path)

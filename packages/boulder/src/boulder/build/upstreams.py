@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 from boulder.errors import UpstreamError
 from boulder.recipe.model import GitUpstream, PlainUpstream, Upstream
+from moss_core.fs import sha256_file
 
 _CHUNK = 1 << 20
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -44,14 +45,6 @@ def git_cache_path(cache: Path, upstream: GitUpstream) -> Path:
     parts = urlsplit(upstream.url)
     name = f"{parts.hostname or 'local'}_{parts.path.lstrip('/').replace('/', '.')}"
     return cache / "upstreams" / "git" / name
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as source:
-        while chunk := source.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _download(url: str, target: Path) -> None:

@@ -29,6 +29,7 @@ from moss_core.fs import (
     remove_tree,
     replace_symlink,
     sync_filesystem,
+    write_atomically,
 )
 from moss_core.installation import STATE_ID_FILE, Installation, read_state_id
 from moss_core.vfs import Tree, build_tree
@@ -122,14 +123,8 @@ class Journal:
         return installation.trees_dir / "exchange.json"
 
     def write(self, installation: Installation) -> None:
-        path = self.path(installation)
-        part = path.with_suffix(".part")
-        with open(part, "w") as out:
-            json.dump({"kind": self.kind, "new": self.new, "old": self.old}, out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(part, path)
-        fsync_directory(path.parent)
+        text = json.dumps({"kind": self.kind, "new": self.new, "old": self.old})
+        write_atomically(self.path(installation), text)
 
     @classmethod
     def read(cls, installation: Installation) -> Journal | None:

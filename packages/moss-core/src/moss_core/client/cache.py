@@ -3,7 +3,6 @@ assets, metadata and layout in the databases (in that order, so no row names a m
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from dataclasses import replace
@@ -11,24 +10,15 @@ from pathlib import Path
 
 from moss_core.db import LayoutDb, MetaDb
 from moss_core.errors import MossError
+from moss_core.fs import sha256_file
 from moss_core.installation import Installation
 from moss_core.registry import Package
 from moss_core.store import ASSET_MODE, asset_relpath
 from stone import DirectorySink, FileType, Meta, StoneError, StoneReader
 
-_HASH_CHUNK = 1 << 20
-
 
 class PackageFileError(MossError):
     """A `.stone` given or fetched is not a usable binary package."""
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as source:
-        while chunk := source.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_local_package(path: Path) -> Package:

@@ -14,7 +14,7 @@ from moss_core.client import cache
 from moss_core.client.report import Reporter
 from moss_core.db import LayoutDb, MetaDb, Selection, State, StateDb
 from moss_core.errors import MossError
-from moss_core.fs import remove_tree
+from moss_core.fs import remove_tree, sha256_file
 from moss_core.installation import STATE_ID_FILE, Installation
 from moss_core.registry import (
     INSTALLED_PRIORITY,
@@ -259,7 +259,7 @@ class Client:
     def _download(self, package: Package) -> Path:
         """One package's `.stone` in the download cache, fetched and checked if need be."""
         cached = self.installation.download_path(package.id)
-        if cached.exists() and cache.sha256_file(cached) == package.id:
+        if cached.exists() and sha256_file(cached) == package.id:
             return cached
         found: list[Path] = []
         job = fetch.FetchJob(
@@ -633,9 +633,7 @@ def _open_model_sources(
         for repo in sorted(repositories, key=lambda r: (-r.priority, r.id)):
             if not repo.active:
                 continue
-            db_path = (
-                repository.repo_state_dir(installation, repo) / repository.DB_NAME
-            )
+            db_path = repository.repo_state_dir(installation, repo) / repository.DB_NAME
             if not db_path.exists():
                 repository.refresh(installation, repo)
             sources.append(repository.RepositorySource(repo, MetaDb.open(db_path), repo.uri))

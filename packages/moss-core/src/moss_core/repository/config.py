@@ -11,7 +11,6 @@ definition under `etc` beats one under `usr/share`; within a tree the file moss 
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -21,6 +20,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from moss_core import kdl
+from moss_core.fs import write_atomically
 from moss_core.installation import Installation
 from moss_core.repository._model import (
     Repository,
@@ -73,7 +73,10 @@ class RepositoryConfig:
         path = self._write_path(writable_id(repo.id))
         self._refuse_shared_files(repo.id)
         previous = self.get(repo.id)
-        _atomic_write(path, kdl.dumps([_to_kdl(repo)]))
+        try:
+            write_atomically(path, kdl.dumps([_to_kdl(repo)]))
+        except OSError as err:
+            raise RepositoryError(f"{err.filename or path}: {err.strerror}") from None
         self._scan()
         if previous is not None and previous.key() != repo.key():
             self._drop_state(previous)
@@ -286,17 +289,3 @@ def _to_kdl(repo: Repository) -> kdl.Node:
             kdl.Node("active", [repo.active]),
         ],
     )
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(temporary, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except OSError as err:
-        temporary.unlink(missing_ok=True)
-        raise RepositoryError(f"{err.filename or path}: {err.strerror}") from None

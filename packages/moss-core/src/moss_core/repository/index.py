@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+from moss_core.fs import sha256_file
 from moss_core.repository._model import RepositoryError
 from stone import FileType, Meta, StoneError, StoneReader, write_index
 
@@ -84,9 +84,7 @@ def _package_meta(path: Path) -> Meta:
 
 def _digest(path: Path) -> tuple[int, str]:
     try:
-        with open(path, "rb") as source:
-            digest = hashlib.file_digest(source, "sha256")
-            return source.tell(), digest.hexdigest()
+        return path.stat().st_size, sha256_file(path)
     except OSError as err:
         raise RepositoryError(f"{path}: {err.strerror}") from None
 

@@ -111,14 +111,14 @@ def state_export(ctx: click.Context, state_id: int | None, output: str | None) -
     """Write a system model that reproduces a state (the active one by default), pinned by id."""
     from pathlib import Path
 
-    from moss_core.model import write_model
+    from moss_core.fs import write_atomically
 
     with session(ctx, write=False) as client:
         text = client.export(state_id)
     if output is None:
         click.echo(text, nl=False)
     else:
-        write_model(Path(output), text)
+        write_atomically(Path(output), text)
 
 
 @state.command(name="activate")
