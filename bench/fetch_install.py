@@ -119,13 +119,10 @@ def _install(scratch: Path, packages: list[Package], port: int, parallel: int) -
             LayoutDb.open(installation.db_dir / "layout") as layout_db,
         ):
             started = time.perf_counter()
-            fetch_all(
-                jobs,
-                lambda job, path: cache.unpack(
-                    installation, install_db, layout_db, job.package, path
-                ),
-                parallel=parallel,
-            )
+            with cache.Unpacker(installation, install_db, layout_db) as unpacker:
+                fetch_all(
+                    jobs, lambda job, path: unpacker.unpack(job.package, path), parallel=parallel
+                )
             elapsed = time.perf_counter() - started
             assert all(cache.is_cached(install_db, layout_db, p.id) for p in packages)
         return elapsed

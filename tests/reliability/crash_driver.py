@@ -14,16 +14,22 @@ before moss runs, so it can die right where it is told:
 - `op:PHASE:K` dies instead of making the K-th filesystem-changing call (`os.link`,
   `os.rename`, `os.write`, ...) made during PHASE: `any`, `unpack` (the store unpack) or
   `blit` (writing the staging tree).
+
+moss unpacks in worker processes forked from it; they inherit the wrappers. The counters live
+in memory shared with them, and a worker told to die kills moss itself first (then itself,
+though moss's death would take it anyway), so a kill inside the unpack is a kill of moss.
 """
 
 from __future__ import annotations
 
 import atexit
+import functools
 import json
+import mmap
+import multiprocessing
 import os
 import signal
 import sys
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -50,10 +56,11 @@ def _steps() -> list[tuple[Any, str]]:
     from moss_core.db import LayoutDb, MetaDb, StateDb
 
     return [
-        (cache, "unpack"),
+        (cache.Unpacker, "unpack"),
         (MetaDb, "add"),
         (MetaDb, "replace_all"),
         (LayoutDb, "add"),
+        (LayoutDb, "add_many"),
         (apply, "blit_staging"),
         (apply, "write_state_files"),
         (apply, "make_root_links"),
@@ -78,8 +85,7 @@ def _steps() -> list[tuple[Any, str]]:
     ]
 
 
-def _die() -> None:
-    os.kill(os.getpid(), signal.SIGKILL)
+PHASES = ("any", "unpack", "blit")
 
 
 class Driver:
@@ -90,16 +96,25 @@ class Driver:
         self.phase_wanted = rest.partition(":")[0] if kind == "op" else ""
         self.target = int(rest.rpartition(":")[2]) if kind in ("step", "op") else 0
         self.steps: list[str] = []
-        self.ops = {"any": 0, "unpack": 0, "blit": 0}
+        self.counters = memoryview(mmap.mmap(-1, 8 * len(PHASES))).cast("q")
         self.phase = "any"
-        self.lock = threading.Lock()
+        self.lock = multiprocessing.get_context("fork").Lock()
+        self.moss_pid = os.getpid()
+
+    @property
+    def ops(self) -> dict[str, int]:
+        return {phase: self.counters[n] for n, phase in enumerate(PHASES)}
+
+    def die(self) -> None:
+        os.kill(self.moss_pid, signal.SIGKILL)
+        os.kill(os.getpid(), signal.SIGKILL)
 
     def install(self) -> None:
         for owner, name in _steps():
             self._wrap_step(owner, name)
         from moss_core.client import apply, cache
 
-        self._wrap_phase(cache, "unpack", "unpack")
+        self._wrap_phase(cache, "unpack_content", "unpack")
         self._wrap_phase(apply, "blit_staging", "blit")
         for name in OPS:
             self._wrap_op(name)
@@ -116,12 +131,13 @@ class Driver:
         label = f"{owner.__name__.rpartition('.')[2]}.{name}"
         driver = self
 
+        @functools.wraps(original)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             result = original(*args, **kwargs)
             with driver.lock:
                 driver.steps.append(label)
                 if driver.kind == "step" and len(driver.steps) == driver.target:
-                    _die()
+                    driver.die()
             return result
 
         setattr(owner, name, wrapper)
@@ -131,6 +147,8 @@ class Driver:
         original: Callable[..., Any] = getattr(owner, name)
         driver = self
 
+        # Wrapped as itself, so that it is still pickled by name for a worker process.
+        @functools.wraps(original)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             driver.phase = phase
             try:
@@ -150,16 +168,17 @@ class Driver:
                 flags = args[1] if len(args) > 1 else kwargs.get("flags", 0)
                 if not flags & _WRITING:
                     return original(*args, **kwargs)
+            counters = driver.counters
             with driver.lock:
-                driver.ops["any"] += 1
+                counters[0] += 1
                 if driver.phase != "any":
-                    driver.ops[driver.phase] += 1
+                    counters[PHASES.index(driver.phase)] += 1
                 if (
                     driver.kind == "op"
-                    and driver.ops[driver.phase_wanted] == driver.target
+                    and counters[PHASES.index(driver.phase_wanted)] == driver.target
                     and driver.phase_wanted in ("any", driver.phase)
                 ):
-                    _die()
+                    driver.die()
             return original(*args, **kwargs)
 
         setattr(os, name, wrapper)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import resource
+import shutil
 import signal
 from pathlib import Path
 
@@ -38,14 +39,15 @@ def _sharded(digest: int) -> str:
     return f"v2/{name[:2]}/{name[2:4]}/{name}"
 
 
-def test_small_and_large_files_land_under_their_names(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [2, 0])
+def test_small_and_large_files_land_under_their_names(tmp_path: Path, workers: int) -> None:
     files = [os.urandom(3 << 20), b"tiny", b"", os.urandom(1000)]
     data = _package(files)
     fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         with (
             StoneReader(io.BytesIO(data), name="p.stone") as reader,
-            DirectorySink(fd, name_for=_sharded) as sink,
+            DirectorySink(fd, name_for=_sharded, workers=workers) as sink,
         ):
             reader.unpack_content(sink)
     finally:
@@ -73,13 +75,17 @@ def test_skip_existing_keeps_what_the_store_has(tmp_path: Path) -> None:
     assert (tmp_path / f"{digest:032x}").stat().st_ino == before
 
 
+@pytest.mark.parametrize("workers", [2, 0])
 @pytest.mark.parametrize("size", [10, 3 << 20])
-def test_digest_mismatch_leaves_no_file(tmp_path: Path, size: int) -> None:
+def test_digest_mismatch_leaves_no_file(tmp_path: Path, size: int, workers: int) -> None:
     content = os.urandom(size)
     data = _package([content])
     fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        with StoneReader(io.BytesIO(data), name="p.stone") as reader, DirectorySink(fd) as sink:
+        with (
+            StoneReader(io.BytesIO(data), name="p.stone") as reader,
+            DirectorySink(fd, workers=workers) as sink,
+        ):
             wrong = [IndexEntry(0, size, 0xBAD)]
             with pytest.raises(DigestMismatchError):
                 reader.unpack_content(sink, wrong)
@@ -107,7 +113,10 @@ def test_symlinked_parent_is_not_followed(tmp_path: Path) -> None:
     assert list(outside.iterdir()) == []
 
 
-def test_a_large_file_that_cannot_be_written_is_never_published(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [2, 0])
+def test_a_large_file_that_cannot_be_written_is_never_published(
+    tmp_path: Path, workers: int
+) -> None:
     content = os.urandom(3 << 20)
     data = _package([content])
     digest = xxhash.xxh3_128_intdigest(content)
@@ -119,7 +128,7 @@ def test_a_large_file_that_cannot_be_written_is_never_published(tmp_path: Path) 
     try:
         with (
             StoneReader(io.BytesIO(data), name="p.stone") as reader,
-            DirectorySink(fd) as sink,
+            DirectorySink(fd, workers=workers) as sink,
             pytest.raises(OSError),
         ):
             reader.unpack_content(sink)
@@ -129,3 +138,26 @@ def test_a_large_file_that_cannot_be_written_is_never_published(tmp_path: Path) 
         os.close(fd)
     assert not (tmp_path / f"{digest:032x}").exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_known_directories_are_shared_and_made_again_when_gone(tmp_path: Path) -> None:
+    first, second = b"first package's file", b"second package's file"
+    known: set[str] = set()
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        # The same file again (its very parent known, and gone), then another (a parent on
+        # the way known, and gone).
+        for content in (first, first, second):
+            if (tmp_path / "v2").exists():
+                # What the sink before made is swept (an emptied store).
+                shutil.rmtree(tmp_path / "v2")
+            with (
+                StoneReader(io.BytesIO(_package([content])), name="p.stone") as reader,
+                DirectorySink(fd, name_for=_sharded, workers=0, known_dirs=known) as sink,
+            ):
+                reader.unpack_content(sink)
+            assert "v2" in known
+            digest = xxhash.xxh3_128_intdigest(content)
+            assert (tmp_path / _sharded(digest)).read_bytes() == content
+    finally:
+        os.close(fd)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from moss_core.errors import MossError
+from moss_core.processes import ForkedTaskError, Report, run_forked
 from moss_core.store import ASSET_MODE, READ_ONLY_MARKER, asset_name, asset_relpath
 from moss_core.vfs import Node, Tree
 from stone import FileKind
@@ -32,6 +33,7 @@ FICLONE = 0x40049409
 # Files in the target (and store files, which hard links share) never carry write bits.
 _READ_ONLY = 0o7777 & ~0o222
 _SPECIAL = 0o7000
+_BEYOND_STORE = _READ_ONLY & ~ASSET_MODE
 _OWNER_ALL = 0o700
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _SOURCE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -137,6 +139,7 @@ def blit(
     *,
     strategy: Strategy = Strategy.HARDLINK,
     progress: Callable[[int], None] | None = None,
+    workers: int = 1,
 ) -> BlitStats:
     """Write `tree` into the empty directory `target_fd`, which stands for `/usr`.
 
@@ -144,13 +147,18 @@ def blit(
     thousand entries and once at the end with the number written since its previous call
     (an advance, as progress bars take it); the advances add up to `BlitStats.entries`.
     Device, fifo and socket entries are skipped. Raises `BlitError` naming the failing path;
-    what was written until then stays.
+    what was written until then stays. A large tree is written by `workers` processes at once
+    (`moss_core.processes.run_forked`), each taking whole subtrees.
     """
     _raise_fd_limit()
     start = time.perf_counter()
     umask = os.umask(0)  # modes below are exact; a umask would silently narrow directories
     try:
-        count = _Writer(assets_fd, strategy, progress).write(tree.top, target_fd)
+        writer = _Writer(assets_fd, strategy, progress)
+        if workers > 1 and len(tree) >= PARALLEL_MIN_ENTRIES:
+            count = writer.write_parallel(tree.top, target_fd, workers)
+        else:
+            count = writer.write(tree.top, target_fd)
     finally:
         os.umask(umask)
     return BlitStats(entries=count, seconds=time.perf_counter() - start)
@@ -163,6 +171,10 @@ def _raise_fd_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     except (OSError, ValueError):
         pass  # only a precaution: the walk holds one fd per level of depth
+
+
+Frame = tuple[int, Iterator[Node], Node]
+"""A directory being written: its open fd, its children still to write, its node."""
 
 
 class _Writer:
@@ -182,18 +194,91 @@ class _Writer:
             self.read_only_store = False
 
     def write(self, top: Node, target_fd: int) -> int:
+        count = 1 + self._walk([(target_fd, iter(top.children), top)], frozenset({target_fd}))
+        self._advance(1)
+        os.fchmod(target_fd, top.mode & 0o7777)
+        return count
+
+    def write_parallel(self, top: Node, target_fd: int, workers: int) -> int:
+        """Make the directories near the top here, then write everything below them in
+        `workers` forked processes at once, each given whole subtrees."""
+        if self.strategy is Strategy.HARDLINK:
+            # Store files shared by several entries are widened here, once, so that no two
+            # workers race to change one file's mode (in a read-only store, only files that
+            # want more than it gives can need it).
+            every = not self.read_only_store
+            for node in _regular_nodes(top):
+                if (every or node.mode & _BEYOND_STORE) and node.digest != EMPTY_DIGEST:
+                    self._settle_mode(node)
+        made, shares = plan_split(top, workers)
+        fds = {top.path: target_fd}
+        node = top
+        try:
+            for node in made:
+                fds[node.path] = self._make_directory(node, fds[_parent_path(node)])
+            directories = {node.path: node for node in (top, *made)}
+            tasks = [self._share_task(share, fds, directories) for share in shares]
+            count = 1 + len(made) + run_forked(tasks, self.progress)
+        except OSError as err:
+            raise BlitError(f"cannot write {node.path}: {err.strerror or err}") from err
+        except ForkedTaskError as err:
+            raise BlitError(str(err)) from None
+        finally:
+            for node in reversed(made):
+                fd = fds.pop(node.path, -1)
+                if fd >= 0:
+                    _finish_directory(node, fd)
+                    os.close(fd)
+        self._advance(1 + len(made))
+        os.fchmod(target_fd, top.mode & 0o7777)
+        return count
+
+    def _share_task(
+        self, share: list[Node], fds: dict[str, int], directories: dict[str, Node]
+    ) -> Callable[[Report], int]:
+        by_parent: dict[str, list[Node]] = {}
+        for node in share:
+            by_parent.setdefault(_parent_path(node), []).append(node)
+
+        def task(report: Report) -> int:
+            # In the forked child: this writer is the child's own copy.
+            self.progress = report
+            frames: list[Frame] = [
+                (fds[path], iter(nodes), directories[path]) for path, nodes in by_parent.items()
+            ]
+            return self._walk(frames, frozenset(fds.values()))
+
+        return task
+
+    def _advance(self, count: int) -> None:
+        if self.progress is not None and count:
+            self.progress(count)
+
+    def _make_directory(self, node: Node, parent_fd: int) -> int:
+        # Children need an owner-writable directory until they are in place.
+        os.mkdir(node.name, (node.mode & 0o7777) | _OWNER_ALL, dir_fd=parent_fd)
+        fd = os.open(node.name, _DIR_FLAGS, dir_fd=parent_fd)
+        if self.as_root and (node.uid or node.gid):
+            os.fchown(fd, node.uid, node.gid)
+        return fd
+
+    def _walk(self, stack: list[Frame], kept: frozenset[int]) -> int:
+        """Write what the frames of `stack` have pending, depth first, and return how many
+        entries that was. The directories of `kept` stay open and unfinished, for the caller."""
         # Bound once: the loop below runs per entry and attribute lookups add up.
-        mkdir, open_, close, symlink = os.mkdir, os.open, os.close, os.symlink
+        close, symlink = os.close, os.symlink
         directory, regular, symlink_kind = FileKind.DIRECTORY, FileKind.REGULAR, FileKind.SYMLINK
         hardlink = self.strategy is Strategy.HARDLINK
-        link_file, make_file = self._link_file, self._make_file
+        link_file, make_file, make_directory = (
+            self._link_file,
+            self._make_file,
+            self._make_directory,
+        )
         as_root, progress = self.as_root, self.progress
         empty = EMPTY_DIGEST
 
-        count = 1  # the top directory itself
-        reported = 0
-        stack: list[tuple[int, Iterator[Node], Node]] = [(target_fd, iter(top.children), top)]
-        node = top
+        count = reported = 0
+        node = stack[-1][2]
         try:
             while stack:
                 fd, pending, parent = stack[-1]
@@ -205,13 +290,7 @@ class _Writer:
                         else:
                             make_file(node, fd)
                     elif kind is directory:
-                        mode = node.mode & 0o7777
-                        # Children need an owner-writable directory until they are in place.
-                        mkdir(node.name, mode | _OWNER_ALL, dir_fd=fd)
-                        child = open_(node.name, _DIR_FLAGS, dir_fd=fd)
-                        stack.append((child, iter(node.children), node))
-                        if as_root and (node.uid or node.gid):
-                            os.fchown(child, node.uid, node.gid)
+                        stack.append((make_directory(node, fd), iter(node.children), node))
                         count += 1
                         break
                     elif kind is symlink_kind:
@@ -228,21 +307,18 @@ class _Writer:
                         reported = count
                 else:
                     node = parent
-                    mode = parent.mode & 0o7777
-                    if fd == target_fd or mode & _SPECIAL or mode & _OWNER_ALL != _OWNER_ALL:
-                        os.fchmod(fd, mode)
                     stack.pop()
-                    if fd != target_fd:
+                    if fd not in kept:
+                        _finish_directory(parent, fd)
                         close(fd)
         except OSError as err:
             raise BlitError(f"cannot write {node.path}: {err.strerror or err}") from err
         finally:
             # Left non-empty only by a failure.
             for fd, _, _ in stack:
-                if fd != target_fd:
+                if fd not in kept:
                     close(fd)
-        if progress is not None and count > reported:
-            progress(count - reported)
+        self._advance(count - reported)
         return count
 
     def _asset(self, node: Node) -> tuple[int, str]:
@@ -257,6 +333,22 @@ class _Writer:
         )
 
     def _link_file(self, node: Node, fd: int) -> None:
+        digest, relpath = self._asset(node)
+        self._settle_mode(node)
+        try:
+            os.link(
+                relpath, node.name, src_dir_fd=self.assets_fd, dst_dir_fd=fd, follow_symlinks=False
+            )
+        except FileNotFoundError:
+            raise self._missing(node, digest) from None
+        except OSError as err:
+            # ext4 allows 65,000 links to one inode; every kept state adds one per entry.
+            if err.errno != errno.EMLINK:
+                raise
+            self._make_file(node, fd)
+
+    def _settle_mode(self, node: Node) -> None:
+        """Widen the store file's mode to what the entry wants (all links share it)."""
         digest, relpath = self._asset(node)
         wanted = node.mode & _READ_ONLY
         current = self.asset_modes.get(digest)
@@ -282,17 +374,6 @@ class _Writer:
             finally:
                 os.close(asset)
         self.asset_modes[digest] = shared
-        try:
-            os.link(
-                relpath, node.name, src_dir_fd=self.assets_fd, dst_dir_fd=fd, follow_symlinks=False
-            )
-        except FileNotFoundError:
-            raise self._missing(node, digest) from None
-        except OSError as err:
-            # ext4 allows 65,000 links to one inode; every kept state adds one per entry.
-            if err.errno != errno.EMLINK:
-                raise
-            self._make_file(node, fd)
 
     def _make_file(self, node: Node, fd: int) -> None:
         """A new inode: empty, or a reflink or copy of the store file."""
@@ -323,6 +404,75 @@ class _Writer:
         finally:
             if source >= 0:
                 os.close(source)
+
+
+PARALLEL_MIN_ENTRIES = 20_000
+"""Below this many entries a tree is written in this process: forking costs more."""
+_SHARES_PER_WORKER = 4
+
+
+def plan_split(top: Node, workers: int) -> tuple[list[Node], list[list[Node]]]:
+    """How to write the tree below `top` in `workers` processes: the directories to make first
+    (parents before children), and for each worker the entries it writes whole (files,
+    symlinks, and directories with all they hold), of about equal total size.
+
+    Directories are opened up, largest first, until no share to hand out is larger than a
+    fraction of the whole."""
+    sizes = _directory_sizes(top)
+    limit = max(1, sizes[top.path] // (workers * _SHARES_PER_WORKER))
+    made: list[Node] = []
+    units = list(top.children)
+    while True:
+        largest = max(
+            (u for u in units if u.children), key=lambda u: sizes[u.path], default=None
+        )
+        if largest is None or sizes[largest.path] <= limit:
+            break
+        units.remove(largest)
+        made.append(largest)
+        units += largest.children
+    shares: list[list[Node]] = [[] for _ in range(workers)]
+    loads = [0] * workers
+    for unit in sorted(units, key=lambda u: sizes.get(u.path, 1), reverse=True):
+        lightest = loads.index(min(loads))
+        shares[lightest].append(unit)
+        loads[lightest] += sizes.get(unit.path, 1)
+    return made, [share for share in shares if share]
+
+
+def _directory_sizes(top: Node) -> dict[str, int]:
+    """The number of entries in each non-empty directory's subtree, itself included."""
+    sizes: dict[str, int] = {}
+    stack: list[tuple[Node, bool]] = [(top, False)]
+    while stack:
+        node, visited = stack.pop()
+        if visited:
+            sizes[node.path] = 1 + sum(sizes.get(child.path, 1) for child in node.children)
+        else:
+            stack.append((node, True))
+            stack.extend((child, False) for child in node.children if child.children)
+    return sizes
+
+
+def _regular_nodes(top: Node) -> Iterator[Node]:
+    stack = [top]
+    while stack:
+        node = stack.pop()
+        if node.kind is FileKind.REGULAR:
+            yield node
+        stack.extend(node.children)
+
+
+def _parent_path(node: Node) -> str:
+    return node.path.rpartition("/")[0]
+
+
+def _finish_directory(node: Node, fd: int) -> None:
+    """Give a directory whose children are in place its own mode, where the one it was made
+    with (owner-writable, no special bits) differs."""
+    mode = node.mode & 0o7777
+    if mode & _SPECIAL or mode & _OWNER_ALL != _OWNER_ALL:
+        os.fchmod(fd, mode)
 
 
 def _copy(source: int, target: int) -> None:

@@ -6,9 +6,9 @@ own: at most `parallel` downloads in flight over one HTTP session, each written 
 `<target>.part`, continued with a `Range` request when a `.part` is already there (from an
 interrupted attempt or an earlier run), and renamed into place only once its size and sha256
 match the index. Transient failures (connection refused or lost, timeouts, 5xx, a body cut
-short) are retried with exponential backoff. Each verified package goes to `on_ready` on one
-worker thread, so unpacks (which write the store and SQLite) run one at a time while the
-other downloads go on.
+short) are retried with exponential backoff. Each verified package goes to `on_ready` on a
+worker thread (`unpackers` of them, so that many unpacks run at once) while the other
+downloads go on.
 
 The first failure stops everything: the downloads still running are cancelled, the unpack in
 progress finishes, and the error (naming the package and URL) is raised. A `.part` that failed
@@ -77,6 +77,7 @@ def fetch_all(
     on_ready: Callable[[FetchJob, Path], object],
     *,
     parallel: int = 8,
+    unpackers: int = 1,
     progress: FetchProgress | None = None,
     retries: int = http.DEFAULT_RETRIES,
     backoff: float = http.DEFAULT_BACKOFF,
@@ -84,7 +85,8 @@ def fetch_all(
 ) -> None:
     """Fetch every job and hand each verified file to `on_ready(job, path)`; see the module
     documentation. `parallel=1` is the sequential reference: one package at a time, each
-    unpacked before the next download starts. `timeout` bounds each connect and each wait for
+    unpacked before the next download starts. At most `unpackers` calls of `on_ready` run at
+    once. `timeout` bounds each connect and each wait for
     data. Two jobs with one target are fetched once, for the first of them.
 
     Synchronous: it runs its own event loop, so it must not be called from a coroutine.
@@ -93,12 +95,14 @@ def fetch_all(
         raise ValueError(f"parallel must be at least 1, not {parallel}")
     if retries < 0:
         raise ValueError(f"retries must not be negative, not {retries}")
+    if unpackers < 1:
+        raise ValueError(f"unpackers must be at least 1, not {unpackers}")
     unique: dict[Path, FetchJob] = {}
     for job in jobs:
         unique.setdefault(job.target, job)
     if not unique:
         return
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="moss-unpack") as unpacker:
+    with ThreadPoolExecutor(max_workers=unpackers, thread_name_prefix="moss-unpack") as unpacker:
         pipeline = _Pipeline(
             on_ready,
             unpacker,

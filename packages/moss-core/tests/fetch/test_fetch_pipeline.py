@@ -191,10 +191,8 @@ def test_unpacks_into_the_store_while_downloading(
         MetaDb.open(installation.db_dir / "install") as install_db,
         LayoutDb.open(installation.db_dir / "layout") as layout_db,
     ):
-        fetch_all(
-            jobs,
-            lambda job, path: cache.unpack(installation, install_db, layout_db, job.package, path),
-        )
+        with cache.Unpacker(installation, install_db, layout_db, workers=2) as unpacker:
+            fetch_all(jobs, lambda job, path: unpacker.unpack(job.package, path), unpackers=2)
         for package in packages:
             assert cache.is_cached(install_db, layout_db, package.id)
     assert sum(1 for p in (installation.assets_dir / "v2").rglob("*") if p.is_file()) == 10

@@ -175,6 +175,12 @@ class DirectorySink:
     whose file is already there is verified but not written again (a content-addressed store).
     Parent directories are created as needed; none is followed if it is a symlink. New files get
     `file_mode` (a store makes them read-only: they are shared by hard links).
+
+    `workers` threads write small files while decompression goes on; with `workers=0` every
+    file is written in the calling thread as soon as it is verified (for a caller that runs
+    several sinks in parallel processes, where threads only contend for the interpreter).
+    `known_dirs` may be shared by successive sinks on one directory: parent directories found
+    or made once are not checked again (one found missing later is made again).
     """
 
     def __init__(
@@ -185,17 +191,21 @@ class DirectorySink:
         skip_existing: bool = False,
         workers: int = 2,
         file_mode: int = 0o644,
+        known_dirs: set[str] | None = None,
     ):
         self._dir_fd = directory_fd
         self._file_mode = file_mode
         self._name_for = name_for
         self._skip_existing = skip_existing
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stone-sink")
-        # One thread for large files, so their pieces land in order.
-        self._streamer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stone-stream")
+        self._pool: ThreadPoolExecutor | None = None
+        self._streamer: ThreadPoolExecutor | None = None
+        if workers > 0:
+            self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stone-sink")
+            # One thread for large files, so their pieces land in order.
+            self._streamer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stone-stream")
         self._slots = threading.BoundedSemaphore(_IN_FLIGHT_FILES)
         self._futures: list[Future[None]] = []
-        self._made_dirs: set[str] = set()
+        self._made_dirs: set[str] = set() if known_dirs is None else known_dirs
         self._dirs_lock = threading.Lock()
         # Two sinks may write the same digest into one directory at once: each writes its own
         # `.part`, and the renames publish identical bytes.
@@ -205,7 +215,8 @@ class DirectorySink:
 
     def open(self, entry: IndexEntry) -> ContentWriter:
         name = self._name_for(entry.digest)
-        if self._skip_existing and self._exists(name):
+        # A parent made just now is empty: no need to look for the file in it.
+        if self._skip_existing and not self._ensure_parent(name) and self._exists(name):
             return _NULL_WRITER
         return _FileWriter(self, name)
 
@@ -216,27 +227,51 @@ class DirectorySink:
             return False
         return True
 
-    def _ensure_parent(self, name: str) -> None:
+    def _ensure_parent(self, name: str) -> bool:
+        """Make the parent directories `name` needs; True if its parent was made by this call."""
         parent = name.rpartition("/")[0]
         if not parent or parent in self._made_dirs:
-            return
+            return False
         with self._dirs_lock:
-            partial = ""
-            for part in parent.split("/"):
-                partial = f"{partial}/{part}" if partial else part
-                if partial not in self._made_dirs:
-                    try:
-                        os.mkdir(partial, 0o755, dir_fd=self._dir_fd)
-                    except FileExistsError:
-                        # Already there: fine if it is a real directory, refused if a symlink.
-                        flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-                        os.close(os.open(partial, flags, dir_fd=self._dir_fd))
-                    self._made_dirs.add(partial)
+            try:
+                return self._make_parents(parent)
+            except FileNotFoundError:
+                self._forget_known()
+                return self._make_parents(parent)
+
+    def _forget_known(self) -> None:
+        # A directory known from an earlier sink has gone since (an emptied store directory
+        # is swept): forget what was known, to make it again.
+        self._made_dirs.clear()
+
+    def _make_parents(self, parent: str) -> bool:
+        made = False
+        partial = ""
+        for part in parent.split("/"):
+            partial = f"{partial}/{part}" if partial else part
+            if partial not in self._made_dirs:
+                try:
+                    os.mkdir(partial, 0o755, dir_fd=self._dir_fd)
+                    made = True
+                except FileExistsError:
+                    # Already there: fine if it is a real directory, refused if a symlink.
+                    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+                    os.close(os.open(partial, flags, dir_fd=self._dir_fd))
+                    made = False
+                self._made_dirs.add(partial)
+        return made
 
     def create_part(self, name: str) -> int:
         self._ensure_parent(name)
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
-        return os.open(name + self._part_suffix, flags, self._file_mode, dir_fd=self._dir_fd)
+        part = name + self._part_suffix
+        try:
+            return os.open(part, flags, self._file_mode, dir_fd=self._dir_fd)
+        except FileNotFoundError:
+            with self._dirs_lock:
+                self._forget_known()
+            self._ensure_parent(name)
+            return os.open(part, flags, self._file_mode, dir_fd=self._dir_fd)
 
     def publish(self, name: str) -> None:
         os.rename(name + self._part_suffix, name, src_dir_fd=self._dir_fd, dst_dir_fd=self._dir_fd)
@@ -245,6 +280,9 @@ class DirectorySink:
         os.unlink(name + self._part_suffix, dir_fd=self._dir_fd)
 
     def submit(self, name: str, pieces: list[memoryview]) -> None:
+        if self._pool is None:
+            self._write_file(name, pieces)
+            return
         # Small files go to the pool in batches: one task per file costs more than the file.
         self._batch.append((name, pieces))
         self._batched += sum(len(piece) for piece in pieces)
@@ -255,6 +293,7 @@ class DirectorySink:
         if not self._batch:
             return
         batch, self._batch, self._batched = self._batch, [], 0
+        assert self._pool is not None
         self._slots.acquire()
         future = self._pool.submit(self._write_files, batch)
         future.add_done_callback(lambda _: self._slots.release())
@@ -266,6 +305,9 @@ class DirectorySink:
 
     def stream(self, step: Callable[..., None], *args: memoryview) -> None:
         """Queue one step of a large file's writing; steps run in the order queued."""
+        if self._streamer is None:
+            step(*args)
+            return
         self._slots.acquire()
         future = self._streamer.submit(step, *args)
         future.add_done_callback(lambda _: self._slots.release())
@@ -291,8 +333,9 @@ class DirectorySink:
 
     def close(self) -> None:
         """Wait for the writes in flight and stop the threads."""
-        self._pool.shutdown(wait=True)
-        self._streamer.shutdown(wait=True)
+        for pool in (self._pool, self._streamer):
+            if pool is not None:
+                pool.shutdown(wait=True)
 
     def finish(self) -> None:
         self._flush()

@@ -69,7 +69,14 @@ def blit_staging(installation: Installation, tree: Tree, reporter: Reporter) -> 
             try:
                 advance = reporter.progress("Blitting", len(tree))
                 strategy = probe_strategy(assets_fd, target_fd)
-                stats = blit(tree, assets_fd, target_fd, strategy=strategy, progress=advance)
+                stats = blit(
+                    tree,
+                    assets_fd,
+                    target_fd,
+                    strategy=strategy,
+                    progress=advance,
+                    workers=os.cpu_count() or 1,
+                )
                 reporter.done()
             finally:
                 os.close(target_fd)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,9 +14,10 @@ from moss_core.db import LayoutDb, MetaDb
 from moss_core.errors import MossError
 from moss_core.fs import sha256_file
 from moss_core.installation import Installation
+from moss_core.processes import fork_pool
 from moss_core.registry import Package
 from moss_core.store import ASSET_MODE, asset_relpath
-from stone import DirectorySink, FileType, Meta, StoneError, StoneReader
+from stone import DirectorySink, FileType, LayoutEntry, Meta, StoneError, StoneReader
 
 
 class PackageFileError(MossError):
@@ -54,34 +57,95 @@ def is_cached(install_db: MetaDb, layout_db: LayoutDb, package_id: str) -> bool:
     return layout_db.has(package_id) and install_db.get(package_id) is not None
 
 
-def unpack(
-    installation: Installation,
-    install_db: MetaDb,
-    layout_db: LayoutDb,
-    package: Package,
-    stone_path: Path,
-) -> Meta:
-    """Unpack one package: content into the store (each file verified), then its records."""
-    assets_fd = os.open(installation.assets_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+class Unpacker:
+    """Unpacks packages into the store, up to `workers` at once, and records them.
+
+    With more than one worker, each package's content is unpacked in a forked process of its
+    own (`moss_core.processes`): it is a system call or two per file driven from Python, which
+    threads of one interpreter could only take turns at. `unpack` may be called from several
+    threads. The metadata and layouts of the packages unpacked are written to the databases
+    together, in one transaction each, when the unpacker closes, even after an error (their
+    content is in the store by then, so no row names a missing file).
+    """
+
+    def __init__(
+        self,
+        installation: Installation,
+        install_db: MetaDb,
+        layout_db: LayoutDb,
+        *,
+        workers: int = 1,
+    ):
+        self._installation = installation
+        self._install_db, self._layout_db = install_db, layout_db
+        self._pool = fork_pool(workers) if workers > 1 else None
+        self._unpacked: list[tuple[str, Meta, list[LayoutEntry]]] = []
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> Unpacker:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def unpack(self, package: Package, stone_path: Path) -> Meta:
+        """Unpack one package's content into the store, each file verified; returns its Meta."""
+        try:
+            with StoneReader(stone_path) as reader:
+                reader.expect(FileType.BINARY)
+                meta = reader.meta()
+                layout = reader.layout()
+        except StoneError as err:
+            raise PackageFileError(f"{package.name}: {err}") from None
+        assets = str(self._installation.assets_dir)
+        if self._pool is None:
+            unpack_content(assets, package.name, str(stone_path))
+        else:
+            try:
+                self._pool.submit(unpack_content, assets, package.name, str(stone_path)).result()
+            except BrokenProcessPool:
+                raise PackageFileError(f"{package.name}: the unpacking process died") from None
+        with self._lock:
+            self._unpacked.append((package.id, _with_origin(meta, package), layout))
+        return meta
+
+    def close(self) -> None:
+        """Stop the workers and record what was unpacked."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        unpacked, self._unpacked = self._unpacked, []
+        if unpacked:
+            self._install_db.add((package_id, meta) for package_id, meta, _ in unpacked)
+            self._layout_db.add_many((package_id, layout) for package_id, _, layout in unpacked)
+
+
+# Store directories this process has found or made, by assets directory: a cold install
+# reaches most of the store's shard directories from many packages.
+_KNOWN_DIRS: dict[str, set[str]] = {}
+
+
+def unpack_content(assets_dir: str, name: str, stone_path: str) -> None:
+    """Unpack one `.stone`'s content into the store, in this thread (or worker process)."""
+    assets_fd = os.open(assets_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        with StoneReader(stone_path) as reader:
-            reader.expect(FileType.BINARY)
-            meta = reader.meta()
-            layout = reader.layout()
-            with DirectorySink(
-                assets_fd, name_for=asset_relpath, skip_existing=True, file_mode=ASSET_MODE
-            ) as sink:
-                reader.unpack_content(sink)
+        sink = DirectorySink(
+            assets_fd,
+            name_for=asset_relpath,
+            skip_existing=True,
+            file_mode=ASSET_MODE,
+            workers=0,
+            known_dirs=_KNOWN_DIRS.setdefault(assets_dir, set()),
+        )
+        with StoneReader(stone_path) as reader, sink:
+            reader.unpack_content(sink)
     except StoneError as err:
-        raise PackageFileError(f"{package.name}: {err}") from None
+        raise PackageFileError(f"{name}: {err}") from None
     except OSError as err:
-        where = err.filename or installation.assets_dir
-        raise PackageFileError(f"{package.name}: unpacking into {where}: {err.strerror}") from None
+        where = err.filename or assets_dir
+        raise PackageFileError(f"{name}: unpacking into {where}: {err.strerror}") from None
     finally:
         os.close(assets_fd)
-    install_db.add([(package.id, _with_origin(meta, package))])
-    layout_db.add(package.id, layout)
-    return meta
 
 
 def _with_origin(meta: Meta, package: Package) -> Meta:

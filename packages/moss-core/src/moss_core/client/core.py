@@ -242,11 +242,22 @@ class Client:
                     fetch.FetchJob(package, uri, self.installation.download_path(package.id))
                 )
 
-        def unpack(job: fetch.FetchJob, path: Path) -> None:
-            cache.unpack(self.installation, self.install_db, self.layout_db, job.package, path)
-            self.reporter.info(f"Installed {job.package.name}")
+        if not jobs:
+            return
+        workers = min(len(jobs), os.cpu_count() or 1)
+        # The unpacker forks its workers first, before the fetch starts any thread.
+        with self._unpacker(workers) as unpacker:
 
-        fetch.fetch_all(jobs, unpack, progress=self.reporter.fetch_progress())
+            def unpack(job: fetch.FetchJob, path: Path) -> None:
+                unpacker.unpack(job.package, path)
+                self.reporter.info(f"Installed {job.package.name}")
+
+            fetch.fetch_all(
+                jobs, unpack, unpackers=workers, progress=self.reporter.fetch_progress()
+            )
+
+    def _unpacker(self, workers: int = 1) -> cache.Unpacker:
+        return cache.Unpacker(self.installation, self.install_db, self.layout_db, workers=workers)
 
     def _package_uri(self, package: Package) -> str:
         if package.id in self._local_files:
@@ -592,10 +603,10 @@ class Client:
                     (self.installation.assets_dir / asset_relpath(digest)).unlink()
                 owners |= self.layout_db.owners_of_digest(digest)
             metas = self.install_db.get_many(owners)
-            for package_id in sorted(owners):
-                package = Package(package_id, metas[package_id], "installed")
-                path = self._download(package)
-                cache.unpack(self.installation, self.install_db, self.layout_db, package, path)
+            with self._unpacker() as unpacker:
+                for package_id in sorted(owners):
+                    package = Package(package_id, metas[package_id], "installed")
+                    unpacker.unpack(package, self._download(package))
         affected = report.bad_states | {
             s.id
             for s in states
