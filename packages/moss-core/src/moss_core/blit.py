@@ -423,9 +423,7 @@ def plan_split(top: Node, workers: int) -> tuple[list[Node], list[list[Node]]]:
     made: list[Node] = []
     units = list(top.children)
     while True:
-        largest = max(
-            (u for u in units if u.children), key=lambda u: sizes[u.path], default=None
-        )
+        largest = max((u for u in units if u.children), key=lambda u: sizes[u.path], default=None)
         if largest is None or sizes[largest.path] <= limit:
             break
         units.remove(largest)

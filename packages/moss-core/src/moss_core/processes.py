@@ -6,14 +6,13 @@ already imported and every object of the parent at hand.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
-from moss_core.container.syscalls import set_parent_death_signal
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 
 def fork_pool(workers: int) -> ProcessPoolExecutor:
@@ -23,6 +22,10 @@ def fork_pool(workers: int) -> ProcessPoolExecutor:
     another thread held at that moment would stay locked in the child. The workers leave
     Ctrl-C to the parent and die with it, so none writes on after moss was killed.
     """
+    # Imported here: most moss commands start no worker, and these imports cost 10 ms.
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     pool = ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("fork"),
@@ -34,6 +37,8 @@ def fork_pool(workers: int) -> ProcessPoolExecutor:
 
 
 def _init_worker() -> None:
+    from moss_core.container.syscalls import set_parent_death_signal
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     set_parent_death_signal(signal.SIGKILL)
 

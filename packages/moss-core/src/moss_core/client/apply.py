@@ -13,7 +13,7 @@ import json
 import os
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +33,7 @@ from moss_core.fs import (
 )
 from moss_core.installation import STATE_ID_FILE, Installation, read_state_id
 from moss_core.vfs import Tree, build_tree
+from stone import LayoutEntry
 
 ROOT_LINKS = {
     "bin": "usr/bin",
@@ -47,9 +48,22 @@ class TransactionError(MossError):
     """A state could not be made live; the live tree is as it was."""
 
 
-def compose(layout_db: LayoutDb, package_ids: Sequence[str]) -> Tree:
-    """The state's tree, built in memory; every conflict is found before anything is written."""
-    return build_tree(layout_db.query(package_ids))
+def compose(
+    layout_db: LayoutDb,
+    package_ids: Sequence[str],
+    recorded: Mapping[str, Sequence[LayoutEntry]] | None = None,
+) -> Tree:
+    """The state's tree, built in memory; every conflict is found before anything is written.
+
+    `recorded`: layouts this process has just written to `layout_db`, in the order it wrote
+    them, taken as they are instead of read back. They follow every other row in the database
+    (moss holds the installation lock), so the entries come in the database's order.
+    """
+    recorded = recorded or {}
+    rows = layout_db.query([pid for pid in package_ids if pid not in recorded])
+    wanted = set(package_ids)
+    rows += [(pid, entry) for pid, layout in recorded.items() if pid in wanted for entry in layout]
+    return build_tree(rows)
 
 
 def blit_staging(installation: Installation, tree: Tree, reporter: Reporter) -> Path:

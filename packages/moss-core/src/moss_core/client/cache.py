@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import BrokenExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -63,9 +63,9 @@ class Unpacker:
     With more than one worker, each package's content is unpacked in a forked process of its
     own (`moss_core.processes`): it is a system call or two per file driven from Python, which
     threads of one interpreter could only take turns at. `unpack` may be called from several
-    threads. The metadata and layouts of the packages unpacked are written to the databases
-    together, in one transaction each, when the unpacker closes, even after an error (their
-    content is in the store by then, so no row names a missing file).
+    threads. A package's metadata and layout are written to the databases once its content is
+    in the store (so no row names a missing file), a batch of packages per transaction, and
+    what is still pending when the unpacker closes, even after an error.
     """
 
     def __init__(
@@ -79,8 +79,11 @@ class Unpacker:
         self._installation = installation
         self._install_db, self._layout_db = install_db, layout_db
         self._pool = fork_pool(workers) if workers > 1 else None
-        self._unpacked: list[tuple[str, Meta, list[LayoutEntry]]] = []
-        self._lock = threading.Lock()
+        self._pending: list[tuple[str, Meta, list[LayoutEntry]]] = []
+        self._pending_lock = threading.Lock()
+        self._record_lock = threading.Lock()
+        self.recorded: dict[str, list[LayoutEntry]] = {}
+        """The layouts written so far, by package id, in the order they were written."""
 
     def __enter__(self) -> Unpacker:
         return self
@@ -103,21 +106,37 @@ class Unpacker:
         else:
             try:
                 self._pool.submit(unpack_content, assets, package.name, str(stone_path)).result()
-            except BrokenProcessPool:
+            except BrokenExecutor:
                 raise PackageFileError(f"{package.name}: the unpacking process died") from None
-        with self._lock:
-            self._unpacked.append((package.id, _with_origin(meta, package), layout))
+        with self._pending_lock:
+            self._pending.append((package.id, _with_origin(meta, package), layout))
+            full = len(self._pending) >= _RECORD_BATCH
+        if full:
+            # Written while the workers go on; a transaction per package would cost a sync each.
+            self._record()
         return meta
 
+    def _record(self) -> None:
+        with self._record_lock:
+            with self._pending_lock:
+                batch, self._pending = self._pending, []
+            if not batch:
+                return
+            self._install_db.add((package_id, meta) for package_id, meta, _ in batch)
+            self._layout_db.add_many((package_id, layout) for package_id, _, layout in batch)
+            for package_id, _, layout in batch:
+                self.recorded.pop(package_id, None)
+                self.recorded[package_id] = layout
+
     def close(self) -> None:
-        """Stop the workers and record what was unpacked."""
+        """Stop the workers and record what is left."""
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
-        unpacked, self._unpacked = self._unpacked, []
-        if unpacked:
-            self._install_db.add((package_id, meta) for package_id, meta, _ in unpacked)
-            self._layout_db.add_many((package_id, layout) for package_id, _, layout in unpacked)
+        self._record()
+
+
+_RECORD_BATCH = 32
 
 
 # Store directories this process has found or made, by assets directory: a cold install

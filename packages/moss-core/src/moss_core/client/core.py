@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,7 +25,7 @@ from moss_core.registry import (
     Source,
 )
 from moss_core.store import asset_relpath
-from stone import Meta, Provider, RelationKind
+from stone import LayoutEntry, Meta, Provider, RelationKind
 
 # What only a changing command needs (the HTTP stack, pydantic trigger models, the VFS and
 # blit) loads on first use: `moss list installed` should start in a blink.
@@ -85,6 +85,8 @@ class Client:
         self._local_files: dict[str, Path] = {}
         self._repositories: list[repository.RepositorySource] | None = None
         self._model: system_model.SystemModel | None = None
+        # Layouts this client unpacked and recorded, in that order (see `apply.compose`).
+        self._recorded: dict[str, list[LayoutEntry]] = {}
 
     def close(self) -> None:
         self._close_sources()
@@ -256,8 +258,18 @@ class Client:
                 jobs, unpack, unpackers=workers, progress=self.reporter.fetch_progress()
             )
 
-    def _unpacker(self, workers: int = 1) -> cache.Unpacker:
-        return cache.Unpacker(self.installation, self.install_db, self.layout_db, workers=workers)
+    @contextlib.contextmanager
+    def _unpacker(self, workers: int = 1) -> Iterator[cache.Unpacker]:
+        with cache.Unpacker(
+            self.installation, self.install_db, self.layout_db, workers=workers
+        ) as unpacker:
+            try:
+                yield unpacker
+            finally:
+                unpacker.close()
+                for package_id, layout in unpacker.recorded.items():
+                    self._recorded.pop(package_id, None)
+                    self._recorded[package_id] = layout
 
     def _package_uri(self, package: Package) -> str:
         if package.id in self._local_files:
@@ -448,7 +460,7 @@ class Client:
         ids = [s.package_id for s in selections]
         metas = self.install_db.get_many(ids)
         try:
-            tree = apply.compose(self.layout_db, ids)
+            tree = apply.compose(self.layout_db, ids, self._recorded)
         except vfs.VfsConflictError as err:
             raise ClientError(_describe_conflicts(err, metas)) from None
         previous = apply.check_replaceable(self.installation)
