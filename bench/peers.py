@@ -6,9 +6,13 @@ pacman `.pkg.tar.zst` archives laid out as makepkg does, and as one ostree commi
 run on the same machine, `RUNS` rounds of:
 
 - cold install into an empty root: `moss -D R -y install <all 200>` from a `file://`
-  repository against `pacman --root R -U <all 200 archives>`, the two in alternating order.
-  moss fsyncs (`syncfs`) before its exchange and pacman does not, so pacman is also timed with
-  a `sync -f` after it (`pacman_sync_s`), for a like-for-like durable install;
+  repository against `pacman --root R -U <all 200 archives>`, in alternating order, each
+  after a `sync -f` (untimed) so that none pays for writing back another's files. moss fsyncs
+  (`syncfs`) before its exchange and pacman does not, so pacman is also timed with a
+  `sync -f` after it (`pacman_sync_s`), for a like-for-like durable install. A third install,
+  by moss with its store sharded one level deep instead of upstream's three
+  (`flat_store_moss.py`, a what-if: moss has no such mode), measures what keeping upstream's
+  store layout costs;
 - cached re-install: moss removes one package (not timed) and installs it again, which re-blits
   every entry of `/usr` from the store, against `ostree checkout -H` (hard links) of the commit
   into a new directory, and `cp -al` of the installed `/usr` (the blit reference of
@@ -46,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import peers_pkgset
 from peers_tools import (
     BLIT_LINE,
+    FLAT_STORE_MOSS,
     bytecode_cache,
     moss,
     moss_root,
@@ -86,13 +91,21 @@ def _rmtree(path: Path) -> None:
 
 def _cold(scratch: Path, pset: peers_pkgset.PackageSet, run_no: int) -> dict[str, float]:
     mroot, proot = scratch / f"moss-{run_no}", scratch / f"pacman-{run_no}"
+    flat_root = scratch / f"moss-flat-{run_no}"
     moss_root(mroot, pset.stone_repo)
+    moss_root(flat_root, pset.stone_repo)
     pacman_root(proot)
     figures: dict[str, float] = {}
-    steps = ["moss", "pacman"] if run_no % 2 == 0 else ["pacman", "moss"]
+    steps = ["moss", "pacman", "flat"] if run_no % 2 == 0 else ["pacman", "flat", "moss"]
     for step in steps:
+        # No tool may pay for writing back what another left dirty (moss's syncfs would
+        # flush pacman's files too).
+        syncfs(scratch)
         if step == "moss":
             figures["moss_install_s"], _ = timed(moss(mroot, "install", *pset.names))
+        elif step == "flat":
+            command = moss(flat_root, "install", *pset.names, command=FLAT_STORE_MOSS)
+            figures["moss_flat_store_install_s"], _ = timed(command)
         else:
             started = time.perf_counter()
             run(pacman(proot, "-U", *map(str, pset.pacman_files)))
@@ -125,13 +138,16 @@ def _cached(scratch: Path, pset: peers_pkgset.PackageSet, run_no: int) -> list[d
     samples = []
     for _ in range(REINSTALLS):
         run(moss(mroot, "remove", pset.names[0]))
+        syncfs(scratch)
         reinstall, output = timed(moss(mroot, "install", pset.names[0]))
         match = BLIT_LINE.search(output)
         if match is None:
             raise RuntimeError(f"no blit summary in moss's output:\n{output}")
         checkout_dir, copy_dir = scratch / "checkout", scratch / "copy"
         ostree = ["ostree", f"--repo={pset.ostree_repo}", "checkout", "-H"]
+        syncfs(scratch)
         ostree_s, _ = timed([*ostree, pset.commit, str(checkout_dir)])
+        syncfs(scratch)
         cp_s, _ = timed(["cp", "-al", str(mroot / "usr"), str(copy_dir)])
         _rmtree(checkout_dir)
         _rmtree(copy_dir)
@@ -149,7 +165,9 @@ def _cached(scratch: Path, pset: peers_pkgset.PackageSet, run_no: int) -> list[d
 
 def _removal(scratch: Path, pset: peers_pkgset.PackageSet, run_no: int) -> dict[str, float]:
     mroot, proot = scratch / f"moss-{run_no}", scratch / f"pacman-{run_no}"
+    syncfs(scratch)
     moss_s, _ = timed(moss(mroot, "remove", *pset.names))
+    syncfs(scratch)
     pacman_s, _ = timed(pacman(proot, "-R", *pset.names))
     left = (_paths(mroot / "usr") - MOSS_OWN - {"lib"}) | _paths(proot / "usr")
     if left:
@@ -234,7 +252,8 @@ def measure(scratch: Path) -> tuple[dict[str, float], list[str]]:
         figures = _cold(scratch, pset, run_no)
         _say(
             f"run {run_no + 1}: cold install moss {figures['moss_install_s']:.1f}s, "
-            f"pacman {figures['pacman_install_s']:.1f}s (+sync {figures['pacman_sync_s']:.1f}s)"
+            f"pacman {figures['pacman_install_s']:.1f}s (+sync {figures['pacman_sync_s']:.1f}s), "
+            f"moss with a one-level store {figures['moss_flat_store_install_s']:.1f}s"
         )
         if run_no == 0:
             entries = _check_same_tree(scratch / "moss-0", scratch / "pacman-0")
@@ -254,6 +273,7 @@ def measure(scratch: Path) -> tuple[dict[str, float], list[str]]:
             f"pacman {figures['pacman_remove_s']:.1f}s"
         )
         _rmtree(scratch / f"moss-{run_no}")
+        _rmtree(scratch / f"moss-flat-{run_no}")
         _rmtree(scratch / f"pacman-{run_no}")
         syncfs(scratch)  # the next run starts with nothing of this one left to write back
         rounds.append(figures)
@@ -276,6 +296,8 @@ def measure(scratch: Path) -> tuple[dict[str, float], list[str]]:
         **med,
         "install_ratio": ratio(rounds, "pacman_install_s", "moss_install_s"),
         "install_sync_ratio": ratio(rounds, "pacman_sync_s", "moss_install_s"),
+        "flat_store_install_ratio": ratio(rounds, "pacman_install_s", "moss_flat_store_install_s"),
+        "flat_store_gain": ratio(rounds, "moss_install_s", "moss_flat_store_install_s"),
         "reinstall_vs_ostree": ratio(cached, "ostree_checkout_s", "moss_reinstall_s"),
         "blit_vs_ostree": ratio(cached, "ostree_checkout_s", "blit_s"),
         "blit_k_per_s": med["blit_entries"] / med["blit_s"] / 1000,
@@ -306,6 +328,7 @@ _BARS = [
         "cold install",
         [
             ("moss", "moss_install_s"),
+            ("moss, one-level store (what-if)", "moss_flat_store_install_s"),
             ("pacman", "pacman_install_s"),
             ("pacman + sync", "pacman_sync_s"),
         ],
@@ -343,7 +366,7 @@ def ascii_chart(figures: dict[str, float], width: int = 50) -> str:
         lines.append(f"{title} ({_UNIT.get(title, 'seconds')}, medians; shorter is better)")
         for label, key in bars:
             bar = "#" * max(1, round(figures[key] / longest * width))
-            lines.append(f"  {label:<28} {bar} {figures[key]:.2f}")
+            lines.append(f"  {label:<32} {bar} {figures[key]:.2f}")
     return "\n".join(lines)
 
 

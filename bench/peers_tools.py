@@ -13,6 +13,7 @@ BLIT_LINE = re.compile(r"^(\d+) entries blitted in ([\d.]+)s", re.M)
 # moss as a user runs it: the console script next to the interpreter, else `python -m moss`.
 _SCRIPT = Path(sys.executable).parent / "moss"
 MOSS = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "moss"]
+FLAT_STORE_MOSS = [sys.executable, str(Path(__file__).with_name("flat_store_moss.py"))]
 
 
 # Every tool runs in a UTF-8 locale: libarchive (bsdtar, pacman) needs one for non-ASCII names.
@@ -49,8 +50,8 @@ def timed(argv: list[str]) -> tuple[float, str]:
     return time.perf_counter() - started, result.stdout
 
 
-def moss(root: Path, *args: str) -> list[str]:
-    return [*MOSS, "-D", str(root), "-y", *args]
+def moss(root: Path, *args: str, command: list[str] = MOSS) -> list[str]:
+    return [*command, "-D", str(root), "-y", *args]
 
 
 def moss_root(root: Path, repo: Path) -> None:
