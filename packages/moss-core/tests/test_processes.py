@@ -104,3 +104,22 @@ def _alive(pid: int) -> bool:
             return stat.read().split(") ")[1][0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_an_interrupted_parent_kills_its_children_first(tmp_path: Path) -> None:
+    def late_write(_report: Report) -> int:
+        time.sleep(1.0)
+        (tmp_path / "written-after-the-interruption").touch()
+        return 1
+
+    def interrupt(advance: int) -> None:
+        raise KeyboardInterrupt
+
+    def report_once(report: Report) -> int:
+        report(1)
+        return 1
+
+    with pytest.raises(KeyboardInterrupt):
+        run_forked([report_once, late_write], interrupt)
+    time.sleep(1.5)
+    assert not (tmp_path / "written-after-the-interruption").exists()

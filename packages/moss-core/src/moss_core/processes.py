@@ -6,9 +6,10 @@ already imported and every object of the parent at hand.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
@@ -31,15 +32,28 @@ def fork_pool(workers: int) -> ProcessPoolExecutor:
         mp_context=multiprocessing.get_context("fork"),
         initializer=_init_worker,
     )
-    # With fork, the first task starts every worker at once.
-    pool.submit(int).result()
+    with _sigint_held():
+        # With fork, the first task starts every worker at once.
+        pool.submit(int).result()
     return pool
+
+
+@contextlib.contextmanager
+def _sigint_held() -> Iterator[None]:
+    """Hold back Ctrl-C while forking: a child must not die of it before it ignores it. The
+    parent gets it once the forks are done."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def _init_worker() -> None:
     from moss_core.container.syscalls import set_parent_death_signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     set_parent_death_signal(signal.SIGKILL)
 
 
@@ -56,37 +70,45 @@ def run_forked(tasks: Sequence[Callable[[Report], int]], progress: Report | None
     For work on objects this process holds (a tree, open directory descriptors), which a pool
     would have to pickle: a forked child sees them as they are. A task may call its `Report`
     with advances, which reach `progress` here. Once all children ended, the first failure is
-    raised as `ForkedTaskError` with the child's message. Children die with this process.
+    raised as `ForkedTaskError` with the child's message. If this process is interrupted
+    (Ctrl-C) meanwhile, the children are killed before the interruption goes on, so nothing
+    writes behind the caller's clean-up; they die with this process too.
     """
     children: list[tuple[int, int]] = []
-    try:
-        for task in tasks:
-            read_end, write_end = os.pipe()
-            pid = os.fork()
-            if pid == 0:
-                os.close(read_end)
-                _child(task, write_end)
-            os.close(write_end)
-            children.append((pid, read_end))
-    except BaseException:
-        for pid, _ in children:
-            os.kill(pid, signal.SIGKILL)
-        _reap(children)
-        raise
     total, errors = 0, []
-    for pid, read_end in children:
-        with os.fdopen(read_end, "r", encoding="utf-8", errors="replace") as messages:
-            for line in messages:
-                kind, _, value = line.rstrip("\n").partition(" ")
-                if kind == "+" and progress is not None:
-                    progress(int(value))
-                elif kind == "=":
-                    total += int(value)
-                elif kind == "!":
-                    errors.append(value)
-        _, status = os.waitpid(pid, 0)
-        if os.waitstatus_to_exitcode(status) != 0 and not errors:
-            errors.append(f"worker process ended with status {os.waitstatus_to_exitcode(status)}")
+    try:
+        with _sigint_held():
+            for task in tasks:
+                read_end, write_end = os.pipe()
+                pid = os.fork()
+                if pid == 0:
+                    os.close(read_end)
+                    _child(task, write_end)
+                os.close(write_end)
+                children.append((pid, read_end))
+        while children:
+            pid, read_end = children[0]
+            children[0] = (pid, -1)  # the file object below owns the descriptor now
+            with os.fdopen(read_end, "r", encoding="utf-8", errors="replace") as messages:
+                for line in messages:
+                    kind, _, value = line.rstrip("\n").partition(" ")
+                    if kind == "+" and progress is not None:
+                        progress(int(value))
+                    elif kind == "=":
+                        total += int(value)
+                    elif kind == "!":
+                        errors.append(value)
+            children.pop(0)
+            code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+            if code != 0 and not errors:
+                errors.append(f"worker process ended with status {code}")
+    except BaseException:
+        for pid, read_end in children:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            if read_end >= 0:
+                os.close(read_end)
+        raise
     if errors:
         raise ForkedTaskError(errors[0])
     return total
@@ -110,9 +132,3 @@ def _child(task: Callable[[Report], int], write_end: int) -> NoReturn:
                 messages.write(f"! {' '.join(str(err).splitlines()) or repr(err)}\n")
     finally:
         os._exit(code)
-
-
-def _reap(children: list[tuple[int, int]]) -> None:
-    for pid, read_end in children:
-        os.close(read_end)
-        os.waitpid(pid, 0)
