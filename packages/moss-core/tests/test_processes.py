@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from moss_core.processes import ForkedTaskError, Report, fork_pool, run_forked
+from moss_core.processes import ForkedTaskError, Report, fork_pool, run_forked, usable_cores
 
 
 def test_results_add_up_and_progress_reaches_the_parent() -> None:
@@ -123,3 +123,12 @@ def test_an_interrupted_parent_kills_its_children_first(tmp_path: Path) -> None:
         run_forked([report_once, late_write], interrupt)
     time.sleep(1.5)
     assert not (tmp_path / "written-after-the-interruption").exists()
+
+
+def test_usable_cores_follow_the_affinity() -> None:
+    def pinned(_report: Report) -> int:
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+        return usable_cores()
+
+    assert run_forked([pinned]) == 1
+    assert usable_cores() == len(os.sched_getaffinity(0))

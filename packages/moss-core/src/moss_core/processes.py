@@ -16,6 +16,12 @@ if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
 
 
+def usable_cores() -> int:
+    """The CPUs this process may run on (its affinity, which a container or `taskset` may
+    narrow), at least one."""
+    return max(1, len(os.sched_getaffinity(0)))
+
+
 def fork_pool(workers: int) -> ProcessPoolExecutor:
     """`workers` processes, forked before this call returns.
 

@@ -32,6 +32,7 @@ from moss_core.fs import (
     write_atomically,
 )
 from moss_core.installation import STATE_ID_FILE, Installation, read_state_id
+from moss_core.processes import usable_cores
 from moss_core.vfs import Tree, build_tree
 from stone import LayoutEntry
 
@@ -89,7 +90,7 @@ def blit_staging(installation: Installation, tree: Tree, reporter: Reporter) -> 
                     target_fd,
                     strategy=strategy,
                     progress=advance,
-                    workers=os.cpu_count() or 1,
+                    workers=usable_cores(),
                 )
                 reporter.done()
             finally:

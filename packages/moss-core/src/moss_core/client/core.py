@@ -16,6 +16,7 @@ from moss_core.db import LayoutDb, MetaDb, Selection, State, StateDb
 from moss_core.errors import MossError
 from moss_core.fs import remove_tree, sha256_file
 from moss_core.installation import STATE_ID_FILE, Installation
+from moss_core.processes import usable_cores
 from moss_core.registry import (
     INSTALLED_PRIORITY,
     LOCAL_PRIORITY,
@@ -246,7 +247,7 @@ class Client:
 
         if not jobs:
             return
-        workers = min(len(jobs), os.cpu_count() or 1)
+        workers = min(len(jobs), usable_cores())
         # The unpacker forks its workers first, before the fetch starts any thread.
         with self._unpacker(workers) as unpacker:
 
