@@ -25,15 +25,16 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 from urllib.parse import urlsplit
-
-import aiohttp
 
 from moss_core.fs import sha256_file
 from moss_core.registry import Package
 from moss_core.repository import _transport, http
 from moss_core.repository._model import RepositoryError, is_sha256
+
+if TYPE_CHECKING:
+    import aiohttp
 
 _INLINE_CHECK = 256 << 10
 

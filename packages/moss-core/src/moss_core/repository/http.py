@@ -16,11 +16,17 @@ import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import aiohttp
-
+from moss_core._lazy import lazy_import
 from moss_core.repository._model import RepositoryError
+
+# The HTTP stack costs tens of milliseconds to import; a command that downloads nothing (a
+# cached install, a removal) never pays for it.
+if TYPE_CHECKING:
+    import aiohttp
+else:
+    aiohttp = lazy_import("aiohttp")
 
 CHUNK_SIZE = 1 << 16
 DEFAULT_TIMEOUT = 30.0
