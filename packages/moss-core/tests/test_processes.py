@@ -132,3 +132,25 @@ def test_usable_cores_follow_the_affinity() -> None:
 
     assert run_forked([pinned]) == 1
     assert usable_cores() == len(os.sched_getaffinity(0))
+
+
+def test_a_task_that_cannot_have_a_process_runs_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    forks = []
+    real_fork = os.fork
+
+    def second_fork_fails() -> int:
+        forks.append(1)
+        if len(forks) == 2:
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        return real_fork()
+
+    monkeypatch.setattr(os, "fork", second_fork_fails)
+    here = os.getpid()
+
+    def where(_report: Report) -> int:
+        _report(1)
+        return 1 if os.getpid() == here else 10
+
+    advances: list[int] = []
+    assert run_forked([where, where, where], advances.append) == 10 + 1 + 10
+    assert sum(advances) == 3

@@ -209,7 +209,7 @@ class _Writer:
             every = not self.read_only_store
             for node in _regular_nodes(top):
                 if (every or node.mode & _BEYOND_STORE) and node.digest != EMPTY_DIGEST:
-                    self._settle_mode(node)
+                    self._settle_mode(node, *self._asset(node))
         made, shares = plan_split(top, workers)
         fds = {top.path: target_fd}
         node = top
@@ -334,7 +334,7 @@ class _Writer:
 
     def _link_file(self, node: Node, fd: int) -> None:
         digest, relpath = self._asset(node)
-        self._settle_mode(node)
+        self._settle_mode(node, digest, relpath)
         try:
             os.link(
                 relpath, node.name, src_dir_fd=self.assets_fd, dst_dir_fd=fd, follow_symlinks=False
@@ -347,9 +347,8 @@ class _Writer:
                 raise
             self._make_file(node, fd)
 
-    def _settle_mode(self, node: Node) -> None:
+    def _settle_mode(self, node: Node, digest: int, relpath: str) -> None:
         """Widen the store file's mode to what the entry wants (all links share it)."""
-        digest, relpath = self._asset(node)
         wanted = node.mode & _READ_ONLY
         current = self.asset_modes.get(digest)
         if current is None and self.read_only_store and not wanted & ~ASSET_MODE:

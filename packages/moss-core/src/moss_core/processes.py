@@ -76,22 +76,24 @@ def run_forked(tasks: Sequence[Callable[[Report], int]], progress: Report | None
     For work on objects this process holds (a tree, open directory descriptors), which a pool
     would have to pickle: a forked child sees them as they are. A task may call its `Report`
     with advances, which reach `progress` here. Once all children ended, the first failure is
-    raised as `ForkedTaskError` with the child's message. If this process is interrupted
-    (Ctrl-C) meanwhile, the children are killed before the interruption goes on, so nothing
-    writes behind the caller's clean-up; they die with this process too.
+    raised as `ForkedTaskError` with the child's message. A task that cannot have a process
+    (a limit on processes or memory) runs here instead, and its errors are raised as they are.
+    If this process is interrupted (Ctrl-C) meanwhile, the children are killed before the
+    interruption goes on, so nothing writes behind the caller's clean-up; they die with this
+    process too.
     """
     children: list[tuple[int, int]] = []
+    here: list[Callable[[Report], int]] = []
     total, errors = 0, []
     try:
         with _sigint_held():
             for task in tasks:
-                read_end, write_end = os.pipe()
-                pid = os.fork()
-                if pid == 0:
-                    os.close(read_end)
-                    _child(task, write_end)
-                os.close(write_end)
-                children.append((pid, read_end))
+                try:
+                    children.append(_fork(task))
+                except OSError:
+                    here.append(task)
+        for task in here:
+            total += task(progress or _ignore)
         while children:
             pid, read_end = children[0]
             children[0] = (pid, -1)  # the file object below owns the descriptor now
@@ -118,6 +120,26 @@ def run_forked(tasks: Sequence[Callable[[Report], int]], progress: Report | None
     if errors:
         raise ForkedTaskError(errors[0])
     return total
+
+
+def _fork(task: Callable[[Report], int]) -> tuple[int, int]:
+    """A child running `task`: its pid and the end of the pipe it reports through."""
+    read_end, write_end = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_end)
+        os.close(write_end)
+        raise
+    if pid == 0:
+        os.close(read_end)
+        _child(task, write_end)
+    os.close(write_end)
+    return pid, read_end
+
+
+def _ignore(_advance: int) -> None:
+    return None
 
 
 def _child(task: Callable[[Report], int], write_end: int) -> NoReturn:

@@ -10,6 +10,7 @@ import pytest
 import xxhash
 from loopback_http import index_packages, make_package
 
+from moss_core.client import cache
 from moss_core.client.cache import PackageFileError, Unpacker
 from moss_core.db import LayoutDb, MetaDb
 from moss_core.installation import Installation
@@ -95,3 +96,21 @@ def test_a_worker_that_dies_is_an_error_not_a_hang(
             process.join()
         with pytest.raises(PackageFileError, match=r"^pkg00: the unpacking process died$"):
             unpacker.unpack(packages[0], _path(tmp_path, packages[0]))
+
+
+def test_with_no_process_to_spare_packages_unpack_here(
+    tmp_path: Path, installation: Installation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_fork(_workers: int) -> None:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(cache, "fork_pool", no_fork)
+    packages = _packages(tmp_path, 2)
+    with (
+        MetaDb.open(installation.db_dir / "install") as install_db,
+        LayoutDb.open(installation.db_dir / "layout") as layout_db,
+    ):
+        with Unpacker(installation, install_db, layout_db, workers=2) as unpacker:
+            for package in packages:
+                unpacker.unpack(package, _path(tmp_path, package))
+        assert layout_db.ids() == {p.id for p in packages}

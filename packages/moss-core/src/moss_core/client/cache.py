@@ -3,12 +3,14 @@ assets, metadata and layout in the databases (in that order, so no row names a m
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import threading
 from concurrent.futures import BrokenExecutor
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from moss_core.db import LayoutDb, MetaDb
 from moss_core.errors import MossError
@@ -18,6 +20,9 @@ from moss_core.processes import fork_pool
 from moss_core.registry import Package
 from moss_core.store import ASSET_MODE, asset_relpath
 from stone import DirectorySink, FileType, LayoutEntry, Meta, StoneError, StoneReader
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 
 class PackageFileError(MossError):
@@ -78,7 +83,11 @@ class Unpacker:
     ):
         self._installation = installation
         self._install_db, self._layout_db = install_db, layout_db
-        self._pool = fork_pool(workers) if workers > 1 else None
+        self._pool: ProcessPoolExecutor | None = None
+        # With no process to spare (a limit on processes or memory), packages unpack here.
+        if workers > 1:
+            with contextlib.suppress(OSError):
+                self._pool = fork_pool(workers)
         self._pending: list[tuple[str, Meta, list[LayoutEntry]]] = []
         self._pending_lock = threading.Lock()
         self._record_lock = threading.Lock()
