@@ -156,7 +156,7 @@ def blit(
     try:
         writer = _Writer(assets_fd, strategy, progress)
         if workers > 1 and len(tree) >= PARALLEL_MIN_ENTRIES:
-            count = writer.write_parallel(tree.top, target_fd, workers)
+            count = writer.write_parallel(tree, target_fd, workers)
         else:
             count = writer.write(tree.top, target_fd)
     finally:
@@ -199,7 +199,7 @@ class _Writer:
         os.fchmod(target_fd, top.mode & 0o7777)
         return count
 
-    def write_parallel(self, top: Node, target_fd: int, workers: int) -> int:
+    def write_parallel(self, tree: Tree, target_fd: int, workers: int) -> int:
         """Make the directories near the top here, then write everything below them in
         `workers` forked processes at once, each given whole subtrees."""
         if self.strategy is Strategy.HARDLINK:
@@ -207,9 +207,14 @@ class _Writer:
             # workers race to change one file's mode (in a read-only store, only files that
             # want more than it gives can need it).
             every = not self.read_only_store
-            for node in _regular_nodes(top):
-                if (every or node.mode & _BEYOND_STORE) and node.digest != EMPTY_DIGEST:
+            for node in tree.walk():
+                if (
+                    node.kind is FileKind.REGULAR
+                    and (every or node.mode & _BEYOND_STORE)
+                    and node.digest != EMPTY_DIGEST
+                ):
                     self._settle_mode(node, *self._asset(node))
+        top = tree.top
         made, shares = plan_split(top, workers)
         fds = {top.path: target_fd}
         node = top
@@ -449,15 +454,6 @@ def _directory_sizes(top: Node) -> dict[str, int]:
             stack.append((node, True))
             stack.extend((child, False) for child in node.children if child.children)
     return sizes
-
-
-def _regular_nodes(top: Node) -> Iterator[Node]:
-    stack = [top]
-    while stack:
-        node = stack.pop()
-        if node.kind is FileKind.REGULAR:
-            yield node
-        stack.extend(node.children)
 
 
 def _parent_path(node: Node) -> str:

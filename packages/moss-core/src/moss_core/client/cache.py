@@ -80,6 +80,7 @@ class Unpacker:
         layout_db: LayoutDb,
         *,
         workers: int = 1,
+        recorded: dict[str, list[LayoutEntry]] | None = None,
     ):
         self._installation = installation
         self._install_db, self._layout_db = install_db, layout_db
@@ -91,8 +92,9 @@ class Unpacker:
         self._pending: list[tuple[str, Meta, list[LayoutEntry]]] = []
         self._pending_lock = threading.Lock()
         self._record_lock = threading.Lock()
-        self.recorded: dict[str, list[LayoutEntry]] = {}
-        """The layouts written so far, by package id, in the order they were written."""
+        self.recorded: dict[str, list[LayoutEntry]] = {} if recorded is None else recorded
+        """The layouts written, by package id, in the order they were written (into the
+        caller's `recorded`, if given, after what it holds)."""
 
     def __enter__(self) -> Unpacker:
         return self

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -259,18 +259,14 @@ class Client:
                 jobs, unpack, unpackers=workers, progress=self.reporter.fetch_progress()
             )
 
-    @contextlib.contextmanager
-    def _unpacker(self, workers: int = 1) -> Iterator[cache.Unpacker]:
-        with cache.Unpacker(
-            self.installation, self.install_db, self.layout_db, workers=workers
-        ) as unpacker:
-            try:
-                yield unpacker
-            finally:
-                unpacker.close()
-                for package_id, layout in unpacker.recorded.items():
-                    self._recorded.pop(package_id, None)
-                    self._recorded[package_id] = layout
+    def _unpacker(self, workers: int = 1) -> cache.Unpacker:
+        return cache.Unpacker(
+            self.installation,
+            self.install_db,
+            self.layout_db,
+            workers=workers,
+            recorded=self._recorded,
+        )
 
     def _package_uri(self, package: Package) -> str:
         if package.id in self._local_files:
