@@ -59,15 +59,6 @@ def _explained(error: ContainerError) -> ContainerError:
     return ContainerError(error.step, error.errno, detail)
 
 
-def _write(path: str, text: str) -> None:
-    # Id maps must arrive in a single write(2).
-    fd = os.open(path, os.O_WRONLY)
-    try:
-        os.write(fd, text.encode())
-    finally:
-        os.close(fd)
-
-
 def _enter_namespaces(request: protocol.Request) -> None:
     spec = request.spec
     uid, gid = os.geteuid(), os.getegid()
@@ -82,10 +73,7 @@ def _enter_namespaces(request: protocol.Request) -> None:
         syscalls.unshare(flags)
     if rootless:
         with step("write uid/gid maps"):
-            # Without "deny", an unprivileged process may not write its gid_map.
-            _write("/proc/self/setgroups", "deny")
-            _write("/proc/self/uid_map", f"{spec.uid} {uid} 1\n")
-            _write("/proc/self/gid_map", f"{spec.gid} {gid} 1\n")
+            syscalls.map_ids(spec.uid, uid, spec.gid, gid)
 
 
 def _pid1(request: protocol.Request, helper_alive: int) -> None:

@@ -102,6 +102,23 @@ def mount(
     _check(result, target if source is None else source, None if source is None else target)
 
 
+def map_ids(uid: int, outside_uid: int, gid: int, outside_gid: int) -> None:
+    """Map one user and one group id of a new user namespace (the caller's) to ids outside it,
+    with supplementary groups denied (without that, an unprivileged process may not write its
+    gid_map)."""
+    for name, text in (
+        ("setgroups", "deny"),
+        ("uid_map", f"{uid} {outside_uid} 1\n"),
+        ("gid_map", f"{gid} {outside_gid} 1\n"),
+    ):
+        # Each must arrive in a single write(2).
+        fd = os.open(f"/proc/self/{name}", os.O_WRONLY)
+        try:
+            os.write(fd, text.encode())
+        finally:
+            os.close(fd)
+
+
 def umount2(target: str, flags: int = 0) -> None:
     """umount2(2)."""
     _check(_libc.umount2(_encode(target), flags), target)
