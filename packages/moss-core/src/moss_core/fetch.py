@@ -231,10 +231,17 @@ class _Pipeline:
             raise RepositoryError(f"{job.package.name}: {job.uri}: {err}") from None
 
     async def _copy(self, job: FetchJob) -> None:
-        """A non-HTTP source (file://) in a worker thread, progress posted back to the loop."""
+        """A non-HTTP source (file://) in a worker thread, progress posted back to the loop:
+        hard-linked where it can be, else copied."""
         loop = asyncio.get_running_loop()
 
         def copy() -> None:
+            # The cache entry is checked against its sha256 before every use, so sharing the
+            # repository file's inode is as safe as a copy of it.
+            job.part.unlink(missing_ok=True)
+            if _transport.link_file(job.uri, job.part):
+                loop.call_soon_threadsafe(self._advance, job, job.part.stat().st_size)
+                return
             try:
                 with open(job.part, "wb") as out:
 

@@ -170,6 +170,18 @@ def test_file_uris_are_a_verified_copy(installation: Installation, repo_dir: Pat
     assert not broken.target.exists() and not broken.part.exists()
 
 
+def test_a_file_uri_on_the_same_file_system_is_linked_not_copied(
+    installation: Installation, repo_dir: Path
+) -> None:
+    (package,) = build(repo_dir, 1)
+    source = repo_dir / (package.meta.uri or "")
+    job = FetchJob(package, source.as_uri(), installation.download_path(package.id))
+    progress = Recorder()
+    fetch_all([job], lambda *_: None, progress=progress)
+    assert job.target.stat().st_ino == source.stat().st_ino
+    assert progress.advanced(package.name) == package.meta.download_size
+
+
 def test_a_missing_local_file_leaves_nothing(installation: Installation, repo_dir: Path) -> None:
     (package,) = build(repo_dir, 1)
     source = repo_dir / (package.meta.uri or "")

@@ -6,7 +6,7 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ._cursor import Cursor
+from .errors import RecordError
 
 _RECORD = struct.Struct(">QQQQ")
 
@@ -25,13 +25,17 @@ class IndexEntry:
 
 
 def decode_index(data: bytes | memoryview, num_records: int) -> list[IndexEntry]:
-    cursor = Cursor(data)
-    entries = []
-    for number in range(num_records):
-        start, end, high, low = cursor.unpack(_RECORD, f"index record {number}")
-        entries.append(IndexEntry(start, end, (high << 64) | low))
-    cursor.finish(f"{num_records} index records")
-    return entries
+    available = len(data) // _RECORD.size
+    if available < num_records:
+        raise RecordError(f"index record {available} overruns the payload body")
+    if available > num_records or len(data) % _RECORD.size:
+        left = len(data) - num_records * _RECORD.size
+        raise RecordError(f"{left} bytes left over after {num_records} index records")
+    # Whole records only, checked above: one pass of the struct iterator, no per-record checks.
+    return [
+        IndexEntry(start, end, (high << 64) | low)
+        for start, end, high, low in _RECORD.iter_unpack(data)
+    ]
 
 
 def encode_index(entries: Iterable[IndexEntry]) -> tuple[bytes, int]:

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
 
-from ._cursor import Cursor, decode_text
+from ._cursor import decode_text
 from .errors import EncodeError, RecordError, UnsafePathError
 
 _HEAD = struct.Struct(">IIIIHHB11x")
@@ -93,37 +93,82 @@ def validate_path(path: str) -> None:
 
 
 def decode_layout(data: bytes | memoryview, num_records: int) -> list[LayoutEntry]:
-    cursor = Cursor(data)
-    entries = []
+    # One loop over the bytes with every field a local: this runs for each of the tens of
+    # thousands of entries a system holds, so the checks are inline and messages built only
+    # on failure.
+    view = memoryview(data)
+    size = len(view)
+    head_unpack, head_size = _HEAD.unpack_from, _HEAD.size
+    kinds = _KIND_BY_CODE
+    regular, symlink = FileKind.REGULAR, FileKind.SYMLINK
+    entries: list[LayoutEntry] = []
+    append = entries.append
+    pos = 0
     for number in range(num_records):
-        what = f"layout record {number}"
-        uid, gid, mode, tag, source_len, target_len, kind_code = cursor.unpack(_HEAD, what)
-        try:
-            kind = FileKind(kind_code)
-        except ValueError:
-            raise RecordError(f"{what}: unknown file type {kind_code}") from None
-        source = cursor.take(source_len, what)
-        target = decode_text(cursor.take(target_len, what), f"{what} path")
-        try:
-            validate_path(target)
-        except UnsafePathError as err:
-            raise UnsafePathError(f"{what}: {err.problem}") from None
+        if size - pos < head_size:
+            raise RecordError(f"layout record {number} overruns the payload body")
+        uid, gid, mode, tag, source_len, target_len, kind_code = head_unpack(view, pos)
+        pos += head_size
+        kind = kinds.get(kind_code)
+        if kind is None:
+            raise RecordError(f"layout record {number}: unknown file type {kind_code}")
+        end = pos + source_len + target_len
+        if end > size:
+            raise RecordError(f"layout record {number} overruns the payload body")
+        source = bytes(view[pos : pos + source_len])
+        target = decode_text(bytes(view[pos + source_len : end]), f"layout record {number} path")
+        pos = end
+        if not _is_safe_path(target):
+            try:
+                validate_path(target)
+            except UnsafePathError as err:
+                raise UnsafePathError(f"layout record {number}: {err.problem}") from None
         digest = link = None
-        if kind is FileKind.REGULAR:
+        if kind is regular:
             if source_len != DIGEST_SIZE:
-                raise RecordError(f"{what}: regular file digest of {source_len} bytes, expected 16")
+                raise RecordError(
+                    f"layout record {number}: regular file digest of {source_len} bytes,"
+                    " expected 16"
+                )
             digest = int.from_bytes(source, "big")
-        elif kind is FileKind.SYMLINK:
-            link = decode_text(source, f"{what} link target")
+        elif kind is symlink:
+            link = decode_text(source, f"layout record {number} link target")
             if not link or "\x00" in link:
-                raise UnsafePathError(f"{what}: symlink {target!r} has an empty or NUL target")
+                raise UnsafePathError(
+                    f"layout record {number}: symlink {target!r} has an empty or NUL target"
+                )
         elif source_len:
-            raise RecordError(f"{what}: {kind.text} entry carries {source_len} source bytes")
-        if stat.S_IFMT(mode) not in (0, TYPE_BITS[kind]):
-            raise RecordError(f"{what}: mode {mode:o} does not match file type {kind.text}")
-        entries.append(LayoutEntry(target, kind, mode, uid, gid, digest, link, tag))
-    cursor.finish(f"{num_records} layout records")
+            raise RecordError(
+                f"layout record {number}: {kind.text} entry carries {source_len} source bytes"
+            )
+        file_type = mode & 0o170000
+        if file_type and file_type != TYPE_BITS[kind]:
+            raise RecordError(
+                f"layout record {number}: mode {mode:o} does not match file type {kind.text}"
+            )
+        append(LayoutEntry(target, kind, mode, uid, gid, digest, link, tag))
+    if pos != size:
+        raise RecordError(f"{size - pos} bytes left over after {num_records} layout records")
     return entries
+
+
+_KIND_BY_CODE = {kind.value: kind for kind in FileKind}
+
+
+def _is_safe_path(path: str) -> bool:
+    """The common case of `validate_path`, without building anything."""
+    return (
+        bool(path)
+        and path[0] != "/"
+        and "\x00" not in path
+        and "//" not in path
+        and path[-1] != "/"
+        and "/./" not in path
+        and "/../" not in path
+        and not path.startswith(("./", "../"))
+        and not path.endswith(("/.", "/.."))
+        and path not in (".", "..")
+    )
 
 
 def encode_layout(entries: Iterable[LayoutEntry]) -> tuple[bytes, int]:

@@ -104,21 +104,24 @@ class Unpacker:
 
     def unpack(self, package: Package, stone_path: Path) -> Meta:
         """Unpack one package's content into the store, each file verified; returns its Meta."""
-        try:
-            with StoneReader(stone_path) as reader:
-                reader.expect(FileType.BINARY)
-                meta = reader.meta()
-                layout = reader.layout()
-        except StoneError as err:
-            raise PackageFileError(f"{package.name}: {err}") from None
         assets = str(self._installation.assets_dir)
         if self._pool is None:
             unpack_content(assets, package.name, str(stone_path))
+            meta, layout = _read_records(package, stone_path)
         else:
+            died = PackageFileError(f"{package.name}: the unpacking process died")
             try:
-                self._pool.submit(unpack_content, assets, package.name, str(stone_path)).result()
+                content = self._pool.submit(unpack_content, assets, package.name, str(stone_path))
             except BrokenExecutor:
-                raise PackageFileError(f"{package.name}: the unpacking process died") from None
+                raise died from None
+            # The records are read here while a worker unpacks the content.
+            try:
+                meta, layout = _read_records(package, stone_path)
+            finally:
+                try:
+                    content.result()
+                except BrokenExecutor:
+                    raise died from None
         with self._pending_lock:
             self._pending.append((package.id, _with_origin(meta, package), layout))
             full = len(self._pending) >= _RECORD_BATCH
@@ -155,6 +158,15 @@ _RECORD_BATCH = 32
 _KNOWN_DIRS: dict[str, set[str]] = {}
 
 
+def _read_records(package: Package, stone_path: Path) -> tuple[Meta, list[LayoutEntry]]:
+    try:
+        with StoneReader(stone_path) as reader:
+            reader.expect(FileType.BINARY)
+            return reader.meta(), reader.layout()
+    except StoneError as err:
+        raise PackageFileError(f"{package.name}: {err}") from None
+
+
 def unpack_content(assets_dir: str, name: str, stone_path: str) -> None:
     """Unpack one `.stone`'s content into the store, in this thread (or worker process)."""
     assets_fd = os.open(assets_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -168,6 +180,7 @@ def unpack_content(assets_dir: str, name: str, stone_path: str) -> None:
             known_dirs=_KNOWN_DIRS.setdefault(assets_dir, set()),
         )
         with StoneReader(stone_path) as reader, sink:
+            reader.expect(FileType.BINARY)
             reader.unpack_content(sink)
     except StoneError as err:
         raise PackageFileError(f"{name}: {err}") from None

@@ -255,8 +255,10 @@ class Client:
                 unpacker.unpack(job.package, path)
                 self.reporter.info(f"Installed {job.package.name}")
 
+            # Twice as many packages in hand as workers: the next is queued while this
+            # process reads a package's records, so no worker waits for it.
             fetch.fetch_all(
-                jobs, unpack, unpackers=workers, progress=self.reporter.fetch_progress()
+                jobs, unpack, unpackers=2 * workers, progress=self.reporter.fetch_progress()
             )
 
     def _unpacker(self, workers: int = 1) -> cache.Unpacker:

@@ -3,6 +3,7 @@ more function and one more branch in `fetch`."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -38,6 +39,18 @@ def fetch_index(uri: str, path: Path, previous: Validators | None) -> Validators
     with open(path, "wb") as out:
         fetch(uri, out.write)
     return Validators()
+
+
+def link_file(uri: str, target: Path) -> bool:
+    """Hard-link a `file://` resource to `target`; False where that cannot be done (another
+    file system, a file this user may not link), for the caller to copy it instead."""
+    if urlsplit(uri).scheme != "file":
+        return False
+    try:
+        os.link(url2pathname(urlsplit(uri).path), target)
+    except OSError:
+        return False
+    return True
 
 
 def _fetch_file(uri: str, sink: Sink) -> None:
