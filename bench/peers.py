@@ -12,7 +12,9 @@ run on the same machine, `RUNS` rounds of:
   `sync -f` after it (`pacman_sync_s`), for a like-for-like durable install. A third install,
   by moss with its store sharded one level deep instead of upstream's three
   (`flat_store_moss.py`, a what-if: moss has no such mode), measures what keeping upstream's
-  store layout costs;
+  store layout costs. A fourth, by moss confined to one CPU (`taskset --cpu-list 0`), compares
+  the work per core with pacman's (which uses one) and measures what moss's worker processes
+  buy on this machine;
 - cached re-install: moss removes one package (not timed) and installs it again, which re-blits
   every entry of `/usr` from the store, against `ostree checkout -H` (hard links) of the commit
   into a new directory, and `cp -al` of the installed `/usr` (the blit reference of
@@ -66,7 +68,7 @@ REINSTALLS = 3  # cached re-installs per run
 STARTUP_RUNS = 10
 STARTUP_GOAL_MS = 150.0
 HERE = Path(__file__).resolve().parent
-REQUIRED = ("pacman", "bsdtar", "ostree", "zstd")
+REQUIRED = ("pacman", "bsdtar", "ostree", "zstd", "taskset")
 
 
 def _say(text: str) -> None:
@@ -91,12 +93,15 @@ def _rmtree(path: Path) -> None:
 
 def _cold(scratch: Path, pset: peers_pkgset.PackageSet, run_no: int) -> dict[str, float]:
     mroot, proot = scratch / f"moss-{run_no}", scratch / f"pacman-{run_no}"
-    flat_root = scratch / f"moss-flat-{run_no}"
+    flat_root, one_cpu_root = scratch / f"moss-flat-{run_no}", scratch / f"moss-1cpu-{run_no}"
     moss_root(mroot, pset.stone_repo)
     moss_root(flat_root, pset.stone_repo)
+    moss_root(one_cpu_root, pset.stone_repo)
     pacman_root(proot)
     figures: dict[str, float] = {}
-    steps = ["moss", "pacman", "flat"] if run_no % 2 == 0 else ["pacman", "flat", "moss"]
+    steps = ["moss", "pacman", "flat", "one-cpu"]
+    if run_no % 2:
+        steps.reverse()
     for step in steps:
         # No tool may pay for writing back what another left dirty (moss's syncfs would
         # flush pacman's files too).
@@ -106,6 +111,9 @@ def _cold(scratch: Path, pset: peers_pkgset.PackageSet, run_no: int) -> dict[str
         elif step == "flat":
             command = moss(flat_root, "install", *pset.names, command=FLAT_STORE_MOSS)
             figures["moss_flat_store_install_s"], _ = timed(command)
+        elif step == "one-cpu":
+            command = ["taskset", "--cpu-list", "0", *moss(one_cpu_root, "install", *pset.names)]
+            figures["moss_one_cpu_install_s"], _ = timed(command)
         else:
             started = time.perf_counter()
             run(pacman(proot, "-U", *map(str, pset.pacman_files)))
@@ -253,7 +261,8 @@ def measure(scratch: Path) -> tuple[dict[str, float], list[str]]:
         _say(
             f"run {run_no + 1}: cold install moss {figures['moss_install_s']:.1f}s, "
             f"pacman {figures['pacman_install_s']:.1f}s (+sync {figures['pacman_sync_s']:.1f}s), "
-            f"moss with a one-level store {figures['moss_flat_store_install_s']:.1f}s"
+            f"moss with a one-level store {figures['moss_flat_store_install_s']:.1f}s, "
+            f"moss on one CPU {figures['moss_one_cpu_install_s']:.1f}s"
         )
         if run_no == 0:
             entries = _check_same_tree(scratch / "moss-0", scratch / "pacman-0")
@@ -274,6 +283,7 @@ def measure(scratch: Path) -> tuple[dict[str, float], list[str]]:
         )
         _rmtree(scratch / f"moss-{run_no}")
         _rmtree(scratch / f"moss-flat-{run_no}")
+        _rmtree(scratch / f"moss-1cpu-{run_no}")
         _rmtree(scratch / f"pacman-{run_no}")
         syncfs(scratch)  # the next run starts with nothing of this one left to write back
         rounds.append(figures)
@@ -298,6 +308,8 @@ def measure(scratch: Path) -> tuple[dict[str, float], list[str]]:
         "install_sync_ratio": ratio(rounds, "pacman_sync_s", "moss_install_s"),
         "flat_store_install_ratio": ratio(rounds, "pacman_install_s", "moss_flat_store_install_s"),
         "flat_store_gain": ratio(rounds, "moss_install_s", "moss_flat_store_install_s"),
+        "one_cpu_install_ratio": ratio(rounds, "pacman_install_s", "moss_one_cpu_install_s"),
+        "worker_speedup": ratio(rounds, "moss_one_cpu_install_s", "moss_install_s"),
         "reinstall_vs_ostree": ratio(cached, "ostree_checkout_s", "moss_reinstall_s"),
         "blit_vs_ostree": ratio(cached, "ostree_checkout_s", "blit_s"),
         "blit_k_per_s": med["blit_entries"] / med["blit_s"] / 1000,
@@ -329,6 +341,7 @@ _BARS = [
         [
             ("moss", "moss_install_s"),
             ("moss, one-level store (what-if)", "moss_flat_store_install_s"),
+            ("moss on one CPU", "moss_one_cpu_install_s"),
             ("pacman", "pacman_install_s"),
             ("pacman + sync", "pacman_sync_s"),
         ],

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the peers that `bench/peers.py` compares moss with: pacman (Debian's build of Arch's
-# package manager), bsdtar (to write pacman packages and their .MTREE), ostree and zstd.
+# package manager), bsdtar (to write pacman packages and their .MTREE), ostree, zstd and taskset.
 # Idempotent: does nothing when every tool is already there. Needs root (apt-get), Debian/Ubuntu.
 set -euo pipefail
 
@@ -9,6 +9,7 @@ declare -A wanted=(
     [bsdtar]=libarchive-tools
     [ostree]=ostree
     [zstd]=zstd
+    [taskset]=util-linux
 )
 missing=()
 for tool in "${!wanted[@]}"; do

@@ -106,8 +106,8 @@ class Unpacker:
         """Unpack one package's content into the store, each file verified; returns its Meta."""
         assets = str(self._installation.assets_dir)
         if self._pool is None:
-            unpack_content(assets, package.name, str(stone_path))
             meta, layout = _read_records(package, stone_path)
+            unpack_content(assets, package.name, str(stone_path))
         else:
             died = PackageFileError(f"{package.name}: the unpacking process died")
             try:
