@@ -22,7 +22,7 @@ def _one_level(digest: int) -> str:
 # Before anything imports the function by name.
 store.asset_relpath = _one_level
 
-from moss.cli import main  # noqa: E402
+from moss.cli import run  # noqa: E402
 
 sys.argv[0] = "moss"
-main()
+run()

@@ -18,7 +18,7 @@ run on the same machine, `RUNS` rounds of:
 - cached re-install: moss removes one package (not timed) and installs it again, which re-blits
   every entry of `/usr` from the store, against `ostree checkout -H` (hard links) of the commit
   into a new directory, and `cp -al` of the installed `/usr` (the blit reference of
-  `moss_blit.py`, here on real content);
+  `moss_blit.py`, here on real content); moss and the peers take turns to go first;
 - removal of all 200: `moss remove` against `pacman -R`. moss keeps the old tree as a state to
   roll back to, so its removal swaps in an empty `/usr` and unlinks nothing; pacman unlinks every
   file.
@@ -141,34 +141,47 @@ def _check_same_tree(mroot: Path, proot: Path) -> int:
 
 
 def _cached(scratch: Path, pset: peers_pkgset.PackageSet, run_no: int) -> list[dict[str, float]]:
-    """`REINSTALLS` rounds of moss re-install, ostree checkout and cp -al (cheap: more samples)."""
+    """`REINSTALLS` rounds of moss re-install, ostree checkout and cp -al (cheap: more samples).
+
+    The order alternates (moss first, then the peers first), so that neither side always runs
+    right after the other's trees were deleted; the peers always copy the full 200-package tree.
+    """
     mroot = scratch / f"moss-{run_no}"
     samples = []
-    for _ in range(REINSTALLS):
+    for round_no in range(REINSTALLS):
+        peers_first = (run_no * REINSTALLS + round_no) % 2 == 1
+        peers = _peer_copies(scratch, pset, mroot) if peers_first else {}
         run(moss(mroot, "remove", pset.names[0]))
         syncfs(scratch)
         reinstall, output = timed(moss(mroot, "install", pset.names[0]))
         match = BLIT_LINE.search(output)
         if match is None:
             raise RuntimeError(f"no blit summary in moss's output:\n{output}")
-        checkout_dir, copy_dir = scratch / "checkout", scratch / "copy"
-        ostree = ["ostree", f"--repo={pset.ostree_repo}", "checkout", "-H"]
-        syncfs(scratch)
-        ostree_s, _ = timed([*ostree, pset.commit, str(checkout_dir)])
-        syncfs(scratch)
-        cp_s, _ = timed(["cp", "-al", str(mroot / "usr"), str(copy_dir)])
-        _rmtree(checkout_dir)
-        _rmtree(copy_dir)
+        if not peers_first:
+            peers = _peer_copies(scratch, pset, mroot)
         samples.append(
             {
                 "moss_reinstall_s": reinstall,
                 "blit_entries": float(match.group(1)),
                 "blit_s": float(match.group(2)),
-                "ostree_checkout_s": ostree_s,
-                "cp_al_s": cp_s,
+                **peers,
             }
         )
     return samples
+
+
+def _peer_copies(scratch: Path, pset: peers_pkgset.PackageSet, mroot: Path) -> dict[str, float]:
+    """`ostree checkout -H` of the commit and `cp -al` of moss's `/usr`, each timed alone."""
+    checkout_dir, copy_dir = scratch / "checkout", scratch / "copy"
+    ostree = ["ostree", f"--repo={pset.ostree_repo}", "checkout", "-H"]
+    syncfs(scratch)
+    ostree_s, _ = timed([*ostree, pset.commit, str(checkout_dir)])
+    syncfs(scratch)
+    cp_s, _ = timed(["cp", "-al", str(mroot / "usr"), str(copy_dir)])
+    _rmtree(checkout_dir)
+    _rmtree(copy_dir)
+    syncfs(scratch)
+    return {"ostree_checkout_s": ostree_s, "cp_al_s": cp_s}
 
 
 def _removal(scratch: Path, pset: peers_pkgset.PackageSet, run_no: int) -> dict[str, float]:

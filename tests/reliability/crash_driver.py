@@ -30,6 +30,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -59,7 +60,6 @@ def _steps() -> list[tuple[Any, str]]:
         (cache.Unpacker, "unpack"),
         (MetaDb, "add"),
         (MetaDb, "replace_all"),
-        (LayoutDb, "add"),
         (LayoutDb, "add_many"),
         (apply, "blit_staging"),
         (apply, "write_state_files"),
@@ -228,6 +228,9 @@ def _child(point: str, argv: list[str], output: str) -> None:
             code = 0
         except SystemExit as exit_:
             code = exit_.code if isinstance(exit_.code, int) else 1
+        except BaseException:
+            # Not moss's own error path: shown in the output the test reports.
+            traceback.print_exc()
         finally:
             sys.stdout.flush()
             sys.stderr.flush()

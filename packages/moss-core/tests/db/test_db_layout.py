@@ -37,7 +37,7 @@ EVERY_KIND = [
 def test_every_kind_round_trips_and_is_stored_as_upstream(
     layout_db: LayoutDb, tmp_path: Path
 ) -> None:
-    layout_db.add("pkg", EVERY_KIND)
+    layout_db.add_many([("pkg", EVERY_KIND)])
     assert layout_db.query(["pkg"]) == [("pkg", entry) for entry in EVERY_KIND]
     conn = sqlite3.connect(tmp_path / "layout")
     rows = conn.execute(
@@ -113,11 +113,11 @@ def test_corpus_layouts_round_trip(layout_db: LayoutDb, corpus: Path) -> None:
 def test_query_order_is_storage_order_not_argument_order(layout_db: LayoutDb) -> None:
     a = [LayoutEntry.directory("share/a"), LayoutEntry.regular("share/x", 1)]
     b = [LayoutEntry.regular("share/x", 2)]
-    layout_db.add("b", b)
-    layout_db.add("a", a)
+    layout_db.add_many([("b", b)])
+    layout_db.add_many([("a", a)])
     assert layout_db.query(["a", "b", "missing"]) == [("b", b[0]), ("a", a[0]), ("a", a[1])]
     # Replacing a package re-stores its rows, so they now come after b's.
-    layout_db.add("b", b)
+    layout_db.add_many([("b", b)])
     assert layout_db.query(["b", "a"]) == [("a", a[0]), ("a", a[1]), ("b", b[0])]
     assert layout_db.query([]) == []
 
@@ -140,16 +140,20 @@ def test_digests_owners_has_remove(layout_db: LayoutDb) -> None:
 
 
 def test_search_path_matches_each_kinds_path(layout_db: LayoutDb) -> None:
-    layout_db.add(
-        "p",
+    layout_db.add_many(
         [
-            LayoutEntry.regular("bin/Nano", 1),
-            LayoutEntry.symlink("bin/rnano", "nano"),
-            LayoutEntry.symlink("bin/vi", "nano"),
-            LayoutEntry.directory("share/nano"),
-            LayoutEntry.directory("share/na_no"),
-            LayoutEntry.regular("share/back\\slash", 2),
-        ],
+            (
+                "p",
+                [
+                    LayoutEntry.regular("bin/Nano", 1),
+                    LayoutEntry.symlink("bin/rnano", "nano"),
+                    LayoutEntry.symlink("bin/vi", "nano"),
+                    LayoutEntry.directory("share/nano"),
+                    LayoutEntry.directory("share/na_no"),
+                    LayoutEntry.regular("share/back\\slash", 2),
+                ],
+            )
+        ]
     )
     assert [e.path for _, e in layout_db.search_path("NANO")] == [
         "bin/Nano",
@@ -164,10 +168,10 @@ def test_search_path_matches_each_kinds_path(layout_db: LayoutDb) -> None:
 def test_an_entry_without_its_value_is_refused(layout_db: LayoutDb) -> None:
     broken = LayoutEntry("x", FileKind.REGULAR, stat.S_IFREG | 0o644)
     with pytest.raises(DatabaseError, match="regular file x has no digest"):
-        layout_db.add("p", [LayoutEntry.regular("ok", 1), broken])
+        layout_db.add_many([("p", [LayoutEntry.regular("ok", 1), broken])])
     assert not layout_db.has("p")
     with pytest.raises(DatabaseError, match="symlink y has no target"):
-        layout_db.add("p", [LayoutEntry("y", FileKind.SYMLINK, stat.S_IFLNK | 0o777)])
+        layout_db.add_many([("p", [LayoutEntry("y", FileKind.SYMLINK, stat.S_IFLNK | 0o777)])])
 
 
 def test_a_row_we_cannot_represent_is_an_error(layout_db: LayoutDb, tmp_path: Path) -> None:
@@ -183,7 +187,7 @@ def test_a_row_we_cannot_represent_is_an_error(layout_db: LayoutDb, tmp_path: Pa
 
 def test_a_failing_batch_leaves_the_database_as_it_was(layout_db: LayoutDb, tmp_path: Path) -> None:
     old = [LayoutEntry.regular("old", 1)]
-    layout_db.add("p1", old)
+    layout_db.add_many([("p1", old)])
 
     def batch() -> Iterator[tuple[str, Sequence[LayoutEntry]]]:
         yield "p1", [LayoutEntry.regular("new", 2)]

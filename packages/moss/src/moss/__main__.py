@@ -1,3 +1,3 @@
-from moss.cli import main
+from moss.cli import run
 
-main()
+run()

@@ -57,10 +57,6 @@ class LayoutDb(Database):
     }
     FOREIGN_KEYS: ClassVar[bool] = False
 
-    def add(self, package_id: str, entries: Sequence[LayoutEntry]) -> None:
-        """Replace the entries of `package_id`, in one transaction."""
-        self.add_many([(package_id, entries)])
-
     def add_many(self, items: Iterable[tuple[str, Sequence[LayoutEntry]]]) -> None:
         """Replace the entries of each package, all in one transaction. A package given twice
         keeps its last entries."""

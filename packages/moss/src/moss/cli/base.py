@@ -5,6 +5,7 @@ need them, so a listing starts fast."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -153,3 +154,17 @@ def main(
 ) -> None:
     """moss: the system package and state manager."""
     ctx.obj = Settings(root=root, cache=cache, yes=yes, verbose=verbose, wait=not no_wait)
+
+
+def run() -> None:
+    """The console script: `main` in a process of its own, which it ends."""
+    # A moss run builds hundreds of thousands of objects that live until it exits (layouts,
+    # trees, package metadata) and makes next to no cyclic garbage: the cyclic collector's
+    # passes over them took 10-15% of a transaction and reclaimed nothing. Reference counting
+    # frees memory as before.
+    gc.disable()
+    try:
+        main()
+    finally:
+        # Nor is the collection at interpreter exit worth its walk over everything left.
+        gc.freeze()
