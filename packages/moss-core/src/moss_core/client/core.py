@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING
 
 from moss_core._lazy import lazy_import
 from moss_core.client import cache
+from moss_core.client.errors import Cancelled, ClientError
+from moss_core.client.plan import SyncPlan, parse_provider, plan_removal, plan_sync
 from moss_core.client.report import Reporter
 from moss_core.db import LayoutDb, MetaDb, Selection, State, StateDb
-from moss_core.errors import MossError
 from moss_core.fs import remove_tree, sha256_file
 from moss_core.installation import STATE_ID_FILE, Installation
 from moss_core.processes import usable_cores
@@ -26,7 +27,7 @@ from moss_core.registry import (
     Source,
 )
 from moss_core.store import asset_relpath
-from stone import LayoutEntry, Meta, Provider, RelationKind
+from stone import LayoutEntry, Meta
 
 # What only a changing command needs (the HTTP stack, pydantic trigger models, the VFS and
 # blit) loads on first use: `moss list installed` should start in a blink.
@@ -46,24 +47,6 @@ else:
     gc = lazy_import("moss_core.client.gc")
     hooks = lazy_import("moss_core.client.hooks")
     checks = lazy_import("moss_core.client.verify")
-
-
-class ClientError(MossError):
-    """A request that cannot be carried out as asked."""
-
-
-class Cancelled(ClientError):
-    def __init__(self) -> None:
-        super().__init__("cancelled")
-
-
-@dataclass(frozen=True)
-class SyncPlan:
-    packages: tuple[Package, ...]
-    explicit: frozenset[str]
-    added: tuple[Package, ...]
-    updated: tuple[tuple[Package, Package], ...]
-    removed: tuple[Package, ...]
 
 
 @dataclass(frozen=True)
@@ -202,7 +185,7 @@ class Client:
         installed = {p.name: p for p in registry.installed()}
         wanted = list(local)
         for name in names:
-            candidate = registry.first(_provider(name))
+            candidate = registry.first(parse_provider(name))
             if candidate is None:
                 raise ClientError(f"no package found: {name}")
             wanted.append(candidate)
@@ -293,75 +276,8 @@ class Client:
     # -- sync -------------------------------------------------------------------------------
 
     def sync_plan(self) -> SyncPlan:
-        """What `sync` would do: the packages of the target state, and the differences by name.
-
-        With a system model, the state is exactly the model (entries pinned by id are taken as
-        they are); without one, every explicit package moves to the best candidate of the
-        highest-priority repository that has it, downgrades included, and orphans go.
-        """
-        registry = self.registry()
-        installed = registry.installed()
-        model = self.model
-        if model is not None:
-            roots = [
-                self._model_package(registry, entry.provider, entry.id) for entry in model.packages
-            ]
-            locked = [
-                self._model_package(registry, None, package_id) for package_id in model.locked
-            ]
-            packages = resolve.resolve(
-                registry, [p.id for p in [*roots, *locked]], resolve.Lookup.AVAILABLE_ONLY
-            )
-            explicit = {p.id for p in roots}
-        else:
-            installed_ids = {p.id for p in installed}
-            roots = []
-            for package in installed:
-                if not package.explicit:
-                    continue
-                candidate = registry.first(
-                    Provider(RelationKind.NAME, package.name), installed=False
-                )
-                chosen = (
-                    candidate
-                    if candidate is not None and candidate.id not in installed_ids
-                    else package
-                )
-                roots.append(chosen)
-            packages = resolve.resolve(
-                registry, [p.id for p in roots], resolve.Lookup.PREFER_AVAILABLE
-            )
-            explicit = {p.id for p in roots}
-        resolve.check_conflicts(packages)
-        before = {p.name: p for p in installed}
-        after = {p.name: p for p in packages}
-        return SyncPlan(
-            packages=tuple(packages),
-            explicit=frozenset(explicit),
-            added=tuple(p for name, p in sorted(after.items()) if name not in before),
-            updated=tuple(
-                (before[name], p)
-                for name, p in sorted(after.items())
-                if name in before and before[name].id != p.id
-            ),
-            removed=tuple(p for name, p in sorted(before.items()) if name not in after),
-        )
-
-    def _model_package(
-        self, registry: Registry, provider: Provider | None, package_id: str | None
-    ) -> Package:
-        if package_id is not None:
-            package = registry.by_id(package_id, installed=False)
-            if package is None:
-                raise ClientError(f"package {package_id} of the system model is in no repository")
-            return package
-        assert provider is not None
-        candidate = registry.first(provider, installed=False)
-        if candidate is None:
-            raise ClientError(
-                f"package defined in the system model does not exist in any repository: {provider}"
-            )
-        return candidate
+        """What `sync` would do (see `plan.plan_sync`)."""
+        return plan_sync(self.registry(), self.model)
 
     def sync(self, *, dry_run: bool = False) -> Outcome:
         plan = self.sync_plan()
@@ -409,7 +325,7 @@ class Client:
         registry = self.registry()
         found = []
         for argument in arguments:
-            candidate = registry.first(_provider(argument), installed=False)
+            candidate = registry.first(parse_provider(argument), installed=False)
             if candidate is None:
                 raise ClientError(f"no package found: {argument}")
             found.append(candidate)
@@ -418,35 +334,14 @@ class Client:
     # -- remove -------------------------------------------------------------------------------
 
     def remove(self, arguments: Sequence[str], *, dry_run: bool = False) -> Outcome:
-        registry = self.registry()
-        installed = registry.installed()
-        if not installed:
-            raise ClientError("no packages are installed")
-        targets: set[str] = set()
-        missing = []
-        for argument in arguments:
-            provider = _provider(argument)
-            matches = [p for p in installed if p.provides(provider)]
-            if not matches:
-                missing.append(argument)
-            targets.update(p.id for p in matches)
-        if missing:
-            raise ClientError(f"not installed: {', '.join(missing)}")
-        doomed = _reverse_closure(installed, targets)
-        survivors = [p for p in installed if p.id not in doomed]
-        keep = resolve.resolve(
-            registry, [p.id for p in survivors if p.explicit], resolve.Lookup.INSTALLED_ONLY
-        )
-        kept_ids = {p.id for p in keep}
-        removed = tuple(
-            sorted((p for p in installed if p.id not in kept_ids), key=lambda p: p.name)
-        )
+        removal = plan_removal(self.registry(), arguments)
+        removed = removal.removed
         self.reporter.packages("The following package(s) will be removed:", removed)
         if dry_run:
             return Outcome(planned=removed)
         if not self.reporter.confirm("Do you wish to continue?"):
             raise Cancelled()
-        selections = [Selection(p.id, p.explicit) for p in keep]
+        selections = [Selection(p.id, p.explicit) for p in removal.keep]
         state = self.new_state(selections, "Remove")
         for package in removed:
             self.reporter.info(f"Removed {package.name}")
@@ -676,26 +571,3 @@ def _describe_conflicts(error: vfs.VfsConflictError, metas: Mapping[str, Meta]) 
     shown = [c.describe(*(label(i) for i in c.package_ids)) for c in error.conflicts[:5]]
     more = len(error.conflicts) - len(shown)
     return "file conflicts: " + "; ".join(shown) + (f"; and {more} more" if more > 0 else "")
-
-
-def _provider(text: str) -> Provider:
-    try:
-        return Provider.parse(text)
-    except ValueError as err:
-        raise ClientError(f"invalid package or provider {text!r}: {err}") from None
-
-
-def _reverse_closure(installed: Sequence[Package], targets: set[str]) -> set[str]:
-    """The targets and every installed package that (transitively) depends on one of them."""
-    doomed = set(targets)
-    changed = True
-    while changed:
-        changed = False
-        offered = {prov for p in installed if p.id in doomed for prov in p.meta.all_provides()}
-        for package in installed:
-            if package.id in doomed:
-                continue
-            if any(Provider(d.kind, d.name) in offered for d in package.meta.depends):
-                doomed.add(package.id)
-                changed = True
-    return doomed
