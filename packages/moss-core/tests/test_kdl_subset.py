@@ -1,4 +1,4 @@
-"""The KDL subset reader and writer: examples, generated round trips, and malformed input."""
+"""The KDL reader and writer: examples, generated round trips, and malformed input."""
 
 from __future__ import annotations
 
@@ -156,6 +156,29 @@ def test_separators_comments_and_continuations() -> None:
     )
 
 
+def test_type_annotations_are_read_and_dropped() -> None:
+    (node,) = kdl.parse('(entry)repo (u64)10 ("type name") two priority=(u8)3 {\n (x) child\n}')
+    assert (node.name, node.args, node.props) == ("repo", [10, "two"], {"priority": 3})
+    assert [child.name for child in node.children] == ["child"]
+
+
+def test_multi_line_strings_are_dedented_by_their_closing_line() -> None:
+    text = '''notes """
+        first
+          indented \\t "quoted"
+    \u0020
+        joined \\
+          on one line
+        """ #"""
+      raw \\n
+      """#
+'''
+    (node,) = kdl.parse(text)
+    assert node.args == ['first\n  indented \t "quoted"\n\njoined on one line', "raw \\n"]
+    (empty,) = kdl.parse('e """\n  """')
+    assert empty.args == [""]
+
+
 def test_writer_quotes_what_would_not_read_back_bare() -> None:
     nodes = [
         Node("plain", ["word", "two words", "true", "123", "-1x", "", "a=b", 'q"', "é"]),
@@ -218,18 +241,18 @@ Draw = Callable[[st.SearchStrategy[Any]], Any]
 
 
 def _noisy(nodes: list[Node], draw: Draw, depth: int = 0) -> str:
-    """The same document written another way: the separators, comments, raw strings and number
-    forms the writer never uses."""
+    """The same document written another way: the separators, comments, raw and multi-line
+    strings, number forms and type annotations the writer never uses."""
     space = st.sampled_from([" ", "\t", " /* c */ ", " \\\n  ", "\u3000"])
     terminator = st.sampled_from(["\n", ";", " // note\n", "\r\n", "\u2028"])
     out = []
     for node in nodes:
         out.append(draw(st.sampled_from(["", "\n", "/* lead */", "/- dropped\n"])))
-        parts = [_noisy_string(node.name, draw)]
-        parts += (_noisy_value(value, draw) for value in node.args)
+        parts = [_annotation(draw) + _noisy_string(node.name, draw)]
+        parts += (_annotation(draw) + _noisy_value(value, draw) for value in node.args)
         parts += (
             f"{_noisy_string(key, draw)}{draw(st.sampled_from(['=', ' = ']))}"
-            f"{_noisy_value(value, draw)}"
+            f"{_annotation(draw)}{_noisy_value(value, draw)}"
             for key, value in node.props.items()
         )
         out.append("".join(part + draw(space) for part in parts).rstrip(" \t"))
@@ -239,7 +262,31 @@ def _noisy(nodes: list[Node], draw: Draw, depth: int = 0) -> str:
     return "".join(out)
 
 
+def _annotation(draw: Draw) -> str:
+    # Read and dropped: the value is the same with or without one.
+    return str(draw(st.sampled_from(["", "", "(t)", '( "a type" ) ', '(#"raw"#)', "(u8) "])))
+
+
+def _multi_line(text: str, indent: str) -> str | None:
+    """`text` as a multi-line string indented by `indent`, where that spelling can hold it."""
+    lines = text.split("\n")
+    if (
+        '"""' in text
+        or "\\" in text
+        or any(c in text for c in "\r\x0b\x0c\x85\u2028\u2029")
+        or any(kdl._DISALLOWED.match(c) for c in text)
+        # A line of only whitespace reads back empty.
+        or any(line and not line.strip("".join(kdl._UNICODE_SPACE)) for line in lines)
+    ):
+        return None
+    body = "\n".join(indent + line if line else "" for line in lines)
+    return f'"""\n{body}\n{indent}"""'
+
+
 def _noisy_string(text: str, draw: Draw) -> str:
+    multi_line = _multi_line(text, draw(st.sampled_from(["", "  ", "\t", "\u3000 "])))
+    if multi_line is not None and draw(st.booleans()):
+        return multi_line
     # A raw body may not start with a quote (`#"""#` is no string in KDL v2).
     rawable = (
         not text.startswith('"')
@@ -278,8 +325,9 @@ def test_round_trip_through_other_spellings(data: st.DataObject, nodes: list[Nod
         ('a "open', 1, 3, "string is never closed"),
         ("a {\n  b\n", 1, 3, "children block is never closed"),
         ("a\n}", 2, 1, "unexpected '}'"),
-        ("a (u8)1", 1, 3, "type annotations are not supported"),
-        ("(t)a", 1, 1, "type annotations are not supported"),
+        ("a (u8 1", 1, 3, "type annotation is never closed with ')'"),
+        ("() a", 1, 2, "expected a type name, found ')'"),
+        ("a (t)k=1", 1, 7, "expected a space before '='"),
         ("a true", 1, 3, "bare 'true' is not allowed: write #true"),
         ("a -inf", 1, 3, "bare '-inf' is not allowed: write #inf"),
         ("a 12abc", 1, 3, "invalid number '12abc'"),
@@ -294,7 +342,12 @@ def test_round_trip_through_other_spellings(data: st.DataObject, nodes: list[Nod
         ('a "\\u{}"', 1, 4, "malformed \\u{…} escape"),
         ("a /* open", 1, 3, "comment is never closed"),
         ("a #yes", 1, 3, "unknown keyword '#yes'"),
-        ('a """\nx\n"""', 1, 3, "multi-line strings are not supported"),
+        ('a """x"""', 1, 3, 'a multi-line string starts a new line after its """'),
+        ('a """\n  x\n  y"""', 1, 3, "each line of a multi-line string must start with the"),
+        ('a """\n  x\n y\n  """', 1, 3, "each line of a multi-line string must start with the"),
+        ('a """\n  x\\\n  """', 1, 3, "each line of a multi-line string must start with the"),
+        ('a #"""\n x\n """', 1, 3, "multi-line string is never closed"),
+        ('a """\n  \\q\n  """', 1, 3, "unknown escape \\q"),
         ('a #"raw\n"#', 1, 3, "raw string is never closed on its line"),
         ('a "x\ny"', 1, 5, "newline inside a string"),
         ('a "x"1', 1, 6, "expected a space before '1'"),

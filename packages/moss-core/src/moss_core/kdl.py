@@ -1,14 +1,14 @@
-"""A small KDL v2 reader and writer: the part of the language moss's configuration files use.
+"""A KDL v2 reader and writer, for moss's configuration files (repositories, system model).
 
 Understood: nodes whose names are identifiers, quoted or raw strings; arguments and `key=value`
 properties that are strings, numbers (decimal, `0x`, `0o`, `0b`, with `_` separators),
 `#true`, `#false`, `#null`, `#inf`, `#-inf` and `#nan`; `{}` children blocks; `;` and newline
 terminators; `//`, nested `/* */` and `/-` (slashdash) comments; `\\` line continuations; the
 string escapes `\\n \\r \\t \\\\ \\" \\b \\f \\s \\u{…}` and whitespace escapes; raw strings
-`#"…"#` (any number of `#`).
-
-Refused with a `KdlError` rather than misread: type annotations `(type)` and multi-line strings
-(`\"\"\"`). Every error names the file, line and column.
+`#"…"#` (any number of `#`); multi-line strings, quoted and raw (`\"\"\"` on a line of its own,
+dedented by the whitespace before the closing `\"\"\"`); type annotations `(type)` before a node
+name or a value, read and dropped (KDL leaves their meaning to the reader, and moss gives them
+none). Every error names the file, line and column.
 
 `dumps` writes the layout upstream moss produces: one node per line, four-space indentation,
 bare identifiers where the text allows it, and properties after arguments.
@@ -54,6 +54,8 @@ _NUMBER = re.compile(
 # Text that a reader takes for a number, so it cannot be an identifier.
 _NUMBER_START = re.compile(r"[+-]?\.?[0-9]")
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\", '"': '"', "b": "\b", "f": "\f", "s": " "}
+_UNICODE_ESCAPE = re.compile(r"u\{([0-9a-fA-F]{1,6})\}")
+_NEWLINE_SEQUENCE = re.compile("\r\n|[\r\n\u0085\u000b\u000c\u2028\u2029]")
 _WRITE_ESCAPES = {value: f"\\{key}" for key, value in _ESCAPES.items() if key != "s"}
 
 
@@ -181,13 +183,75 @@ def _quote(text: str) -> str:
     return "".join(out)
 
 
+class _EscapeError(Exception):
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+
+
+def _read_escape(text: str, index: int) -> tuple[str, int]:
+    """The escape whose backslash is at `index`: what it stands for, and where the text goes on."""
+    char = text[index + 1 : index + 2]
+    if char in _ESCAPES:
+        return _ESCAPES[char], index + 2
+    if char and (char in _UNICODE_SPACE or char in _NEWLINE):
+        end = index + 1
+        while end < len(text) and (text[end] in _UNICODE_SPACE or text[end] in _NEWLINE):
+            end += 1
+        return "", end
+    if char == "u":
+        match = _UNICODE_ESCAPE.match(text, index + 1)
+        if match is None:
+            raise _EscapeError("malformed \\u{…} escape")
+        code = int(match.group(1), 16)
+        if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
+            raise _EscapeError(f"\\u{{{match.group(1)}}} is not a Unicode scalar value")
+        return chr(code), match.end()
+    raise _EscapeError(f"unknown escape \\{char}")
+
+
+def _drop_whitespace_escapes(text: str) -> str:
+    """`text` with its whitespace escapes resolved and every other escape left as written."""
+    out: list[str] = []
+    index = 0
+    while (found := text.find("\\", index)) >= 0:
+        following = text[found + 1 : found + 2]
+        if following and (following in _UNICODE_SPACE or following in _NEWLINE):
+            out.append(text[index:found])
+            index = _read_escape(text, found)[1]
+        else:
+            out.append(text[index : found + 2])
+            index = found + 2
+    out.append(text[index:])
+    return "".join(out)
+
+
+def _dedent(body: str) -> str | None:
+    """A multi-line string's body (between the newline after its opening quotes and its closing
+    quotes) without the closing line's whitespace on each line; None if the lines do not allow
+    it (text on the closing line, a line not starting with that whitespace)."""
+    lines = _NEWLINE_SEQUENCE.split(body)
+    prefix = lines.pop()
+    if any(char not in _UNICODE_SPACE for char in prefix):
+        return None
+    out = []
+    for line in lines:
+        if all(char in _UNICODE_SPACE for char in line):
+            out.append("")
+        elif line.startswith(prefix):
+            out.append(line[len(prefix) :])
+        else:
+            return None
+    return "\n".join(out)
+
+
 class _Parser:
     def __init__(self, text: str, file: str | None) -> None:
         self.text = text
         self.file = file
         self.pos = 1 if text.startswith("\ufeff") else 0
         self._line_starts = [0]
-        for match in re.finditer("\r\n|[\r\n\u0085\u000b\u000c\u2028\u2029]", text):
+        for match in _NEWLINE_SEQUENCE.finditer(text):
             self._line_starts.append(match.end())
 
     # Positions and errors
@@ -238,11 +302,13 @@ class _Parser:
 
     def _node(self) -> Node:
         start = self.pos
-        self._refuse_type_annotation()
+        self._type_annotation()
         name = self._string("a node name")
         line, column = self._where(start)
         node = Node(name, line=line, column=column)
         has_children = False
+        # Entries end at the first children block, even one commented out with `/-`.
+        past_entries = False
         while True:
             spaced = self._skip_node_space()
             char = self._peek()
@@ -255,13 +321,14 @@ class _Parser:
                 char = self._peek()
             if char == "{":
                 children = self._children()
+                past_entries = True
                 if slashdash:
                     continue
                 if has_children:
                     raise self._error("a node has at most one children block", start)
                 node.children, has_children = children, True
                 continue
-            if has_children:
+            if past_entries:
                 raise self._error("arguments and properties must come before the children block")
             if not (spaced or slashdash):
                 raise self._error(f"expected a space before {self._describe()}")
@@ -302,7 +369,10 @@ class _Parser:
 
     def _entry(self) -> tuple[str | None, Value]:
         """An argument (key None) or a property."""
-        self._refuse_type_annotation()
+        if self._peek() == "(":
+            # Only a value takes an annotation, and a value on its own is an argument.
+            self._type_annotation()
+            return None, self._value()
         start = self.pos
         char = self._peek()
         if char == '"' or (char == "#" and self._raw_string_ahead()) or self._identifier_ahead():
@@ -312,7 +382,7 @@ class _Parser:
             if self._peek() == "=":
                 self.pos += 1
                 self._skip_node_space()
-                self._refuse_type_annotation()
+                self._type_annotation()
                 return text, self._value()
             self.pos = after_key
             return None, text
@@ -332,9 +402,19 @@ class _Parser:
             return self._identifier()
         raise self._error(f"expected a value, found {self._describe()}")
 
-    def _refuse_type_annotation(self) -> None:
-        if self._peek() == "(":
-            raise self._error("type annotations are not supported")
+    def _type_annotation(self) -> None:
+        """Read past a `(type)` and the space after it, if one is next."""
+        if self._peek() != "(":
+            return
+        start = self.pos
+        self.pos += 1
+        self._skip_node_space()
+        self._string("a type name")
+        self._skip_node_space()
+        if self._peek() != ")":
+            raise self._error("type annotation is never closed with ')'", start)
+        self.pos += 1
+        self._skip_node_space()
 
     # Strings
 
@@ -366,7 +446,7 @@ class _Parser:
     def _quoted(self) -> str:
         start = self.pos
         if self._at('"""'):
-            raise self._error("multi-line strings are not supported")
+            return self._multi_line(start, hashes=None)
         self.pos += 1
         out: list[str] = []
         text = self.text
@@ -387,27 +467,51 @@ class _Parser:
 
     def _escape(self) -> str:
         start = self.pos
-        self.pos += 1
-        char = self._peek()
-        if char in _ESCAPES:
-            self.pos += 1
-            return _ESCAPES[char]
-        if char in _UNICODE_SPACE or char in _NEWLINE:
-            while self._peek() != "" and (
-                self._peek() in _UNICODE_SPACE or self._peek() in _NEWLINE
-            ):
-                self.pos += 1
-            return ""
-        if char == "u":
-            match = re.compile(r"u\{([0-9a-fA-F]{1,6})\}").match(self.text, self.pos)
-            if match is None:
-                raise self._error("malformed \\u{…} escape", start)
-            code = int(match.group(1), 16)
-            if code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
-                raise self._error(f"\\u{{{match.group(1)}}} is not a Unicode scalar value", start)
-            self.pos = match.end()
-            return chr(code)
-        raise self._error(f"unknown escape \\{char}", start)
+        try:
+            value, self.pos = _read_escape(self.text, self.pos)
+        except _EscapeError as err:
+            raise self._error(err.problem, start) from None
+        return value
+
+    def _multi_line(self, start: int, hashes: int | None) -> str:
+        """A `\"\"\"` string whose quotes are next (`hashes` of them around it: raw), from `start`.
+
+        Its whitespace escapes are resolved first, then the lines dedented, then the other
+        escapes resolved, as KDL orders it.
+        """
+        self.pos += 3
+        if self._peek() == "" or self._peek() not in _NEWLINE:
+            raise self._error('a multi-line string starts a new line after its """', start)
+        self._skip_newline()
+        closing = '"""' + "#" * (hashes or 0)
+        text, end = self.text, self.pos
+        while not text.startswith(closing, end):
+            if end >= len(text):
+                raise self._error("multi-line string is never closed", start)
+            end += 2 if hashes is None and text[end] == "\\" else 1
+        body = text[self.pos : end]
+        self.pos = end + len(closing)
+        value = _dedent(body if hashes is not None else _drop_whitespace_escapes(body))
+        if value is None:
+            raise self._error(
+                "each line of a multi-line string must start with the whitespace before its"
+                ' closing """, which must be alone on its line',
+                start,
+            )
+        return value if hashes is not None else self._resolve_escapes(value, start)
+
+    def _resolve_escapes(self, text: str, start: int) -> str:
+        out: list[str] = []
+        index = 0
+        while (found := text.find("\\", index)) >= 0:
+            out.append(text[index:found])
+            try:
+                value, index = _read_escape(text, found)
+            except _EscapeError as err:
+                raise self._error(err.problem, start) from None
+            out.append(value)
+        out.append(text[index:])
+        return "".join(out)
 
     def _raw_string_ahead(self) -> bool:
         index = self.pos
@@ -422,7 +526,7 @@ class _Parser:
             hashes += 1
             self.pos += 1
         if self._at('"""'):
-            raise self._error("multi-line strings are not supported", start)
+            return self._multi_line(start, hashes)
         self.pos += 1
         closing = '"' + "#" * hashes
         end = self.text.find(closing, self.pos)
