@@ -22,20 +22,45 @@ from ruamel.yaml.error import YAMLError
 
 from boulder.errors import ProfileError
 from moss_core import kdl
+from moss_core.repository import (
+    Repository,
+    RepositoryError,
+    RootIndex,
+    root_index_from_fields,
+    sanitise_name,
+    source_nodes,
+)
 
 HOST = "host"
 _SYSTEM_DIR = Path("/usr/share/boulder")
-# Upstream's repositories described by a root index; moss only reads plain `stone.index` URIs.
-_ROOT_INDEX_FIELDS = ("base-uri", "channel", "version", "arch")
+_SPEC_KEYS = {"name", "uri", "base-uri", "channel", "version", "arch", "priority"}
+_SPEC_FORM = "name=…,uri=…[,priority=N] or name=…,base-uri=…,version=…[,channel=…][,arch=…]"
 
 
 @dataclass(frozen=True, slots=True)
 class ProfileRepository:
     name: str
     uri: str
+    """The `stone.index`, or with `root_index` the repository's base URI."""
     priority: int = 0
-    unusable: str | None = None
-    """Why this repository cannot be used, when it cannot (it is still listed)."""
+    root_index: RootIndex | None = None
+
+    def describe(self) -> str:
+        try:
+            return self.as_moss_repository().describe()
+        except ProfileError:
+            return self.uri  # listed as written; using it reports what is wrong
+
+    def as_moss_repository(self) -> Repository:
+        try:
+            return Repository(
+                id=sanitise_name(self.name),
+                uri=self.uri,
+                priority=self.priority,
+                root_index=self.root_index,
+            )
+        except RepositoryError as err:
+            raise ProfileError(f"repository {self.name}: {err}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,35 +88,37 @@ def default_config_dir() -> Path:
 
 
 def parse_repository_spec(text: str) -> ProfileRepository:
-    """`name=…,uri=…[,priority=N]` (the form of `boulder profile add -r`)."""
-    fields: dict[str, str] = {}
+    """`name=…,uri=…[,priority=N]`, or `base-uri=…,version=…` and the rest of a root index in
+    place of `uri` (the forms of `boulder profile add -r`)."""
+    fields: dict[str, Any] = {}
     for part in text.split(","):
         key, sep, value = part.partition("=")
-        if not sep or not key.strip():
-            raise ProfileError(f"invalid repository {text!r}: expected name=…,uri=…[,priority=N]")
-        fields[key.strip()] = value.strip()
-    unknown = set(fields) - {"name", "uri", "priority"}
-    if unknown or "name" not in fields or "uri" not in fields:
-        raise ProfileError(f"invalid repository {text!r}: expected name=…,uri=…[,priority=N]")
+        key = key.strip()
+        if not sep or key not in _SPEC_KEYS or key in fields:
+            raise ProfileError(f"invalid repository {text!r}: expected {_SPEC_FORM}")
+        fields[key] = value.strip()
+    if "name" not in fields:
+        raise ProfileError(f"invalid repository {text!r}: expected {_SPEC_FORM}")
     try:
-        priority = int(fields.get("priority", "0"))
+        fields["priority"] = int(fields.get("priority", "0"))
     except ValueError:
         raise ProfileError(f"invalid repository {text!r}: priority is not a number") from None
-    return ProfileRepository(fields["name"], fields["uri"], priority)
+    return _repository(fields.pop("name"), fields, None)
 
 
-def _repository(name: str, fields: Mapping[str, Any], where: str) -> ProfileRepository:
+def _repository(name: str, fields: Mapping[str, Any], where: str | None) -> ProfileRepository:
     priority = fields.get("priority", 0)
     if not isinstance(priority, int) or isinstance(priority, bool) or priority < 0:
         raise ProfileError(f"repository {name}: invalid priority {priority!r}", key=where)
-    if any(field in fields for field in _ROOT_INDEX_FIELDS):
-        shown = f"base-uri {fields.get('base-uri')}"
-        reason = "repositories given by base-uri (root index) are not supported by moss yet"
-        return ProfileRepository(name, shown, priority, reason)
-    uri = fields.get("uri")
-    if not isinstance(uri, str):
-        raise ProfileError(f"repository {name} needs a uri", key=where)
-    return ProfileRepository(name, uri, priority)
+    try:
+        root_index = root_index_from_fields(fields)
+    except RepositoryError as err:
+        raise ProfileError(f"repository {name}: {err}", key=where) from None
+    source = "uri" if root_index is None else "base-uri"
+    uri = fields.get(source)
+    if not isinstance(uri, str) or ("uri" in fields and "base-uri" in fields):
+        raise ProfileError(f"repository {name} needs a uri or a base-uri", key=where)
+    return ProfileRepository(name, uri, priority, root_index)
 
 
 def _profile(name: str, repos: Any, packages: Any, where: str) -> Profile:
@@ -148,7 +175,13 @@ def _read_kdl(path: Path) -> list[Profile]:
 
 def _to_kdl(profile: Profile) -> kdl.Node:
     repositories = [
-        kdl.Node(r.name, children=[kdl.Node("uri", [r.uri]), kdl.Node("priority", [r.priority])])
+        kdl.Node(
+            r.name,
+            children=[
+                *source_nodes(r.as_moss_repository()),
+                kdl.Node("priority", [r.priority]),
+            ],
+        )
         for r in profile.repositories
     ]
     children = [kdl.Node("repositories", children=repositories)]

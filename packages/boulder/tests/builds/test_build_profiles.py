@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 
 from boulder.build import BuildOptions, build
-from boulder.build.roots import refresh_profile, root_packages
+from boulder.build.roots import root_packages
 from boulder.cli import main
 from boulder.errors import BuildError, ProfileError
 from boulder.macros.load import MacroSet
 from boulder.profiles import Profile, ProfileRepository, ProfileStore, parse_repository_spec
 from boulder.recipe.load import load_recipe
+from moss_core.repository import RootIndex
 
 EXAMPLES = Path(__file__).resolve().parents[4] / "examples"
 CORPUS = Path(__file__).resolve().parents[5] / "shared" / "corpus"
@@ -89,20 +90,34 @@ def test_kdl_beats_yaml_and_upstream_profiles_load(tmp_path: Path) -> None:
     assert loaded["q"] == Profile("q", (), ("a",))
 
 
-def test_upstream_default_profile_is_listed_but_not_usable(tmp_path: Path) -> None:
+def test_upstream_default_profile_reads_its_root_index_repository(tmp_path: Path) -> None:
     shipped = CORPUS / "os-tools-data/boulder/data"
     if not (shipped / "profile.d").is_dir():
         pytest.skip(f"upstream's shipped profiles are not at {shipped}")
     profile = ProfileStore(tmp_path, system_dir=shipped).get("default-x86_64")
     (repo,) = profile.repositories
-    assert (repo.name, repo.uri, repo.priority) == (
-        "volatile",
-        "base-uri https://cdn.aerynos.dev/",
-        0,
+    assert (repo.name, repo.uri, repo.priority) == ("volatile", "https://cdn.aerynos.dev/", 0)
+    assert repo.root_index == RootIndex("stream/volatile", "main", "x86_64")
+    assert repo.describe() == (
+        "(base-uri=https://cdn.aerynos.dev/, channel=main, version=stream/volatile, arch=x86_64)"
     )
-    assert repo.unusable is not None and "base-uri" in repo.unusable
-    with pytest.raises(ProfileError, match="repository volatile: repositories given by base-uri"):
-        refresh_profile(profile, tmp_path / "moss")
+    ProfileStore(tmp_path / "config").save(profile)
+    assert ProfileStore(tmp_path / "config").load()[profile.id] == profile
+
+
+def test_repository_specs_take_a_uri_or_a_root_index() -> None:
+    plain = parse_repository_spec("name=local,uri=file:///srv/stone.index,priority=3")
+    assert (plain.uri, plain.priority, plain.root_index) == ("file:///srv/stone.index", 3, None)
+    rooted = parse_repository_spec("name=cdn,base-uri=https://cdn.example.org/,version=tag/v1")
+    assert rooted.root_index == RootIndex("tag/v1")
+    for bad, problem in [
+        ("name=x,uri=a,base-uri=b,version=tag/v1", "needs a uri or a base-uri"),
+        ("name=x,base-uri=https://h/", "needs a version"),
+        ("name=x,uri=file:///i,version=tag/v1", "only for a repository given by base-uri"),
+        ("name=x,url=file:///i", "expected name="),
+    ]:
+        with pytest.raises(ProfileError, match=problem):
+            parse_repository_spec(bad)
 
 
 def test_root_packages(write_recipe: Callable[[str], Path], macros: MacroSet) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from moss_core import kdl
 from moss_core.errors import MossError
-from moss_core.repository import Repository, RepositoryError
+from moss_core.repository import Repository, RepositoryError, root_index_from_fields, source_nodes
 from stone import Provider
 
 
@@ -70,10 +70,15 @@ def load_model(path: Path) -> SystemModel:
 
 def _repository(node: kdl.Node, where: str) -> Repository:
     fields = {child.name: (child.args[0] if child.args else None) for child in node.children}
-    uri = fields.get("uri")
     priority = fields.get("priority")
+    try:
+        root_index = root_index_from_fields(fields)
+    except RepositoryError as err:
+        raise ModelError(f"{where}: repository {node.name}: {err}") from None
+    source = "uri" if root_index is None else "base-uri"
+    uri = fields.get(source)
     if not isinstance(uri, str):
-        raise ModelError(f"{where}: repository {node.name} needs a uri")
+        raise ModelError(f"{where}: repository {node.name} needs a uri or a base-uri")
     if not isinstance(priority, int) or isinstance(priority, bool):
         raise ModelError(f"{where}: repository {node.name} needs a whole-number priority")
     description = fields.get("description")
@@ -84,6 +89,7 @@ def _repository(node: kdl.Node, where: str) -> Repository:
             priority=priority,
             description=description if isinstance(description, str) else "",
             active=fields.get("enabled", True) is not False,
+            root_index=root_index,
         )
     except RepositoryError as err:
         raise ModelError(f"{where}: {err}") from None
@@ -117,7 +123,7 @@ def render(
                     repo.id,
                     children=[
                         kdl.Node("description", [repo.description]),
-                        kdl.Node("uri", [repo.uri]),
+                        *source_nodes(repo),
                         kdl.Node("priority", [repo.priority]),
                         *([] if repo.active else [kdl.Node("enabled", [False])]),
                     ],

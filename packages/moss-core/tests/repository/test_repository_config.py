@@ -209,7 +209,7 @@ def test_unparsable_files_and_bad_entries_are_reported(installation: Installatio
         "'ftp': ftp://example.org/stone.index: not a repository URI",
         "'twovalues': uri takes exactly one value; repository ignored",
         "'inline': fields must be child nodes; ignored",
-        "'rootindex': root-index repositories (base-uri) are not supported yet; ignored",
+        "'rootindex': version 'stream' must be stream/NAME, tag/NAME or history/NAME",
     ]
     for warning, fragment in zip(warnings[1:11], expected_fragments, strict=True):
         assert fragment in warning, warning

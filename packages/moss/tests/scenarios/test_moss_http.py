@@ -129,3 +129,28 @@ def test_broken_download_changes_nothing(
     assert "app" in result.err and app.name in result.err
     assert not (root / "usr/.stateID").exists()
     assert moss("state", "list", "--json").out.strip() == "[]"
+
+
+def test_a_root_index_repository_over_http(root: Path, moss: MossRun, tmp_path: Path) -> None:
+    cdn = tmp_path / "cdn"
+    snapshot = cdn / "main" / "history" / "h1" / "x86_64"
+    snapshot.mkdir(parents=True)
+    make_stone(snapshot, "tool", {"bin/tool": b"tool 1"})
+    build_index(snapshot)
+    root_index = {
+        "formats": {"v0": {}},
+        "streams": {"unstable": {"format": "v0", "history": "h1"}},
+        "tags": {},
+        "history": {"h1": {"format": "v0"}},
+    }
+    (cdn / "main" / "moss-root-index.json").write_text(json.dumps(root_index))
+    for server in serving(cdn):
+        base = server.url("")
+        bad = moss("repo", "add", "cdn", base, "--root-index", "channel=main")
+        assert bad.code == 1 and "needs a version" in bad.err, bad
+        added = moss("repo", "add", "cdn", base, "--root-index", "version=stream/unstable")
+        assert added.code == 0 and "cdn added (1 packages)" in added.out, added
+        listed = moss("repo", "list").out
+        assert f"(base-uri={base}, channel=main, version=stream/unstable, arch=x86_64)" in listed
+        assert moss("-y", "install", "tool").code == 0
+    assert (root / "usr/bin/tool").read_bytes() == b"tool 1"

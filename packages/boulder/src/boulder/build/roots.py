@@ -21,7 +21,6 @@ from moss_core.repository import (
     RepositoryConfig,
     refresh,
     repo_state_dir,
-    sanitise_name,
 )
 
 # What every build root holds (spec §3.4), before the recipe's own needs.
@@ -67,15 +66,9 @@ def root_packages(
 
 
 def _repositories(profile: Profile) -> list[Repository]:
-    for r in profile.repositories:
-        if r.unusable is not None:
-            raise ProfileError(f"profile {profile.id}: repository {r.name}: {r.unusable}")
     try:
-        return [
-            Repository(id=sanitise_name(r.name), uri=r.uri, priority=r.priority)
-            for r in profile.repositories
-        ]
-    except MossError as err:
+        return [r.as_moss_repository() for r in profile.repositories]
+    except ProfileError as err:
         raise ProfileError(f"profile {profile.id}: {err}") from err
 
 

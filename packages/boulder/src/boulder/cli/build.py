@@ -161,8 +161,7 @@ def profile_list(ctx: click.Context) -> None:
         if found.is_host:
             click.echo(" - the host's /usr, read-only (built in)")
         for repo in sorted(found.repositories, key=lambda r: (-r.priority, r.name)):
-            note = "" if repo.unusable is None else f" (not usable: {repo.unusable})"
-            click.echo(f" - {repo.name} = {repo.uri} [{repo.priority}]{note}")
+            click.echo(f" - {repo.name} = {repo.describe()} [{repo.priority}]")
 
 
 def _refresh(ctx: click.Context, found: Profile) -> None:

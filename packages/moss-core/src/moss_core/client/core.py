@@ -124,7 +124,9 @@ class Client:
             if model is None:
                 self._repositories = repository.open_sources(self.installation)
             else:
-                self._repositories = _open_model_sources(self.installation, model.repositories)
+                self._repositories = repository.open_repositories(
+                    self.installation, model.repositories
+                )
         return self._repositories
 
     def _close_sources(self) -> None:
@@ -539,26 +541,6 @@ class Client:
 
     def recover(self) -> None:
         apply.recover(self.installation, self.state_db, self.reporter)
-
-
-def _open_model_sources(
-    installation: Installation, repositories: Sequence[repository.Repository]
-) -> list[repository.RepositorySource]:
-    """Sources for a model's repositories, refreshing any never fetched."""
-    sources: list[repository.RepositorySource] = []
-    try:
-        for repo in sorted(repositories, key=lambda r: (-r.priority, r.id)):
-            if not repo.active:
-                continue
-            db_path = repository.repo_state_dir(installation, repo) / repository.DB_NAME
-            if not db_path.exists():
-                repository.refresh(installation, repo)
-            sources.append(repository.RepositorySource(repo, MetaDb.open(db_path), repo.uri))
-    except BaseException:
-        for source in sources:
-            source.close()
-        raise
-    return sources
 
 
 def _describe_conflicts(error: vfs.VfsConflictError, metas: Mapping[str, Meta]) -> str:

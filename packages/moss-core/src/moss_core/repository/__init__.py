@@ -4,22 +4,27 @@
 `build_index` makes an index of a directory of packages (`moss index`), `refresh` loads a
 repository's index into `.moss/repo/<k>/db`, `open_sources` gives the registry a
 `RepositorySource` per active repository, and `fetch_package` downloads a package, checked.
-`file://`, `http://` and `https://` repositories are supported.
+`file://`, `http://` and `https://` repositories are supported, given by the URI of their
+`stone.index` or by a base URI and a version looked up in its root index (`root_index`).
 """
 
 from moss_core.repository._model import (
     Repository,
     RepositoryError,
+    RootIndex,
     normalise_uri,
+    root_index_from_fields,
     sanitise_name,
     to_uri,
 )
-from moss_core.repository.config import RepositoryConfig
+from moss_core.repository.config import RepositoryConfig, source_nodes
 from moss_core.repository.index import INDEX_NAME, build_index
 from moss_core.repository.source import (
     DB_NAME,
     RepositorySource,
     fetch_package,
+    open_repositories,
+    open_source,
     open_sources,
     refresh,
     repo_state_dir,
@@ -32,12 +37,17 @@ __all__ = [
     "RepositoryConfig",
     "RepositoryError",
     "RepositorySource",
+    "RootIndex",
     "build_index",
     "fetch_package",
     "normalise_uri",
+    "open_repositories",
+    "open_source",
     "open_sources",
     "refresh",
     "repo_state_dir",
+    "root_index_from_fields",
     "sanitise_name",
+    "source_nodes",
     "to_uri",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -89,16 +90,84 @@ def _remove_dot_segments(path: str) -> str:
     return "/".join(kept) if kept and kept[0] == "" else "/" + "/".join(kept)
 
 
+# A channel, and the part after a version's scope: safe in a URL path as they are.
+_IDENTIFIER = re.compile("[A-Za-z0-9][A-Za-z0-9-]*")
+_ARCH = re.compile("[A-Za-z0-9][A-Za-z0-9_-]*")
+VERSION_SCOPES = ("stream", "tag", "history")
+ROOT_INDEX_NAME = "moss-root-index.json"
+DEFAULT_CHANNEL = "main"
+DEFAULT_ARCH = "x86_64"
+
+
+def is_identifier(text: str) -> bool:
+    """Upstream's URL-safe identifier: a letter or digit, then letters, digits and `-`."""
+    return _IDENTIFIER.fullmatch(text) is not None
+
+
+@dataclass(frozen=True)
+class RootIndex:
+    """Which index of a root-index repository to follow: `version` is `stream/<name>` (moves
+    as the stream is published), `tag/<name>` or `history/<name>` (one snapshot), looked up in
+    `<base>/<channel>/moss-root-index.json`; the index is that snapshot's `<arch>` one."""
+
+    version: str
+    channel: str = DEFAULT_CHANNEL
+    arch: str = DEFAULT_ARCH
+
+    def __post_init__(self) -> None:
+        scope, _, name = self.version.partition("/")
+        if scope not in VERSION_SCOPES or not is_identifier(name):
+            raise RepositoryError(
+                f"version {self.version!r} must be stream/NAME, tag/NAME or history/NAME"
+                " (NAME: letters, digits and '-', not starting with '-')"
+            )
+        if not is_identifier(self.channel):
+            raise RepositoryError(f"channel {self.channel!r} must be letters, digits and '-'")
+        if _ARCH.fullmatch(self.arch) is None:
+            raise RepositoryError(f"arch {self.arch!r} must be letters, digits, '_' and '-'")
+
+    @property
+    def scope(self) -> str:
+        return self.version.partition("/")[0]
+
+    @property
+    def name(self) -> str:
+        return self.version.partition("/")[2]
+
+
+def root_index_from_fields(fields: Mapping[str, object]) -> RootIndex | None:
+    """The `channel`/`version`/`arch` of a definition that has a `base-uri`, else None."""
+    if "base-uri" not in fields:
+        for name in ("channel", "version", "arch"):
+            if name in fields:
+                raise RepositoryError(f"{name} is only for a repository given by base-uri")
+        return None
+    values = {}
+    for name, default in (("version", None), ("channel", DEFAULT_CHANNEL), ("arch", DEFAULT_ARCH)):
+        value = fields.get(name, default)
+        if value is None:
+            raise RepositoryError("a repository given by base-uri needs a version")
+        if not isinstance(value, str):
+            raise RepositoryError(f"{name} must be a string, not {value!r}")
+        values[name] = value
+    return RootIndex(values["version"], values["channel"], values["arch"])
+
+
 @dataclass(frozen=True)
 class Repository:
     """One configured repository. `uri` is normalised on creation (see `normalise_uri`); an
-    absolute path is taken for a local index and becomes a `file://` URI (see `to_uri`)."""
+    absolute path is taken for a local index and becomes a `file://` URI (see `to_uri`).
+
+    With `root_index`, `uri` is the repository's base URI (upstream's `base-uri`) and the index
+    is found through the root index there (see `RootIndex`); otherwise `uri` is the index.
+    """
 
     id: str
     uri: str
     priority: int
     description: str = ""
     active: bool = True
+    root_index: RootIndex | None = None
 
     def __post_init__(self) -> None:
         if not self.id:
@@ -115,8 +184,37 @@ class Repository:
         object.__setattr__(self, "uri", to_uri(self.uri))
 
     def key(self) -> str:
-        """The name of its `.moss/repo/` directory: xxh3-64 of `moss-<uri>`, hex, not padded."""
-        return format(xxhash.xxh3_64_intdigest(f"moss-{self.uri}".encode()), "x")
+        """The name of its `.moss/repo/` directory: xxh3-64 of `moss-<uri>` (with a root index,
+        `moss-<base-uri>-<channel>-<version>-<arch>`), hex, not padded."""
+        text = f"moss-{self.uri}"
+        if self.root_index is not None:
+            root = self.root_index
+            text += f"-{root.channel}-{root.version}-{root.arch}"
+        return format(xxhash.xxh3_64_intdigest(text.encode()), "x")
+
+    def root_index_uri(self) -> str:
+        """Where the root index of a root-index repository is."""
+        assert self.root_index is not None
+        return f"{self._base()}{self.root_index.channel}/{ROOT_INDEX_NAME}"
+
+    def history_index_uri(self, history: str) -> str:
+        """The `stone.index` of one snapshot (`history`) of a root-index repository."""
+        assert self.root_index is not None
+        root = self.root_index
+        return f"{self._base()}{root.channel}/history/{history}/{root.arch}/stone.index"
+
+    def _base(self) -> str:
+        return self.uri if self.uri.endswith("/") else f"{self.uri}/"
+
+    def describe(self) -> str:
+        """Where it is, as `moss repo list` shows it."""
+        if self.root_index is None:
+            return self.uri
+        root = self.root_index
+        return (
+            f"(base-uri={self.uri}, channel={root.channel}, version={root.version},"
+            f" arch={root.arch})"
+        )
 
 
 def writable_id(repo_id: str) -> str:

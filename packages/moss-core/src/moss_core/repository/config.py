@@ -25,14 +25,14 @@ from moss_core.installation import Installation
 from moss_core.repository._model import (
     Repository,
     RepositoryError,
+    root_index_from_fields,
     sanitise_name,
     writable_id,
 )
 
 TREES = ("usr/share/moss", "etc/moss")
 WRITE_DIR = "etc/moss/repo.d"
-_FIELDS = ("description", "uri", "priority", "active")
-_ROOT_INDEX_FIELDS = ("base-uri", "version", "channel", "arch")
+_FIELDS = ("description", "uri", "base-uri", "channel", "version", "arch", "priority", "active")
 
 
 @dataclass(frozen=True)
@@ -223,10 +223,6 @@ class RepositoryConfig:
     def _repository(
         self, repo_id: str, fields: Mapping[str, object], where: str
     ) -> Repository | None:
-        if any(name in fields for name in _ROOT_INDEX_FIELDS):
-            problem = "root-index repositories (base-uri) are not supported yet"
-            self.warnings.append(f"{where}: {problem}; ignored")
-            return None
         for name in fields:
             if name not in _FIELDS:
                 self.warnings.append(f"{where}: unknown field {name!r} ignored")
@@ -256,10 +252,14 @@ class RepositoryConfig:
 
 
 def _from_fields(repo_id: str, fields: Mapping[str, object]) -> Repository:
-    uri, priority = fields.get("uri"), fields.get("priority")
+    root_index = root_index_from_fields(fields)
+    source = "uri" if root_index is None else "base-uri"
+    if "uri" in fields and "base-uri" in fields:
+        raise RepositoryError("uri and base-uri are two ways to give a repository: keep one")
+    uri, priority = fields.get(source), fields.get("priority")
     description, active = fields.get("description", ""), fields.get("active", True)
     if not isinstance(uri, str):
-        raise RepositoryError("uri is required and must be a string")
+        raise RepositoryError(f"{source} is required and must be a string")
     if priority is None:
         raise RepositoryError("priority is required")
     if not isinstance(priority, int) or isinstance(priority, bool):
@@ -268,7 +268,7 @@ def _from_fields(repo_id: str, fields: Mapping[str, object]) -> Repository:
         raise RepositoryError("description must be a string")
     if not isinstance(active, bool):
         raise RepositoryError(f"active must be true or false, not {active!r}")
-    return Repository(repo_id, uri, priority, description, active)
+    return Repository(repo_id, uri, priority, description, active, root_index)
 
 
 def _pick(directory: Path, stem: str) -> Path | None:
@@ -284,8 +284,21 @@ def _to_kdl(repo: Repository) -> kdl.Node:
         repo.id,
         children=[
             kdl.Node("description", [repo.description]),
-            kdl.Node("uri", [repo.uri]),
+            *source_nodes(repo),
             kdl.Node("priority", [repo.priority]),
             kdl.Node("active", [repo.active]),
         ],
     )
+
+
+def source_nodes(repo: Repository) -> list[kdl.Node]:
+    """Where the repository is, as KDL child nodes: `uri`, or `base-uri` and its version."""
+    root = repo.root_index
+    if root is None:
+        return [kdl.Node("uri", [repo.uri])]
+    return [
+        kdl.Node("base-uri", [repo.uri]),
+        kdl.Node("channel", [root.channel]),
+        kdl.Node("version", [root.version]),
+        kdl.Node("arch", [root.arch]),
+    ]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
 from moss_core.db import MetaDb
+from moss_core.fs import write_atomically
 from moss_core.installation import Installation
 from moss_core.registry import Package, release_order
 from moss_core.repository._model import Repository, RepositoryError, is_sha256
@@ -15,10 +16,13 @@ from moss_core.repository._transport import fetch_index
 from moss_core.repository.config import RepositoryConfig
 from moss_core.repository.http import Validators
 from moss_core.repository.index import INDEX_NAME
+from moss_core.repository.root_index import resolve_index_uri
 from stone import FileType, Meta, Provider, StoneError, StoneReader
 
 DB_NAME = "db"
 VALIDATORS_NAME = "index.json"
+# For a root-index repository: the URI of the index its DB was loaded from.
+INDEX_URI_NAME = "index-uri"
 
 
 class RepositorySource:
@@ -104,11 +108,12 @@ def refresh(installation: Installation, repo: Repository) -> int:
     part = directory / f"{INDEX_NAME}.part"
     db_path = directory / DB_NAME
     validators_path = directory / VALIDATORS_NAME
-    held = index.exists() and db_path.exists()
+    index_uri = resolve_index_uri(repo)
+    held = index.exists() and db_path.exists() and _held_index_uri(directory, repo) == index_uri
     previous = Validators.load(validators_path) if held else None
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        validators = fetch_index(repo.uri, part, previous)
+        validators = fetch_index(index_uri, part, previous)
     except OSError as err:
         part.unlink(missing_ok=True)
         raise RepositoryError(f"{err.filename or directory}: {err.strerror}") from None
@@ -119,16 +124,35 @@ def refresh(installation: Installation, repo: Repository) -> int:
         with MetaDb.open(db_path) as db:
             return len(db.ids())
     try:
-        packages = _read_index(part, repo.uri)
+        packages = _read_index(part, index_uri)
         with MetaDb.open(db_path) as db:
             db.replace_all(packages)
         os.replace(part, index)
+        if repo.root_index is not None:
+            write_atomically(directory / INDEX_URI_NAME, f"{index_uri}\n")
         validators.save(validators_path)
     except OSError as err:
         raise RepositoryError(f"{err.filename or directory}: {err.strerror}") from None
     finally:
         part.unlink(missing_ok=True)
     return len(packages)
+
+
+def index_uri_of(installation: Installation, repo: Repository) -> str | None:
+    """The URI of the index the repository's DB holds; None if it was never refreshed."""
+    directory = repo_state_dir(installation, repo)
+    if not (directory / DB_NAME).exists():
+        return None
+    return _held_index_uri(directory, repo)
+
+
+def _held_index_uri(directory: Path, repo: Repository) -> str | None:
+    if repo.root_index is None:
+        return repo.uri
+    try:
+        return (directory / INDEX_URI_NAME).read_text(encoding="utf-8").strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def _read_index(path: Path, uri: str) -> list[tuple[str, Meta]]:
@@ -148,24 +172,38 @@ def _read_index(path: Path, uri: str) -> list[tuple[str, Meta]]:
     return packages
 
 
+def open_source(installation: Installation, repo: Repository) -> RepositorySource:
+    """The repository's packages, refreshed first if they never were."""
+    index_uri = index_uri_of(installation, repo)
+    if index_uri is None:
+        refresh(installation, repo)
+        index_uri = index_uri_of(installation, repo)
+        assert index_uri is not None
+    db_path = repo_state_dir(installation, repo) / DB_NAME
+    return RepositorySource(repo, MetaDb.open(db_path), index_uri)
+
+
 def open_sources(
     installation: Installation, *, config: RepositoryConfig | None = None
 ) -> list[RepositorySource]:
-    """A source per active repository, refreshing those that were never refreshed.
+    """A source per active configured repository (see `open_repositories`).
 
-    Pass `config` to reuse one already loaded (and its warnings already shown). The caller
-    closes the sources.
+    Pass `config` to reuse one already loaded (and its warnings already shown).
     """
     config = config if config is not None else RepositoryConfig.load(installation)
+    return open_repositories(installation, config.repositories())
+
+
+def open_repositories(
+    installation: Installation, repositories: Iterable[Repository]
+) -> list[RepositorySource]:
+    """A source per active repository, highest priority first, refreshing those that were
+    never refreshed. The caller closes the sources."""
     sources: list[RepositorySource] = []
     try:
-        for repo in config.repositories():
-            if not repo.active:
-                continue
-            db_path = repo_state_dir(installation, repo) / DB_NAME
-            if not db_path.exists():
-                refresh(installation, repo)
-            sources.append(RepositorySource(repo, MetaDb.open(db_path), repo.uri))
+        for repo in sorted(repositories, key=lambda r: (-r.priority, r.id)):
+            if repo.active:
+                sources.append(open_source(installation, repo))
     except BaseException:
         for source in sources:
             source.close()

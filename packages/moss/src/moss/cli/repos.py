@@ -10,6 +10,7 @@ from moss.cli.base import emit_json, fail, main, session, user_errors
 
 if TYPE_CHECKING:
     from moss_core.client import Client
+    from moss_core.repository import RootIndex
 
 
 @main.group()
@@ -22,16 +23,29 @@ def repo() -> None:
 @click.argument("uri")
 @click.option("-c", "--comment", default="", help="A description.")
 @click.option("-p", "--priority", default=0, type=click.IntRange(min=0), show_default=True)
+@click.option(
+    "--root-index",
+    metavar="KEY=VALUE[,KEY=VALUE]",
+    help="URI is a base URI with a root index: version=stream/NAME|tag/NAME|history/NAME"
+    " (required), channel= (default main), arch= (default x86_64).",
+)
 @click.pass_context
 @user_errors
-def repo_add(ctx: click.Context, name: str, uri: str, comment: str, priority: int) -> None:
-    """Add repository NAME at URI (a stone.index) and refresh it."""
+def repo_add(
+    ctx: click.Context, name: str, uri: str, comment: str, priority: int, root_index: str | None
+) -> None:
+    """Add repository NAME at URI (a stone.index, or with --root-index a base URI) and refresh
+    it."""
     from moss_core.repository import Repository, RepositoryConfig, refresh, sanitise_name
 
     with session(ctx, write=True) as client:
         _refuse_with_model(client, "add")
         repository = Repository(
-            id=sanitise_name(name), uri=uri, priority=priority, description=comment
+            id=sanitise_name(name),
+            uri=uri,
+            priority=priority,
+            description=comment,
+            root_index=None if root_index is None else _root_index(root_index),
         )
         config = RepositoryConfig.load(client.installation)
         config.add(repository)
@@ -58,6 +72,15 @@ def repo_list(ctx: click.Context, as_json: bool) -> None:
                 {
                     "id": r.id,
                     "uri": r.uri,
+                    **(
+                        {}
+                        if r.root_index is None
+                        else {
+                            "channel": r.root_index.channel,
+                            "version": r.root_index.version,
+                            "arch": r.root_index.arch,
+                        }
+                    ),
                     "priority": r.priority,
                     "active": r.active,
                     "description": r.description,
@@ -70,7 +93,24 @@ def repo_list(ctx: click.Context, as_json: bool) -> None:
         click.echo("No repositories have been configured yet")
     for r in repositories:
         state = "" if r.active else " (disabled)"
-        click.echo(f" - {r.id} = {r.uri} [{r.priority}]{state}")
+        click.echo(f" - {r.id} = {r.describe()} [{r.priority}]{state}")
+
+
+def _root_index(text: str) -> RootIndex:
+    """`--root-index version=stream/unstable,channel=main`, as upstream's moss takes it."""
+    from moss_core.repository import RepositoryError, root_index_from_fields
+
+    fields: dict[str, object] = {"base-uri": ""}
+    for pair in text.split(","):
+        key, equals, value = pair.partition("=")
+        if not equals or key not in ("version", "channel", "arch") or key in fields:
+            raise RepositoryError(
+                f"--root-index {text!r}: expected version=…[,channel=…][,arch=…], each once"
+            )
+        fields[key] = value
+    root_index = root_index_from_fields(fields)
+    assert root_index is not None
+    return root_index
 
 
 @repo.command(name="remove")
