@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 
 from boulder.errors import RecipeError
-from boulder.recipe.control import parse_kdl
 from boulder.recipe.load import load_recipe
 
 RECIPE = """\
@@ -22,16 +21,34 @@ profiles:
 """
 
 
-def test_parse_kdl_subset(tmp_path: Path) -> None:
-    nodes = parse_kdl(
-        'override { check ""; /-setup "x" }\n// note\nappend {\n  builddeps { "binary(b)"; c }\n}\n'
-        'prepend { build r"raw \\n" /* c */ }\n',
-        tmp_path / "control.kdl",
+def test_control_file_reads_all_of_kdl(write_recipe: Callable[[str], Path]) -> None:
+    path = write_recipe(RECIPE)
+    (path.parent / "control.kdl").write_text(
+        'override { check ""; /-setup "x" }\n// note\nappend {\n  builddeps { "binary(b)"; c }\n'
+        '  setup """\n    one\n      two\n    """\n}\n'
+        'prepend { (script)build #"raw \\n"# /* c */ }\n'
     )
-    assert [n.name for n in nodes] == ["override", "append", "prepend"]
-    assert [(c.name, c.args) for c in nodes[0].children] == [("check", [""])]
-    assert [c.name for c in nodes[1].children[0].children] == ["binary(b)", "c"]
-    assert nodes[2].children[0].args == ["raw \\n"]
+    recipe = load_recipe(path).recipe
+    assert recipe.check == ""
+    assert recipe.builddeps == ("a", "binary(b)", "c")
+    assert recipe.setup == "s\none\n  two"
+    profile = recipe.profile_for("emul32/x86_64")
+    assert profile is not None
+
+
+def test_control_file_errors_name_the_file_and_line(write_recipe: Callable[[str], Path]) -> None:
+    path = write_recipe(RECIPE)
+    control = path.parent / "control.kdl"
+    control.write_text("append {\n  setup 12\n}\n")
+    with pytest.raises(
+        RecipeError, match=r"control.kdl:2: append setup: expected a string, got 12$"
+    ):
+        load_recipe(path)
+    control.write_text('append {\n  setup "open\n}\n')
+    with pytest.raises(
+        RecipeError, match=r"control.kdl:2: cannot read control file: newline inside"
+    ):
+        load_recipe(path)
 
 
 def test_control_file_is_applied(write_recipe: Callable[[str], Path]) -> None:
