@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -11,13 +12,14 @@ from pathlib import Path
 import pytest
 
 from boulder.build import BuildOptions, build
-from boulder.build.roots import root_packages
+from boulder.build.roots import refresh_profile, root_packages
 from boulder.cli import main
 from boulder.errors import BuildError, ProfileError
 from boulder.macros.load import MacroSet
 from boulder.profiles import Profile, ProfileRepository, ProfileStore, parse_repository_spec
 from boulder.recipe.load import load_recipe
-from moss_core.repository import RootIndex
+from moss_core.repository import RootIndex, build_index
+from stone import Meta, scan_tree, write_binary
 
 EXAMPLES = Path(__file__).resolve().parents[4] / "examples"
 CORPUS = Path(__file__).resolve().parents[5] / "shared" / "corpus"
@@ -118,6 +120,28 @@ def test_repository_specs_take_a_uri_or_a_root_index() -> None:
     ]:
         with pytest.raises(ProfileError, match=problem):
             parse_repository_spec(bad)
+
+
+def test_a_root_index_repository_is_refreshed_through_its_root_index(tmp_path: Path) -> None:
+    snapshot = tmp_path / "cdn" / "main" / "history" / "h1" / "x86_64"
+    (tmp_path / "tree/usr/bin").mkdir(parents=True)
+    (tmp_path / "tree/usr/bin/tool").write_text("tool\n")
+    scanned = scan_tree(tmp_path / "tree/usr")
+    meta = Meta("tool", "1", 1, architecture="x86_64", summary="s", description="d")
+    snapshot.mkdir(parents=True)
+    with open(snapshot / meta.filename, "wb") as out:
+        write_binary(out, meta, scanned.layout, scanned.blobs)
+    build_index(snapshot)
+    root_index = {
+        "formats": {"v0": {}},
+        "streams": {"volatile": {"format": "v0", "history": "h1"}},
+        "tags": {},
+        "history": {"h1": {"format": "v0"}},
+    }
+    (tmp_path / "cdn/main/moss-root-index.json").write_text(json.dumps(root_index))
+    spec = f"name=volatile,base-uri={(tmp_path / 'cdn').as_uri()},version=stream/volatile"
+    profile = Profile("cdn", (parse_repository_spec(spec),))
+    assert refresh_profile(profile, tmp_path / "moss") == [("volatile", 1)]
 
 
 def test_root_packages(write_recipe: Callable[[str], Path], macros: MacroSet) -> None:
