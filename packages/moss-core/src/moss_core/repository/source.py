@@ -101,7 +101,9 @@ def refresh(installation: Installation, repo: Repository) -> int:
     Over HTTP the request is conditional on the validators (`ETag`, `Last-Modified`) of the
     index held, saved in `index.json` beside it: an unchanged index costs one round trip and
     leaves the index and DB as they are. They are saved last, so they never describe an index
-    newer than the DB.
+    newer than the DB. A root-index repository's index is first looked up in its root index
+    (`root_index.resolve_index_uri`); the URI found is kept in `index-uri`, and an index held
+    from another URI is fetched again in full.
     """
     directory = repo_state_dir(installation, repo)
     index = directory / INDEX_NAME
