@@ -68,8 +68,13 @@ def test_what_cannot_be_followed_is_an_error_naming_the_root_index(
 
 
 def test_a_format_too_new_names_the_version_to_upgrade_through() -> None:
-    with pytest.raises(RepositoryError, match=r"; upgrade through tag/bridge first$"):
+    with pytest.raises(
+        RepositoryError, match=r"; upgrade through tag/bridge \(snapshot h1\) first$"
+    ):
         snapshot_of(DOCUMENT, RootIndex("history/h3"), URI)
+    circular = {**DOCUMENT, "formats": {"v0": {"upgrade_via": "history/h3"}}}
+    with pytest.raises(RepositoryError, match=r"does not read \(it reads legacy, v0\)$"):
+        snapshot_of(circular, RootIndex("history/h3"), URI)
     with pytest.raises(RepositoryError, match="not a root index: no 'streams' object"):
         snapshot_of({"history": {}}, RootIndex("stream/x"), URI)
     with pytest.raises(RepositoryError, match="not a root index: no 'history' object"):
@@ -160,16 +165,30 @@ _json = st.recursive(
     max_leaves=12,
 )
 _names = st.sampled_from(["a", "h1", "../x", "", "b-2"])
+_versions = st.sampled_from(["stream/a", "tag/b-2", "history/h1", "history/a", "nope"])
 _tables = st.dictionaries(
-    _names, st.fixed_dictionaries({}, optional={"history": _names | _json, "format": _json})
+    _names,
+    st.fixed_dictionaries(
+        {}, optional={"history": _names | _json, "format": st.sampled_from(["v0", "v9"]) | _json}
+    ),
 )
 
 
 @settings(max_examples=300)
 @given(
-    st.fixed_dictionaries({}, optional={"streams": _tables, "tags": _tables, "history": _tables})
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "streams": _tables,
+            "tags": _tables,
+            "history": _tables,
+            "formats": st.fixed_dictionaries(
+                {"v0": st.fixed_dictionaries({"upgrade_via": _versions | _json})}
+            ),
+        },
+    )
     | _json,
-    st.sampled_from(["stream/a", "tag/b-2", "history/h1", "history/a"]),
+    _versions.filter(lambda version: "/" in version),
 )
 def test_any_document_gives_a_safe_snapshot_or_a_repository_error(
     document: object, version: str

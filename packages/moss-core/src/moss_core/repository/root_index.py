@@ -90,8 +90,10 @@ def _upgrade_hint(document: object, uri: str) -> str:
     if not isinstance(via, str):
         return ""
     try:
-        RootIndex(via)
-        _follow(document, via, uri)
+        snapshot = _follow(document, RootIndex(via).version, uri)
     except RepositoryError:
         return ""
-    return f"; upgrade through {via} first"
+    meta = _table(document, "history", uri).get(snapshot)
+    if not isinstance(meta, dict) or meta.get("format") not in READABLE_FORMATS:
+        return ""  # no way through that this moss could take
+    return f"; upgrade through {via} (snapshot {snapshot}) first"
