@@ -1,0 +1,67 @@
+"""The system model file: repositories in either form, packages, and writing it back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from moss_core.model import ModelError, load_model, render
+from moss_core.repository import Repository, RootIndex
+
+MODEL = """\
+repositories {
+    volatile {
+        description "AerynOS volatile stream"
+        base-uri "https://cdn.aerynos.dev/"
+        version "stream/volatile"
+        priority 0
+    }
+    local {
+        uri "file:///srv/repo/stone.index"
+        priority 10
+        enabled #false
+    }
+}
+packages {
+    nano
+}
+"""
+
+
+def test_repositories_by_uri_or_by_root_index_read_and_write_back(tmp_path: Path) -> None:
+    path = tmp_path / "system-model.kdl"
+    path.write_text(MODEL)
+    model = load_model(path)
+    volatile, local = model.repositories
+    assert volatile == Repository(
+        "volatile",
+        "https://cdn.aerynos.dev/",
+        0,
+        "AerynOS volatile stream",
+        root_index=RootIndex("stream/volatile", "main", "x86_64"),
+    )
+    assert (local.uri, local.priority, local.active, local.root_index) == (
+        "file:///srv/repo/stone.index",
+        10,
+        False,
+        None,
+    )
+    path.write_text(render(model.repositories, [("nano", None)]))
+    assert load_model(path).repositories == model.repositories
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ('x { base-uri "https://h/"; priority 1 }', "repository x: a repository given by base-uri"),
+        ('x { uri "file:///i"; version "tag/v1"; priority 1 }', "only for a repository given by"),
+        ("x { priority 1 }", "repository x needs a uri or a base-uri"),
+    ],
+)
+def test_a_bad_repository_names_the_file(tmp_path: Path, body: str, problem: str) -> None:
+    path = tmp_path / "system-model.kdl"
+    path.write_text(f"repositories {{\n    {body}\n}}\n")
+    with pytest.raises(ModelError, match=problem) as caught:
+        load_model(path)
+    assert str(caught.value).startswith(str(path))
