@@ -57,6 +57,10 @@ def test_repositories_by_uri_or_by_root_index_read_and_write_back(tmp_path: Path
         ('x { base-uri "https://h/"; priority 1 }', "repository x: a repository given by base-uri"),
         ('x { uri "file:///i"; version "tag/v1"; priority 1 }', "only for a repository given by"),
         ("x { priority 1 }", "repository x needs a uri or a base-uri"),
+        (
+            'x { uri "file:///i"; base-uri "https://h/"; version "tag/v1"; priority 1 }',
+            "repository x: uri and base-uri are two ways to give a repository",
+        ),
     ],
 )
 def test_a_bad_repository_names_the_file(tmp_path: Path, body: str, problem: str) -> None:

@@ -26,7 +26,7 @@ from moss_core.repository import (
     Repository,
     RepositoryError,
     RootIndex,
-    root_index_from_fields,
+    location_from_fields,
     sanitise_name,
     source_nodes,
 )
@@ -111,12 +111,10 @@ def _repository(name: str, fields: Mapping[str, Any], where: str | None) -> Prof
     if not isinstance(priority, int) or isinstance(priority, bool) or priority < 0:
         raise ProfileError(f"repository {name}: invalid priority {priority!r}", key=where)
     try:
-        root_index = root_index_from_fields(fields)
+        uri, root_index = location_from_fields(fields)
     except RepositoryError as err:
         raise ProfileError(f"repository {name}: {err}", key=where) from None
-    source = "uri" if root_index is None else "base-uri"
-    uri = fields.get(source)
-    if not isinstance(uri, str) or ("uri" in fields and "base-uri" in fields):
+    if not isinstance(uri, str):
         raise ProfileError(f"repository {name} needs a uri or a base-uri", key=where)
     return ProfileRepository(name, uri, priority, root_index)
 

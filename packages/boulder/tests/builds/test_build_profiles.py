@@ -113,7 +113,8 @@ def test_repository_specs_take_a_uri_or_a_root_index() -> None:
     rooted = parse_repository_spec("name=cdn,base-uri=https://cdn.example.org/,version=tag/v1")
     assert rooted.root_index == RootIndex("tag/v1")
     for bad, problem in [
-        ("name=x,uri=a,base-uri=b,version=tag/v1", "needs a uri or a base-uri"),
+        ("name=x,uri=a,base-uri=b,version=tag/v1", "uri and base-uri are two ways"),
+        ("name=x,priority=1", "needs a uri or a base-uri"),
         ("name=x,base-uri=https://h/", "needs a version"),
         ("name=x,uri=file:///i,version=tag/v1", "only for a repository given by base-uri"),
         ("name=x,url=file:///i", "expected name="),

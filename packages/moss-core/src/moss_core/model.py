@@ -16,7 +16,7 @@ from pathlib import Path
 
 from moss_core import kdl
 from moss_core.errors import MossError
-from moss_core.repository import Repository, RepositoryError, root_index_from_fields, source_nodes
+from moss_core.repository import Repository, RepositoryError, location_from_fields, source_nodes
 from stone import Provider
 
 
@@ -72,11 +72,9 @@ def _repository(node: kdl.Node, where: str) -> Repository:
     fields = {child.name: (child.args[0] if child.args else None) for child in node.children}
     priority = fields.get("priority")
     try:
-        root_index = root_index_from_fields(fields)
+        uri, root_index = location_from_fields(fields)
     except RepositoryError as err:
         raise ModelError(f"{where}: repository {node.name}: {err}") from None
-    source = "uri" if root_index is None else "base-uri"
-    uri = fields.get(source)
     if not isinstance(uri, str):
         raise ModelError(f"{where}: repository {node.name} needs a uri or a base-uri")
     if not isinstance(priority, int) or isinstance(priority, bool):

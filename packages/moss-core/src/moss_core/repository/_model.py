@@ -126,6 +126,23 @@ class RootIndex:
         if _ARCH.fullmatch(self.arch) is None:
             raise RepositoryError(f"arch {self.arch!r} must be letters, digits, '_' and '-'")
 
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, object]) -> RootIndex:
+        """From the `version` (required), `channel` and `arch` fields of a definition."""
+        values = {}
+        for name, default in (
+            ("version", None),
+            ("channel", DEFAULT_CHANNEL),
+            ("arch", DEFAULT_ARCH),
+        ):
+            value = fields.get(name, default)
+            if value is None:
+                raise RepositoryError("a repository given by base-uri needs a version")
+            if not isinstance(value, str):
+                raise RepositoryError(f"{name} must be a string, not {value!r}")
+            values[name] = value
+        return cls(values["version"], values["channel"], values["arch"])
+
     @property
     def scope(self) -> str:
         return self.version.partition("/")[0]
@@ -135,22 +152,18 @@ class RootIndex:
         return self.version.partition("/")[2]
 
 
-def root_index_from_fields(fields: Mapping[str, object]) -> RootIndex | None:
-    """The `channel`/`version`/`arch` of a definition that has a `base-uri`, else None."""
+def location_from_fields(fields: Mapping[str, object]) -> tuple[object, RootIndex | None]:
+    """Where a definition (from a configuration file, the system model or a boulder profile)
+    puts its repository: the value of its `uri`, or of its `base-uri` with the root index its
+    other fields describe. The value is None when neither is given; the caller says so."""
     if "base-uri" not in fields:
         for name in ("channel", "version", "arch"):
             if name in fields:
                 raise RepositoryError(f"{name} is only for a repository given by base-uri")
-        return None
-    values = {}
-    for name, default in (("version", None), ("channel", DEFAULT_CHANNEL), ("arch", DEFAULT_ARCH)):
-        value = fields.get(name, default)
-        if value is None:
-            raise RepositoryError("a repository given by base-uri needs a version")
-        if not isinstance(value, str):
-            raise RepositoryError(f"{name} must be a string, not {value!r}")
-        values[name] = value
-    return RootIndex(values["version"], values["channel"], values["arch"])
+        return fields.get("uri"), None
+    if "uri" in fields:
+        raise RepositoryError("uri and base-uri are two ways to give a repository: keep one")
+    return fields["base-uri"], RootIndex.from_fields(fields)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from moss_core.installation import Installation
 from moss_core.repository._model import (
     Repository,
     RepositoryError,
-    root_index_from_fields,
+    location_from_fields,
     sanitise_name,
     writable_id,
 )
@@ -252,13 +252,11 @@ class RepositoryConfig:
 
 
 def _from_fields(repo_id: str, fields: Mapping[str, object]) -> Repository:
-    root_index = root_index_from_fields(fields)
-    source = "uri" if root_index is None else "base-uri"
-    if "uri" in fields and "base-uri" in fields:
-        raise RepositoryError("uri and base-uri are two ways to give a repository: keep one")
-    uri, priority = fields.get(source), fields.get("priority")
+    uri, root_index = location_from_fields(fields)
+    priority = fields.get("priority")
     description, active = fields.get("description", ""), fields.get("active", True)
     if not isinstance(uri, str):
+        source = "uri" if root_index is None else "base-uri"
         raise RepositoryError(f"{source} is required and must be a string")
     if priority is None:
         raise RepositoryError("priority is required")

@@ -98,9 +98,9 @@ def repo_list(ctx: click.Context, as_json: bool) -> None:
 
 def _root_index(text: str) -> RootIndex:
     """`--root-index version=stream/unstable,channel=main`, as upstream's moss takes it."""
-    from moss_core.repository import RepositoryError, root_index_from_fields
+    from moss_core.repository import RepositoryError, RootIndex
 
-    fields: dict[str, object] = {"base-uri": ""}
+    fields: dict[str, object] = {}
     for pair in text.split(","):
         key, equals, value = pair.partition("=")
         if not equals or key not in ("version", "channel", "arch") or key in fields:
@@ -108,9 +108,7 @@ def _root_index(text: str) -> RootIndex:
                 f"--root-index {text!r}: expected version=…[,channel=…][,arch=…], each once"
             )
         fields[key] = value
-    root_index = root_index_from_fields(fields)
-    assert root_index is not None
-    return root_index
+    return RootIndex.from_fields(fields)
 
 
 @repo.command(name="remove")
