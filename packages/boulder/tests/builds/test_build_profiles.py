@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
@@ -10,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from root_index import write_root_index
 
 from boulder.build import BuildOptions, build
 from boulder.build.roots import refresh_profile, root_packages
@@ -133,13 +133,7 @@ def test_a_root_index_repository_is_refreshed_through_its_root_index(tmp_path: P
     with open(snapshot / meta.filename, "wb") as out:
         write_binary(out, meta, scanned.layout, scanned.blobs)
     build_index(snapshot)
-    root_index = {
-        "formats": {"v0": {}},
-        "streams": {"volatile": {"format": "v0", "history": "h1"}},
-        "tags": {},
-        "history": {"h1": {"format": "v0"}},
-    }
-    (tmp_path / "cdn/main/moss-root-index.json").write_text(json.dumps(root_index))
+    write_root_index(tmp_path / "cdn", "volatile", "h1")
     spec = f"name=volatile,base-uri={(tmp_path / 'cdn').as_uri()},version=stream/volatile"
     profile = Profile("cdn", (parse_repository_spec(spec),))
     assert refresh_profile(profile, tmp_path / "moss") == [("volatile", 1)]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 import xxhash
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from root_index import write_root_index
 
 from moss_core.installation import Installation
 from moss_core.repository import (
@@ -101,13 +101,7 @@ def _publish(base: Path, snapshot: str, names: list[str], stream: str = "unstabl
     for name in names:
         make_stone(directory, name)
     build_index(directory)
-    root = {
-        "formats": {"v0": {}},
-        "streams": {stream: {"format": "v0", "history": snapshot}},
-        "tags": {},
-        "history": {snapshot: {"format": "v0"}},
-    }
-    (base / "main" / "moss-root-index.json").write_text(json.dumps(root))
+    write_root_index(base, stream, snapshot)
 
 
 def test_refresh_follows_the_stream_and_packages_come_from_its_snapshot(

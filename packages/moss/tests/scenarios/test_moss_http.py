@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from loopback_http import Fault, LoopbackServer, serving
+from root_index import write_root_index
 
 from moss_core.repository import build_index
 
@@ -137,13 +138,7 @@ def test_a_root_index_repository_over_http(root: Path, moss: MossRun, tmp_path: 
     snapshot.mkdir(parents=True)
     make_stone(snapshot, "tool", {"bin/tool": b"tool 1"})
     build_index(snapshot)
-    root_index = {
-        "formats": {"v0": {}},
-        "streams": {"unstable": {"format": "v0", "history": "h1"}},
-        "tags": {},
-        "history": {"h1": {"format": "v0"}},
-    }
-    (cdn / "main" / "moss-root-index.json").write_text(json.dumps(root_index))
+    write_root_index(cdn, "unstable", "h1")
     for server in serving(cdn):
         base = server.url("")
         bad = moss("repo", "add", "cdn", base, "--root-index", "channel=main")
