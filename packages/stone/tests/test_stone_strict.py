@@ -31,6 +31,8 @@ from stone import (
     UnexpectedFileTypeError,
     UnsafePathError,
     UnsupportedVersionError,
+    is_safe_path,
+    validate_path,
 )
 
 from .corrupt import join, plain, split, with_body, with_plain
@@ -272,6 +274,24 @@ def test_unsafe_layout_paths(pineapple: bytes, target: bytes, problem: str) -> N
     struct.pack_into(">H", record, 18, len(target))
     parts[LAYOUT] = with_plain(parts[LAYOUT], bytes(record) + target)
     rejects(join(head, parts), UnsafePathError, "payload 1 (layout)", problem)
+
+
+@settings(max_examples=500)
+@given(st.lists(st.sampled_from(["", ".", "..", "a", "..a", ".b", "\x00", "c/"]), max_size=5))
+def test_is_safe_path_is_the_component_rule(parts: list[str]) -> None:
+    path = "/".join(parts)
+    by_components = (
+        bool(path)
+        and "\x00" not in path
+        and not path.startswith("/")
+        and all(part not in ("", ".", "..") for part in path.split("/"))
+    )
+    assert is_safe_path(path) == by_components
+    if by_components:
+        validate_path(path)
+    else:
+        with pytest.raises(UnsafePathError):
+            validate_path(path)
 
 
 @settings(

@@ -26,7 +26,7 @@ from .errors import (
 from .extract import ExtractError, ExtractReport, extract
 from .header import FileType, Header
 from .index import IndexEntry
-from .layout import FileKind, LayoutEntry, validate_path
+from .layout import FileKind, LayoutEntry, is_safe_path, validate_path
 from .meta import Meta, MetaRecord, MetaTag, Primitive
 from .payload import Compression, PayloadHeader, PayloadKind
 from .reader import PayloadRef, StoneReader, read
@@ -93,6 +93,7 @@ __all__ = [
     "extract",
     "file_digest",
     "hex_name",
+    "is_safe_path",
     "manifest_report",
     "read",
     "scan_tree",
