@@ -10,6 +10,7 @@ CORPUS ?= ../shared/corpus
 setup:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	@$(UV) sync --all-packages --quiet
+	@bash scripts/test-tools.sh
 
 test: setup
 	$(RUN) pytest -n auto -q
