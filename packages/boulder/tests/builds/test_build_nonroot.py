@@ -2,7 +2,7 @@
 
 The tests run as root from a virtual environment other users cannot read, so this build uses
 the system Python with copies of the workspace sources and of the third-party packages (from
-uv's cache, offline) placed in a world-readable directory.
+uv's cache, else the registry) placed in a world-readable directory.
 """
 
 from __future__ import annotations
@@ -56,13 +56,15 @@ def shared_dir() -> Iterator[Path]:
     try:
         top.chmod(0o755)
         pins = [f"{name}=={version(name)}" for name in THIRD_PARTY]
-        done = subprocess.run(
-            [*uv, "pip", "install", "--python", str(SYSTEM_PYTHON), "--target", str(top / "deps"),
-             "--offline", "--no-deps", "--quiet", *pins],
-            capture_output=True, text=True,
-        )  # fmt: skip
+        install = [*uv, "pip", "install", "--python", str(SYSTEM_PYTHON),
+                   "--target", str(top / "deps"), "--no-deps", "--quiet", *pins]  # fmt: skip
+        # uv's cache holds the wheels `uv sync` installed, but not the index pages `uv pip`
+        # resolves pins with: on a fresh machine the first run needs the registry.
+        done = subprocess.run([*install, "--offline"], capture_output=True, text=True)
         if done.returncode != 0:
-            pytest.skip(f"cannot install {pins} for {SYSTEM_PYTHON} offline: {done.stderr[-400:]}")
+            done = subprocess.run(install, capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot install {pins} for {SYSTEM_PYTHON}: {done.stderr[-400:]}")
         for source in SOURCES:
             shutil.copytree(
                 WORKSPACE / source, top / "src" / Path(source).name,
