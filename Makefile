@@ -1,14 +1,18 @@
 # The two commands a newcomer needs: `make demo` and `make test`. Everything else is set up here.
 SHELL := /bin/bash
-# uv comes from PyPI; `python3 -m uv` finds it wherever pip put it.
-UV ?= python3 -m uv
+# uv comes from PyPI: the one on PATH, else the one pip installed (`python3 -m uv`), else a copy
+# in .tools/ that setup installs there (pip refuses to install into a distribution's own Python,
+# PEP 668, but not into a directory of ours).
+UV ?= $(shell command -v uv 2>/dev/null || { python3 -m uv --version >/dev/null 2>&1 && echo python3 -m uv; } || echo $(CURDIR)/.tools/uv/bin/uv)
+export UV
 RUN := $(UV) run --frozen --no-sync
 CORPUS ?= ../shared/corpus
 
 .PHONY: setup test demo bench bench-peers lint
 
 setup:
-	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet --target .tools/uv uv \
+		|| { echo "make: cannot install uv with pip; install uv (or python3-pip) and run make again" >&2; exit 1; }
 	@$(UV) sync --all-packages --quiet
 	@bash scripts/test-tools.sh
 

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 run() { printf '\n$ %s\n' "$*"; "$@"; }
-RUN="uv run --frozen --no-sync"
+RUN="${UV:-uv} run --frozen --no-sync"
 DIR="${1:-demo/boulder}"
 
 rm -rf "$DIR"
@@ -36,7 +36,11 @@ run $RUN moss index "$DIR/out"
 run $RUN moss -D "$DIR/root" repo add examples "file://$ABS/out/stone.index"
 run $RUN moss -D "$DIR/root" -y install greet hello greet-devel
 run $RUN moss -D "$DIR/root" list installed
-if unshare --user --map-root-user true 2>/dev/null; then
-    run unshare --user --map-root-user chroot "$DIR/root" /usr/bin/greet boulder
-    run unshare --user --map-root-user chroot "$DIR/root" /usr/bin/hello
+# chroot lives in /usr/sbin, which an ordinary user's PATH often lacks.
+CHROOT=$(PATH="$PATH:/usr/sbin:/sbin" command -v chroot || true)
+if [ -n "$CHROOT" ] && unshare --user --map-root-user true 2>/dev/null; then
+    run unshare --user --map-root-user "$CHROOT" "$DIR/root" /usr/bin/greet boulder
+    run unshare --user --map-root-user "$CHROOT" "$DIR/root" /usr/bin/hello
+else
+    echo "(not run: needs chroot and unprivileged user namespaces)"
 fi

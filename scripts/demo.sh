@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 run() { printf '\n$ %s\n' "$*"; "$@"; }
-RUN="uv run --frozen --no-sync"
+RUN="${UV:-uv} run --frozen --no-sync"
 DEMO=demo
 CORPUS=../shared/corpus
 
