@@ -55,6 +55,9 @@ def _user_errors(command: _F) -> _F:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(
+    None, "-V", "--version", package_name="stone", prog_name="stone", message="%(prog)s %(version)s"
+)
 def main() -> None:
     """Read and write AerynOS .stone archives."""
 

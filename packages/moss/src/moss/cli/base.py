@@ -148,6 +148,9 @@ class AliasGroup(click.Group):
 @click.option("-y", "--yes-all", "yes", is_flag=True, help="Answer yes to every question.")
 @click.option("-v", "--verbose", is_flag=True)
 @click.option("--no-wait", is_flag=True, help="Fail at once if another moss holds the root.")
+@click.version_option(
+    None, "-V", "--version", package_name="moss", prog_name="moss", message="%(prog)s %(version)s"
+)
 @click.pass_context
 def main(
     ctx: click.Context, root: str, cache: str | None, yes: bool, verbose: bool, no_wait: bool

@@ -1,0 +1,3 @@
+from boulder.cli import main
+
+main()

@@ -1,0 +1,3 @@
+from stone.cli import main
+
+main()
