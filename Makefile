@@ -3,12 +3,12 @@ SHELL := /bin/bash
 # uv comes from PyPI: the one on PATH, else the one pip installed (`python3 -m uv`), else a copy
 # in .tools/ that setup installs there (pip refuses to install into a distribution's own Python,
 # PEP 668, but not into a directory of ours).
-UV ?= $(shell command -v uv 2>/dev/null || { python3 -m uv --version >/dev/null 2>&1 && echo python3 -m uv; } || echo $(CURDIR)/.tools/uv/bin/uv)
+UV ?= $(shell command -v uv 2>/dev/null || { python3 -m uv --version >/dev/null 2>&1 && echo "$$(command -v python3) -m uv"; } || echo $(CURDIR)/.tools/uv/bin/uv)
 export UV
 RUN := $(UV) run --frozen --no-sync
 CORPUS ?= ../shared/corpus
 
-.PHONY: setup test demo bench bench-peers lint
+.PHONY: setup test demo bench bench-peers lint dist
 
 setup:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet --target .tools/uv uv \
@@ -33,3 +33,7 @@ bench: setup
 bench-peers: setup
 	bash bench/setup.sh
 	$(UV) run --frozen --no-sync --with matplotlib python bench/peers.py --plot
+
+# dist/moss, dist/boulder, dist/stone: one self-contained executable each (see scripts/dist.sh).
+dist: setup
+	bash scripts/dist.sh

@@ -118,6 +118,8 @@ def test_directory_modes_are_exact(scratch: Scratch) -> None:
     scratch.blit(build_tree(rows))
     for name, mode in modes.items():
         assert mode_of(scratch.usr / name) == mode, name
+        # Only root may look inside a directory of mode 000 without opening it up.
+        (scratch.usr / name).chmod(mode | 0o700)
         assert mode_of(scratch.usr / name / "sub") == 0o711
         assert (scratch.usr / name / "file").read_bytes() == b"x"
 

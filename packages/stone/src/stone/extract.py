@@ -177,4 +177,6 @@ def _place_file(
         open(os.open(name, flags, 0o600, dir_fd=parent_fd), "wb") as target_file,
     ):
         shutil.copyfileobj(source_file, target_file)
+        # A write after the chmod would clear the set-user-ID bit (for anyone but root).
+        target_file.flush()
         _set_owner_and_mode(target_file.fileno(), entry, as_root)

@@ -1,0 +1,98 @@
+"""`make dist`'s moss runs where there is nothing else: no Python, no shared library.
+
+The executable is built by scripts/dist.sh (again only when a source is newer than it), then
+run in an empty root of its own (a user namespace with a chroot holding only the executable, a
+package and /proc), where it installs and removes the package in a scratch root.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+WORKSPACE = Path(__file__).resolve().parents[2]
+MOSS = WORKSPACE / "dist" / "moss"
+SOURCES = [
+    WORKSPACE / "uv.lock", WORKSPACE / "scripts" / "dist.sh", *WORKSPACE.glob("packages/*/src")
+]
+
+
+def _newest_source() -> float:
+    newest = 0.0
+    for source in SOURCES:
+        paths = source.rglob("*.py") if source.is_dir() else [source]
+        newest = max([newest, *(p.stat().st_mtime for p in paths)])
+    return newest
+
+
+def _uv() -> list[str]:
+    """The uv `make` found (it exports UV), else the one on PATH."""
+    if os.environ.get("UV"):
+        return os.environ["UV"].split()
+    found = shutil.which("uv")
+    if found is None:
+        pytest.skip("building dist/moss needs uv: run the tests with `make test`")
+    return [found]
+
+
+@pytest.fixture(scope="module")
+def moss_executable() -> Path:
+    if not Path("/usr/bin/python3").exists():
+        pytest.skip("make dist builds with the system Python, /usr/bin/python3, which is missing")
+    if not MOSS.exists() or MOSS.stat().st_mtime < _newest_source():
+        env = {**os.environ, "UV": " ".join(_uv())}
+        done = subprocess.run(
+            ["bash", str(WORKSPACE / "scripts" / "dist.sh"), "moss"],
+            capture_output=True, text=True, env=env, timeout=900,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    return MOSS
+
+
+def _in_empty_root(root: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    chroot = shutil.which("chroot", path="/usr/sbin:/usr/bin:/sbin:/bin")
+    unshare = shutil.which("unshare")
+    assert chroot is not None and unshare is not None
+    return subprocess.run(
+        [unshare, "--user", "--map-root-user", "--mount", "--pid", "--fork",
+         f"--mount-proc={root / 'proc'}", chroot, str(root), *argv],
+        capture_output=True, text=True, env={"PATH": "/"}, timeout=120,
+    )  # fmt: skip
+
+
+def test_dist_moss_installs_and_removes_in_an_empty_root(
+    moss_executable: Path, tmp_path: Path
+) -> None:
+    if subprocess.run(["unshare", "--user", "--map-root-user", "true"]).returncode != 0:
+        pytest.skip("this machine does not allow user namespaces")
+    root = tmp_path / "empty"
+    for directory in ("proc", "tmp", "system"):
+        (root / directory).mkdir(parents=True)
+    shutil.copy2(moss_executable, root / "moss")
+    tree = tmp_path / "tree"
+    (tree / "bin").mkdir(parents=True)
+    (tree / "bin" / "hello").write_text("#!/bin/sh\necho hello\n")
+    (tree / "bin" / "hello").chmod(0o755)
+    packed = subprocess.run(
+        [sys.executable, "-m", "stone", "create", "--root", str(tree), "--name", "hello",
+         "--version", "1.0", "--release", "1", "--summary", "Says hello", "--license", "MIT",
+         "-o", str(root / "hello.stone")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert packed.returncode == 0, packed.stderr
+    assert not any(root.glob("**/*.so*")) and not (root / "usr").exists()
+
+    installed = _in_empty_root(root, "/moss", "-D", "/system", "-y", "install", "/hello.stone")
+    assert installed.returncode == 0, installed.stderr
+    assert (root / "system/usr/bin/hello").read_text() == "#!/bin/sh\necho hello\n"
+    listed = _in_empty_root(root, "/moss", "-D", "/system", "list", "installed")
+    assert listed.returncode == 0 and listed.stdout.startswith("hello"), listed.stderr
+
+    removed = _in_empty_root(root, "/moss", "-D", "/system", "-y", "remove", "hello")
+    assert removed.returncode == 0, removed.stderr
+    assert not (root / "system/usr/bin/hello").exists()
