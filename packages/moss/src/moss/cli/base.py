@@ -51,20 +51,38 @@ class Settings:
     wait: bool
 
 
-def expand_aliases(argv: Sequence[str]) -> list[str]:
-    """Replace the first command word if it is an alias (only that word, unlike upstream)."""
+# The group's options, which pacman and dnf users also type after the verb.
+_VALUED_GLOBALS = ("-D", "--directory", "--cache")
+_FLAG_GLOBALS = ("-y", "--yes-all", "-v", "--verbose", "--no-wait")
+
+
+def normalise_args(argv: Sequence[str]) -> list[str]:
+    """Expand the command word if it is an alias (only that word, unlike upstream) and move the
+    group's options that follow the verb in front of it (`moss install -y x`); `--` ends that."""
     args = list(argv)
-    for index, arg in enumerate(args):
-        if arg.startswith("-"):
-            if arg in ("-D", "--directory", "--cache"):
-                continue
+    index = 0
+    while index < len(args) and args[index].startswith("-"):
+        index += 2 if args[index] in _VALUED_GLOBALS else 1
+    if index >= len(args):
+        return args
+    lead, command, rest = args[:index], ALIASES.get(args[index], [args[index]]), []
+    hoisted: list[str] = []
+    index += 1
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            rest += args[index:]
+            break
+        if arg in _VALUED_GLOBALS and index + 1 < len(args):
+            hoisted += args[index : index + 2]
+            index += 2
             continue
-        if index > 0 and args[index - 1] in ("-D", "--directory", "--cache"):
-            continue
-        if arg in ALIASES:
-            args[index : index + 1] = ALIASES[arg]
-        break
-    return args
+        if arg in _FLAG_GLOBALS or ("=" in arg and arg.partition("=")[0] in _VALUED_GLOBALS):
+            hoisted.append(arg)
+        else:
+            rest.append(arg)
+        index += 1
+    return lead + hoisted + command + rest
 
 
 def fail(message: str) -> None:
@@ -137,7 +155,7 @@ def package_json(package: Package) -> dict[str, object]:
 
 class AliasGroup(click.Group):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, expand_aliases(args))
+        return super().parse_args(ctx, normalise_args(args))
 
 
 @click.group(cls=AliasGroup, context_settings={"help_option_names": ["-h", "--help"]})
