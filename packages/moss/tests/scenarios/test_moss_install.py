@@ -193,6 +193,10 @@ def test_rollback_and_ids_never_reused(root: Path, packages: Path, moss: MossRun
     assert (root / ".moss/root/3/usr").is_dir() and not (root / ".moss/root/2").exists()
     assert "already active" in moss("state", "activate", "2").err
     assert "doesn't exist" in moss("state", "activate", "99").err
+    # Without -y and without a terminal, a rollback is refused as every other change is.
+    refused = moss("state", "activate", "3", yes=False)
+    assert refused.code == 1 and "terminal" in refused.err
+    assert (root / "usr/.stateID").read_text().strip() == "2"
     assert moss("install", str(make_stone(packages, "e"))).code == 0
     assert (root / "usr/.stateID").read_text().strip() == "4"
 
@@ -203,14 +207,21 @@ def test_prune_keeps_the_newest(root: Path, packages: Path, moss: MossRun) -> No
             moss("install", str(make_stone(packages, name, {f"share/{name}": name.encode()}))).code
             == 0
         )
-    assert moss("state", "prune", "-k", "3").code == 0
+    pruned = moss("state", "prune", "-k", "3")
+    assert pruned.code == 0 and "Removed states #1, #2" in pruned.out
+    assert "No states to remove" in moss("state", "prune", "-k", "3").out
     ids = [s["id"] for s in json.loads(moss("state", "list", "--json").out)]
     assert ids == [3, 4, 5]
     assert not (root / ".moss/root/1").exists() and not (root / ".moss/root/2").exists()
     assert (root / ".moss/root/3/usr").is_dir()
     refused = moss("state", "remove", "5")
     assert refused.code == 1 and "currently active" in refused.err
-    assert moss("state", "remove", "3-4").code == 0
+    for unknown, named in (("0", "0"), ("6-8", "6, 7, 8")):
+        missing = moss("state", "remove", unknown)
+        assert missing.code == 1 and f"no such state: {named}" in missing.err
+    assert (root / ".moss/root/4/usr").is_dir()
+    removed = moss("state", "remove", "3-4")
+    assert removed.code == 0 and "Removed states #3, #4" in removed.out
     assert [s["id"] for s in json.loads(moss("state", "list", "--json").out)] == [5]
     assert (root / ".moss/assets/.read-only-assets").exists()
     # Everything state 5 uses is still in the store.

@@ -411,6 +411,9 @@ class Client:
         if not archived.is_dir():
             raise ClientError(f"state {state_id} has no archived tree at {archived}")
         previous = apply.check_replaceable(self.installation)
+        self.reporter.info(f"State {state_id} will replace the active state {previous}")
+        if not self.reporter.confirm("Do you wish to continue?"):
+            raise Cancelled()
         journal = apply.Journal("activation", state_id, previous)
         journal.write(self.installation)
         staging_usr = self.installation.staging_dir / "usr"
@@ -445,8 +448,11 @@ class Client:
         active = self.installation.active_state_id()
         if active in state_ids:
             raise ClientError("cannot prune the currently active state")
-        doomed = [s for s in (self.state_db.get(i) for i in state_ids) if s is not None]
-        return self._remove_states(doomed, dry_run=dry_run)
+        found = {i: self.state_db.get(i) for i in dict.fromkeys(state_ids)}
+        missing = [str(i) for i, state in found.items() if state is None]
+        if missing:
+            raise ClientError(f"no such state: {', '.join(missing)}")
+        return self._remove_states([s for s in found.values() if s is not None], dry_run=dry_run)
 
     def _remove_states(self, doomed: list[State], *, dry_run: bool) -> list[State]:
         if not doomed:

@@ -143,7 +143,8 @@ def state_activate(ctx: click.Context, state_id: int, skip_triggers: bool) -> No
 def state_prune(ctx: click.Context, keep: int, include_newer: bool, dry_run: bool) -> None:
     """Keep the newest KEEP states (the active one counts); collect what the rest used."""
     with session(ctx, write=True) as client:
-        client.prune(keep, include_newer=include_newer, dry_run=dry_run)
+        pruned = client.prune(keep, include_newer=include_newer, dry_run=dry_run)
+    _report_removed(pruned, dry_run=dry_run)
 
 
 @state.command(name="remove")
@@ -159,7 +160,15 @@ def state_remove(ctx: click.Context, state_ids: tuple[str, ...]) -> None:
             fail(f"not a state id or range: {text}")
         ids.extend(range(int(low), int(high or low) + 1))
     with session(ctx, write=True) as client:
-        client.remove_states(ids)
+        _report_removed(client.remove_states(ids), dry_run=False)
+
+
+def _report_removed(states: list[Any], *, dry_run: bool) -> None:
+    if not states:
+        click.echo("No states to remove")
+        return
+    ids = ", ".join(f"#{s.id}" for s in states)
+    click.echo(f"Would remove states {ids}" if dry_run else f"Removed states {ids}")
 
 
 @state.command(name="verify")
