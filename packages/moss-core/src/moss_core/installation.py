@@ -42,7 +42,8 @@ class Installation:
         """Check the root, then create whatever of the `.moss` layout is missing."""
         root_path = Path(root).absolute()
         if not root_path.is_dir():
-            raise InstallationError(f"{root_path}: root is not a directory")
+            problem = "is not a directory" if root_path.exists() else "does not exist"
+            raise InstallationError(f"{root_path}: root {problem}")
         if cache is not None and not Path(cache).is_dir():
             raise InstallationError(f"{cache}: cache directory does not exist")
         installation = cls(

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from moss_core.client import ClientError
-from moss_core.client.plan import parse_provider, plan_removal, plan_sync
+from moss_core.client.plan import parse_provider, plan_removal, plan_sync, unknown_package
 from moss_core.model import ModelPackage, SystemModel
 from moss_core.registry import INSTALLED_PRIORITY, MemorySource, Package, Registry
 from stone import Dependency, Meta, Provider, RelationKind
@@ -53,6 +53,19 @@ def test_removal_of_what_is_not_installed_names_it() -> None:
         plan_removal(registry, ["a", "b", "c"])
     with pytest.raises(ClientError, match=r"^no packages are installed$"):
         plan_removal(_registry([], []), ["a"])
+
+
+def test_removal_of_a_misspelt_name_suggests_the_installed_one() -> None:
+    registry = _registry([_package("hello", installed=True, explicit=True)], [])
+    with pytest.raises(ClientError, match=r"^not installed: helo \(did you mean hello\?\), zzz$"):
+        plan_removal(registry, ["helo", "zzz"])
+
+
+def test_unknown_package_suggests_close_names_or_says_there_is_no_repository() -> None:
+    known = ["hello", "help2man", "shell", "nano"]
+    assert str(unknown_package("helo", known)) == "no package found: helo (did you mean hello?)"
+    assert str(unknown_package("xyzzy", known)) == "no package found: xyzzy"
+    assert "no repository is configured" in str(unknown_package("x", [], repositories=0))
 
 
 def test_sync_without_a_model_moves_explicit_packages_and_drops_orphans() -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -13,6 +14,14 @@ if TYPE_CHECKING:
 
     from moss_core.fetch import FetchJob, FetchProgress
     from moss_core.registry import Package
+
+
+def styled(text: str, **style: Any) -> str:
+    """`text` in a style on a terminal, plain elsewhere or where NO_COLOR asks for no styling
+    at all (bold and dim included, https://no-color.org)."""
+    if os.environ.get("NO_COLOR") or not sys.stdout.isatty():
+        return text
+    return click.style(text, **style)
 
 
 class NotATerminalError(click.ClickException):
@@ -35,21 +44,14 @@ class Console:
         click.echo(line)
 
     def warn(self, line: str) -> None:
-        click.echo(
-            click.style(f"warning: {line}", fg="yellow") if self.tty else f"warning: {line}",
-            err=True,
-        )
+        click.echo(styled(f"warning: {line}", fg="yellow"), err=True)
 
     def packages(self, title: str, packages: Sequence[Package]) -> None:
         click.echo(title)
         click.echo()
         width = max((len(p.name) for p in packages), default=0)
         for package in sorted(packages, key=lambda p: p.name):
-            name = (
-                click.style(package.name.ljust(width), bold=True)
-                if self.tty
-                else package.name.ljust(width)
-            )
+            name = styled(package.name.ljust(width), bold=True)
             click.echo(f"  {name}  {package.version_text}")
         click.echo()
 

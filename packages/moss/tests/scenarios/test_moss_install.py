@@ -28,8 +28,8 @@ def _ab(packages: Path) -> tuple[Path, Path]:
 
 def test_empty_root_has_the_skeleton_and_no_packages(root: Path, moss: MossRun) -> None:
     result = moss("list", "installed")
-    assert result.code == 1
-    assert "no packages found" in result.err
+    assert result.code == 0 and result.out == "" and result.err == "No packages\n"
+    assert moss("list", "installed", "--json").out.strip() == "[]"
     for path in (
         "db/install",
         "db/layout",
@@ -51,7 +51,10 @@ def test_invalid_root_is_one_line(tmp_path: Path, moss: MossRun) -> None:
 
     result = CliRunner().invoke(main, ["-D", str(tmp_path / "nope"), "list", "installed"])
     assert result.exit_code == 1
-    assert result.stderr.count("\n") == 1 and "root is not a directory" in result.stderr
+    assert result.stderr.count("\n") == 1 and "nope: root does not exist" in result.stderr
+    (tmp_path / "file").touch()
+    result = CliRunner().invoke(main, ["-D", str(tmp_path / "file"), "list", "installed"])
+    assert result.exit_code == 1 and "file: root is not a directory" in result.stderr
 
 
 def test_install_with_pull_in(root: Path, packages: Path, moss: MossRun) -> None:

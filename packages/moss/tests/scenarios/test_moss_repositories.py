@@ -35,6 +35,7 @@ def _installed(moss: MossRun) -> dict[str, tuple[str, bool]]:
 
 def test_repo_add_list_and_pull_in(root: Path, tmp_path: Path, moss: MossRun) -> None:
     uri = _ab_repo(tmp_path)
+    assert "(no repository is configured: add one with" in moss("install", "a").err
     added = moss("repo", "add", "local", uri)
     assert added.code == 0 and "local added" in added.out
     assert (root / "etc/moss/repo.d/local.kdl").exists()
@@ -46,6 +47,14 @@ def test_repo_add_list_and_pull_in(root: Path, tmp_path: Path, moss: MossRun) ->
     model = (root / "usr/lib/system-model.kdl").read_text()
     assert "packages" in model and "a id=" in model and "local" in model
     assert moss("install", "nope").err.strip() == "moss: error: no package found: nope"
+    # Installed and in a repository: one package, shown once with its repository.
+    info = json.loads(moss("info", "a", "--json").out)
+    assert [(p["name"], p["installed"], p["repository"]) for p in info] == [("a", True, "local")]
+    shown = moss("info", "a").out
+    assert shown.count("Name") == 1 and "Repository          local" in shown
+    found = moss("search", "").out.splitlines()
+    assert [line.split()[0] for line in found] == ["a", "b", "c"]
+    assert len({line.index(line.split()[1]) for line in found if len(line.split()) > 1}) <= 1
     assert moss("remove", "a").code == 0
     assert _installed(moss) == {}
 

@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING
 from moss_core._lazy import lazy_import
 from moss_core.client import cache
 from moss_core.client.errors import Cancelled, ClientError
-from moss_core.client.plan import SyncPlan, parse_provider, plan_removal, plan_sync
+from moss_core.client.plan import (
+    SyncPlan,
+    parse_provider,
+    plan_removal,
+    plan_sync,
+    unknown_package,
+)
 from moss_core.client.report import Reporter
 from moss_core.db import LayoutDb, MetaDb, Selection, State, StateDb
 from moss_core.fs import remove_tree, sha256_file
@@ -189,7 +195,7 @@ class Client:
         for name in names:
             candidate = registry.first(parse_provider(name))
             if candidate is None:
-                raise ClientError(f"no package found: {name}")
+                raise self._unknown_package(registry, name)
             wanted.append(candidate)
         already: dict[str, Package] = {}
         fresh: dict[str, Package] = {}
@@ -329,9 +335,13 @@ class Client:
         for argument in arguments:
             candidate = registry.first(parse_provider(argument), installed=False)
             if candidate is None:
-                raise ClientError(f"no package found: {argument}")
+                raise self._unknown_package(registry, argument)
             found.append(candidate)
         return [self._download(package) for package in found]
+
+    def _unknown_package(self, registry: Registry, argument: str) -> ClientError:
+        names = [p.name for p in (*registry.installed(), *registry.available())]
+        return unknown_package(argument, names, repositories=len(self.repositories()))
 
     # -- remove -------------------------------------------------------------------------------
 

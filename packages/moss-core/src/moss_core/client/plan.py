@@ -3,7 +3,8 @@ and which a removal takes with it. Pure: nothing here touches the system."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -33,6 +34,21 @@ class RemovalPlan:
     removed: tuple[Package, ...]
     """By name: the packages asked for, their dependents and what only they needed."""
     keep: tuple[Package, ...]
+
+
+def unknown_package(
+    argument: str, known: Iterable[str], *, repositories: int | None = None
+) -> ClientError:
+    """The error for a name no source offers: the closest known names, as dnf and pacman users
+    are used to, or, when `repositories` is 0, that there is no repository to look in."""
+    if repositories == 0:
+        return ClientError(
+            f"no package found: {argument} (no repository is configured: "
+            "add one with `moss repo add NAME URI`)"
+        )
+    close = difflib.get_close_matches(argument, sorted(set(known)), n=3, cutoff=0.75)
+    hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+    return ClientError(f"no package found: {argument}{hint}")
 
 
 def parse_provider(text: str) -> Provider:
@@ -102,7 +118,14 @@ def plan_removal(registry: Registry, arguments: Sequence[str]) -> RemovalPlan:
             missing.append(argument)
         targets.update(p.id for p in matches)
     if missing:
-        raise ClientError(f"not installed: {', '.join(missing)}")
+        names = sorted({p.name for p in installed})
+        hints = [
+            f"{argument} (did you mean {' or '.join(close)}?)"
+            if (close := difflib.get_close_matches(argument, names, n=3, cutoff=0.75))
+            else argument
+            for argument in missing
+        ]
+        raise ClientError(f"not installed: {', '.join(hints)}")
     doomed = _reverse_closure(installed, targets)
     survivors = [p for p in installed if p.id not in doomed]
     keep = resolve.resolve(

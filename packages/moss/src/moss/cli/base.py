@@ -153,9 +153,29 @@ def package_json(package: Package) -> dict[str, object]:
     }
 
 
+# Verbs of other package managers that moss spells another way.
+_OTHER_VERBS = {
+    "update": "`moss sync -u` refreshes the repositories and moves every package to the newest",
+    "upgrade": "`moss sync -u` refreshes the repositories and moves every package to the newest",
+    "uninstall": "`moss remove NAME` removes a package",
+}
+
+
 class AliasGroup(click.Group):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         return super().parse_args(ctx, normalise_args(args))
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        if args and args[0] in _OTHER_VERBS and self.get_command(ctx, args[0]) is None:
+            raise click.UsageError(f"moss has no '{args[0]}': {_OTHER_VERBS[args[0]]}", ctx)
+        return super().resolve_command(ctx, args)
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Aliases"):
+            formatter.write_dl([(alias, " ".join(words)) for alias, words in ALIASES.items()])
+        super().format_epilog(ctx, formatter)
 
 
 @click.group(cls=AliasGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -10,6 +9,7 @@ import click
 
 from moss import __version__
 from moss.cli.base import emit_json, fail, main, package_json, session, user_errors
+from moss.console import styled
 
 if TYPE_CHECKING:
     from moss_core.registry import Package
@@ -124,15 +124,15 @@ def _print_packages(packages: Sequence[Package], as_json: bool) -> None:
         emit_json([package_json(p) for p in packages])
         return
     if not packages:
-        fail("no packages found")
-    tty = sys.stdout.isatty()
+        click.echo("No packages", err=True)
+        return
     width = max(len(p.name) for p in packages)
     for package in packages:
-        name = package.name.ljust(width)
-        if tty:
-            name = click.style(
-                name, bold=package.explicit, dim=package.installed and not package.explicit
-            )
+        name = styled(
+            package.name.ljust(width),
+            bold=package.explicit,
+            dim=package.installed and not package.explicit,
+        )
         click.echo(f"{name}  {package.version_text} - {package.meta.summary}")
 
 
@@ -179,9 +179,9 @@ def info(ctx: click.Context, names: tuple[str, ...], files: bool, as_json: bool)
             candidates = registry.by_provider(Provider.parse(name))
             if not candidates:
                 fail(f"no such package {name}")
-            for package in candidates:
+            for package, repository in _one_per_id(candidates):
                 layout = client.layout_db.query([package.id]) if files and package.installed else []
-                documents.append((package, layout))
+                documents.append((package, repository, layout))
     if as_json:
         emit_json(
             [
@@ -193,19 +193,21 @@ def info(ctx: click.Context, names: tuple[str, ...], files: bool, as_json: bool)
                     "depends": [str(d) for d in p.meta.depends],
                     "provides": [str(v) for v in p.meta.provides],
                     "conflicts": [str(c) for c in p.meta.conflicts],
+                    "repository": repository,
                     "files": [f"/usr/{entry.path}" for _id, entry in layout],
                 }
-                for p, layout in documents
+                for p, repository, layout in documents
             ]
         )
         return
-    for number, (package, layout) in enumerate(documents):
+    for number, (package, repository, layout) in enumerate(documents):
         if number:
             click.echo()
         meta = package.meta
         rows = [
             ("Name", meta.name),
             ("Status", "Installed" if package.installed else "Not installed"),
+            ("Repository", repository or "none"),
             ("Version", meta.version),
             ("Release number", str(meta.release)),
             ("Homepage", meta.homepage),
@@ -230,6 +232,19 @@ def info(ctx: click.Context, names: tuple[str, ...], files: bool, as_json: bool)
                 click.echo(f"  /usr/{entry.path}{target}")
 
 
+def _one_per_id(candidates: Sequence[Package]) -> list[tuple[Package, str | None]]:
+    """Each package once (the installed copy where there is one) with the repository that
+    offers it, if any: a package both installed and in a repository is one package."""
+    repositories: dict[str, str] = {}
+    chosen: dict[str, Package] = {}
+    for package in candidates:
+        if not package.installed:
+            repositories.setdefault(package.id, package.source)
+        if package.id not in chosen or package.installed:
+            chosen[package.id] = package
+    return [(package, repositories.get(package.id)) for package in chosen.values()]
+
+
 @main.command()
 @click.argument("keyword")
 @click.option("-i", "--installed", is_flag=True, help="Only installed packages.")
@@ -252,8 +267,9 @@ def search(ctx: click.Context, keyword: str, installed: bool, as_json: bool) -> 
     if as_json:
         emit_json([package_json(p) for p in hits])
         return
+    width = max((len(p.name) for p in hits), default=0)
     for package in hits:
-        click.echo(f"{package.name}  {package.meta.summary}")
+        click.echo(f"{styled(package.name.ljust(width), bold=True)}  {package.meta.summary}")
 
 
 @main.command(name="search-file")
