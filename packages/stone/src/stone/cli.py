@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import platform
@@ -18,7 +19,7 @@ from .errors import StoneError
 from .extract import extract
 from .header import FileType
 from .layout import FileKind, LayoutEntry
-from .meta import Meta
+from .meta import Meta, check_package_fields
 from .reader import StoneReader, read
 from .relation import Dependency, Provider
 from .report import manifest_report
@@ -29,7 +30,7 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def _fail(message: str) -> None:
-    click.echo(f"stone: {message}", err=True)
+    click.echo(f"stone: error: {message}", err=True)
     sys.exit(1)
 
 
@@ -209,6 +210,8 @@ def _relations(
 def _atomic_output(path: str) -> Iterator[BinaryIO]:
     """Write next to `path` and rename over it once complete, so no partial file is left."""
     directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise OSError(errno.ENOENT, "the directory to write it in does not exist", path)
     fd, temporary = tempfile.mkstemp(prefix=".stone-", dir=directory)
     try:
         with os.fdopen(fd, "w+b") as out:
@@ -272,6 +275,14 @@ def create(
         provides=_relations(provides, Provider, "--provides"),
         conflicts=_relations(conflicts, Provider, "--conflicts"),
     )
+    bare = [value for value in provides if "(" not in value]
+    if bare:
+        # A package provides its own name already; a bare word here is a mistyped kind(name).
+        _fail(f"--provides {bare[0]!r}: expected kind(name), e.g. binary({bare[0]})")
+    try:
+        check_package_fields(meta)
+    except ValueError as err:
+        _fail(str(err))
     tree = scan_tree(root)
     with _atomic_output(output) as out:
         write_binary(out, meta, tree.layout, tree.blobs)

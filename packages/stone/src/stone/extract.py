@@ -81,7 +81,7 @@ def extract(reader: StoneReader, destination: str | os.PathLike[str]) -> Extract
         try:
             with DirectorySink(staging_fd) as sink:
                 reader.unpack_content(sink)
-            return _materialise(layout, directories, staging_fd)
+            return _materialise(layout, directories, staging_fd, os.fspath(destination))
         finally:
             for name in os.listdir(staging_fd):
                 os.unlink(name, dir_fd=staging_fd)
@@ -100,38 +100,18 @@ def extract(reader: StoneReader, destination: str | os.PathLike[str]) -> Extract
 
 
 def _materialise(
-    layout: list[LayoutEntry], directories: _Directories, staging_fd: int
+    layout: list[LayoutEntry], directories: _Directories, staging_fd: int, destination: str
 ) -> ExtractReport:
     uses = Counter(entry.digest for entry in layout if entry.kind is FileKind.REGULAR)
     as_root = os.geteuid() == 0
     dir_modes: list[tuple[str, LayoutEntry]] = []
     counts = Counter[FileKind]()
     for entry in layout:
-        if entry.kind is FileKind.DIRECTORY:
-            directories.open(entry.path)
-            dir_modes.append((entry.path, entry))
-            counts[entry.kind] += 1
-            continue
-        parent_fd, name = directories.parent_of(entry.path)
-        if entry.kind is FileKind.REGULAR:
-            assert entry.digest is not None
-            uses[entry.digest] -= 1
-            staged = hex_name(entry.digest)
-            _place_file(
-                staging_fd, staged, parent_fd, name, entry, as_root, last=not uses[entry.digest]
-            )
-        elif entry.kind is FileKind.SYMLINK:
-            assert entry.link_target is not None
-            os.symlink(entry.link_target, name, dir_fd=parent_fd)
-            if as_root:
-                os.chown(name, entry.uid, entry.gid, dir_fd=parent_fd, follow_symlinks=False)
-        elif entry.kind is FileKind.FIFO:
-            os.mkfifo(name, 0o600, dir_fd=parent_fd)
-            fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW, dir_fd=parent_fd)
-            try:
-                _set_owner_and_mode(fd, entry, as_root)
-            finally:
-                os.close(fd)
+        try:
+            _materialise_entry(entry, directories, staging_fd, uses, as_root, dir_modes)
+        except OSError as err:
+            # Name the package's path, not the staged file (a digest) the call was given.
+            raise OSError(err.errno, err.strerror, os.path.join(destination, entry.path)) from None
         counts[entry.kind] += 1
     # Modes last and deepest first, so a read-only directory does not block its own children.
     for path, entry in sorted(dir_modes, key=lambda item: item[0].count("/"), reverse=True):
@@ -143,6 +123,40 @@ def _materialise(
         directories=counts[FileKind.DIRECTORY],
         skipped_specials=sum(counts[kind] for kind in specials),
     )
+
+
+def _materialise_entry(
+    entry: LayoutEntry,
+    directories: _Directories,
+    staging_fd: int,
+    uses: Counter[int | None],
+    as_root: bool,
+    dir_modes: list[tuple[str, LayoutEntry]],
+) -> None:
+    if entry.kind is FileKind.DIRECTORY:
+        directories.open(entry.path)
+        dir_modes.append((entry.path, entry))
+        return
+    parent_fd, name = directories.parent_of(entry.path)
+    if entry.kind is FileKind.REGULAR:
+        assert entry.digest is not None
+        uses[entry.digest] -= 1
+        staged = hex_name(entry.digest)
+        _place_file(
+            staging_fd, staged, parent_fd, name, entry, as_root, last=not uses[entry.digest]
+        )
+    elif entry.kind is FileKind.SYMLINK:
+        assert entry.link_target is not None
+        os.symlink(entry.link_target, name, dir_fd=parent_fd)
+        if as_root:
+            os.chown(name, entry.uid, entry.gid, dir_fd=parent_fd, follow_symlinks=False)
+    elif entry.kind is FileKind.FIFO:
+        os.mkfifo(name, 0o600, dir_fd=parent_fd)
+        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW, dir_fd=parent_fd)
+        try:
+            _set_owner_and_mode(fd, entry, as_root)
+        finally:
+            os.close(fd)
 
 
 def _set_owner_and_mode(fd: int, entry: LayoutEntry, as_root: bool) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -321,3 +322,29 @@ def _as_providers(values: list[MetaValue]) -> Iterator[Provider]:
             yield value
         elif isinstance(value, Dependency):
             yield Provider(value.kind, value.name)
+
+
+_PACKAGE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9+._-]*")
+_VERSION = re.compile(r"[0-9][A-Za-z0-9+._~-]*")
+
+
+def check_package_fields(meta: Meta) -> None:
+    """Refuse what moss and boulder cannot use as a package's identity: a name outside the
+    characters every real package name uses (letters, digits, `+ . _ -`, starting with a letter
+    or digit; no `/`, space or parenthesis), a version that does not start with a digit (as
+    boulder requires of recipes), relation names with white space or control characters."""
+    if not _PACKAGE_NAME.fullmatch(meta.name):
+        raise ValueError(
+            f"name {meta.name!r} is not a package name "
+            "(letters, digits and + . _ -, starting with a letter or digit)"
+        )
+    if not _VERSION.fullmatch(meta.version):
+        raise ValueError(
+            f"version {meta.version!r} is not a version "
+            "(letters, digits and + . _ ~ -, starting with a digit)"
+        )
+    if meta.source_id and not _PACKAGE_NAME.fullmatch(meta.source_id):
+        raise ValueError(f"source id {meta.source_id!r} is not a package name")
+    for relation in (*meta.depends, *meta.provides, *meta.conflicts, *meta.build_depends):
+        if any(c.isspace() or not c.isprintable() for c in relation.name):
+            raise ValueError(f"{str(relation)!r} has white space or control characters")

@@ -1,0 +1,58 @@
+"""`stone create` refuses what moss could not use, and errors name the user's paths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from stone.cli import main
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    (tmp_path / "tree/bin").mkdir(parents=True)
+    (tmp_path / "tree/bin/x").write_bytes(b"x")
+    return tmp_path / "tree"
+
+
+def _create(tree: Path, output: Path, *options: str) -> tuple[int, str]:
+    argv = ["create", "--root", str(tree), "--release", "1", "-o", str(output), *options]
+    result = CliRunner().invoke(main, argv)
+    return result.exit_code, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--name", "bad name/..", "--version", "1"], "name 'bad name/..' is not a package name"),
+        (["--name", "ok", "--version", ""], "version '' is not a version"),
+        (["--name", "ok", "--version", "1", "--provides", "notakind"],
+         "--provides 'notakind': expected kind(name)"),
+        (["--name", "ok", "--version", "1", "--depends", "name(a b)"],
+         "'name(a b)' has white space or control characters"),
+        (["--name", "ok", "--version", "1", "--source-id", "a/b"], "source id 'a/b'"),
+    ],
+)  # fmt: skip
+def test_create_refuses_what_moss_cannot_use(
+    tree: Path, tmp_path: Path, options: list[str], message: str
+) -> None:
+    code, err = _create(tree, tmp_path / "x.stone", *options)
+    assert code == 1 and err.startswith("stone: error: ") and message in err
+    assert err.count("\n") == 1
+    assert not (tmp_path / "x.stone").exists()
+
+
+def test_errors_name_the_paths_the_user_gave(tree: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "nonexistent/dir/x.stone"
+    code, err = _create(tree, missing, "--name", "ok", "--version", "1")
+    assert code == 1
+    assert err == f"stone: error: {missing}: the directory to write it in does not exist\n"
+    package = tmp_path / "x.stone"
+    assert _create(tree, package, "--name", "ok", "--version", "1.0+git~2")[0] == 0
+    runner = CliRunner()
+    assert runner.invoke(main, ["extract", str(package), str(tmp_path / "out")]).exit_code == 0
+    again = runner.invoke(main, ["extract", str(package), str(tmp_path / "out")])
+    assert again.exit_code == 1
+    assert again.stderr == f"stone: error: {package}: {tmp_path / 'out/bin/x'}: File exists\n"
