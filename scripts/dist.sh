@@ -25,6 +25,7 @@ for tool in "${tools[@]}"; do
         --collect-submodules fnmatch_ext --copy-metadata "$tool" "${extra[@]}" \
         "packages/$tool/src/$tool/__main__.py"
     PATH="$PWD/$ENV/bin:$PATH" "$ENV/bin/staticx" --strip "build/dyn/$tool" "dist/$tool.part"
+    chmod 755 "dist/$tool.part"
     mv "dist/$tool.part" "dist/$tool"
     echo "dist/$tool: $(du -h "dist/$tool" | cut -f1)"
 done
