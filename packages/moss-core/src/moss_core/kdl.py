@@ -12,6 +12,14 @@ none). Every error names the file, line and column.
 
 `dumps` writes the layout upstream moss produces: one node per line, four-space indentation,
 bare identifiers where the text allows it, and properties after arguments.
+
+Why a reader of our own (checked December 2026 against the official KDL v2 test suite, 336
+cases, and every KDL file upstream ships): of PyPI's KDL libraries, `kdl-py` 1.2 reads KDL v1
+only (`node #true` is "junk after node"); `ckdl` 1.0 reads v2 and upstream's files, but its
+errors carry no position (a broken string is just "Parse error", where moss must name the
+file, line and column of a mistake in a configuration file) and it gets 6 of the 336 suite
+cases wrong (it refuses `/-` without a space before it and `{` in a bare identifier, accepts
+an over-long `\\u{…}` escape). This reader passes all 336.
 """
 
 from __future__ import annotations
