@@ -256,3 +256,16 @@ def test_interrupted_leftovers_are_cleaned(root: Path, packages: Path, moss: Mos
     junk.write_text("junk")
     assert moss("install", str(make_stone(packages, "c"))).code == 0
     assert not junk.exists()
+
+
+def test_a_corrupt_local_package_is_named_as_given(
+    root: Path, packages: Path, moss: MossRun
+) -> None:
+    package = make_stone(packages, "broken", {"share/broken/data": b"x" * 4096})
+    data = bytearray(package.read_bytes())
+    data[-5] ^= 0xFF  # inside the content payload
+    package.write_bytes(bytes(data))
+    result = moss("install", str(package))
+    assert result.code == 1 and result.err.count("\n") == 1, result.err
+    assert f"broken: {package}: payload" in result.err and ".moss/cache" not in result.err
+    assert not (root / "usr/share/broken").exists()

@@ -7,6 +7,7 @@ import contextlib
 import os
 import shutil
 import threading
+from collections.abc import Mapping
 from concurrent.futures import BrokenExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -81,8 +82,11 @@ class Unpacker:
         *,
         workers: int = 1,
         recorded: dict[str, list[LayoutEntry]] | None = None,
+        given_files: Mapping[str, Path] | None = None,
     ):
         self._installation = installation
+        # Packages the user named by file, by id: errors name that file, not the cached copy.
+        self._given_files = given_files or {}
         self._install_db, self._layout_db = install_db, layout_db
         self._pool: ProcessPoolExecutor | None = None
         # With no process to spare (a limit on processes or memory), packages unpack here.
@@ -105,18 +109,21 @@ class Unpacker:
     def unpack(self, package: Package, stone_path: Path) -> Meta:
         """Unpack one package's content into the store, each file verified; returns its Meta."""
         assets = str(self._installation.assets_dir)
+        shown = str(self._given_files.get(package.id, stone_path))
         if self._pool is None:
-            meta, layout = _read_records(package, stone_path)
-            unpack_content(assets, package.name, str(stone_path))
+            meta, layout = _read_records(package, stone_path, shown)
+            unpack_content(assets, package.name, str(stone_path), shown)
         else:
             died = PackageFileError(f"{package.name}: the unpacking process died")
             try:
-                content = self._pool.submit(unpack_content, assets, package.name, str(stone_path))
+                content = self._pool.submit(
+                    unpack_content, assets, package.name, str(stone_path), shown
+                )
             except BrokenExecutor:
                 raise died from None
             # The records are read here while a worker unpacks the content.
             try:
-                meta, layout = _read_records(package, stone_path)
+                meta, layout = _read_records(package, stone_path, shown)
             finally:
                 try:
                     content.result()
@@ -158,17 +165,20 @@ _RECORD_BATCH = 32
 _KNOWN_DIRS: dict[str, set[str]] = {}
 
 
-def _read_records(package: Package, stone_path: Path) -> tuple[Meta, list[LayoutEntry]]:
+def _read_records(
+    package: Package, stone_path: Path, shown: str
+) -> tuple[Meta, list[LayoutEntry]]:
     try:
-        with StoneReader(stone_path) as reader:
+        with StoneReader(stone_path, name=shown) as reader:
             reader.expect(FileType.BINARY)
             return reader.meta(), reader.layout()
     except StoneError as err:
         raise PackageFileError(f"{package.name}: {err}") from None
 
 
-def unpack_content(assets_dir: str, name: str, stone_path: str) -> None:
-    """Unpack one `.stone`'s content into the store, in this thread (or worker process)."""
+def unpack_content(assets_dir: str, name: str, stone_path: str, shown: str) -> None:
+    """Unpack one `.stone`'s content into the store, in this thread (or worker process);
+    errors name the file as `shown`."""
     assets_fd = os.open(assets_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         sink = DirectorySink(
@@ -179,7 +189,7 @@ def unpack_content(assets_dir: str, name: str, stone_path: str) -> None:
             workers=0,
             known_dirs=_KNOWN_DIRS.setdefault(assets_dir, set()),
         )
-        with StoneReader(stone_path) as reader, sink:
+        with StoneReader(stone_path, name=shown) as reader, sink:
             reader.expect(FileType.BINARY)
             reader.unpack_content(sink)
     except StoneError as err:

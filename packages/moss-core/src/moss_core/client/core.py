@@ -259,6 +259,7 @@ class Client:
             self.layout_db,
             workers=workers,
             recorded=self._recorded,
+            given_files=self._local_files,
         )
 
     def _package_uri(self, package: Package) -> str:
