@@ -205,7 +205,7 @@ def run() -> None:
     # frees memory as before.
     gc.disable()
     try:
-        main()
+        main(prog_name="moss")
     finally:
         # Nor is the collection at interpreter exit worth its walk over everything left.
         gc.freeze()

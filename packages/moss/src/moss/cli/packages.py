@@ -9,6 +9,7 @@ import click
 
 from moss import __version__
 from moss.cli.base import emit_json, fail, main, package_json, session, user_errors
+from moss.cli.completion import installed_names, known_names, package_names_and_files
 from moss.console import styled
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ def version() -> None:
 
 
 @main.command()
-@click.argument("packages", nargs=-1, required=True)
+@click.argument("packages", nargs=-1, required=True, shell_complete=package_names_and_files)
 @click.option("--dry-run", is_flag=True, help="Show the plan and change nothing.")
 @click.pass_context
 @user_errors
@@ -39,7 +40,7 @@ def install(ctx: click.Context, packages: tuple[str, ...], dry_run: bool) -> Non
 
 
 @main.command()
-@click.argument("packages", nargs=-1, required=True)
+@click.argument("packages", nargs=-1, required=True, shell_complete=installed_names)
 @click.option("--dry-run", is_flag=True, help="Show the plan and change nothing.")
 @click.pass_context
 @user_errors
@@ -163,7 +164,7 @@ def list_sync(ctx: click.Context, upgrade_only: bool, as_json: bool) -> None:
 
 
 @main.command()
-@click.argument("names", nargs=-1, required=True)
+@click.argument("names", nargs=-1, required=True, shell_complete=known_names)
 @click.option("-f", "--files", is_flag=True, help="List the files of installed packages.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
