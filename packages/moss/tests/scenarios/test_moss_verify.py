@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 from pathlib import Path
 
 import xxhash
 
-from stone import LayoutEntry, Meta, write_binary
+from moss_core.db import LayoutDb, MetaDb
+from moss_core.fs import sha256_file
+from moss_core.store import asset_relpath
+from stone import LayoutEntry, Meta, StoneReader, file_digest, write_binary
 from stone.writer import BytesBlob
 
-from .helpers import MossRun
+from .helpers import MossRun, make_stone, name_missing_content
 
 # Each component is well within NAME_MAX; together they are longer than PATH_MAX (4096).
 DEEP = [f"{'d' * 200}{i}" for i in range(25)]
@@ -70,3 +74,40 @@ def test_verify_walks_paths_longer_than_path_max(root: Path, packages: Path, mos
         assert os.stat("file", dir_fd=fd).st_size == 5
     finally:
         os.close(fd)
+
+
+def test_verify_reports_only_what_it_fixed(root: Path, packages: Path, moss: MossRun) -> None:
+    """A root as an older moss left a refused package: its rows and cached download kept,
+    its layout naming content it lacks. Verify fixes what it can and says what it cannot."""
+    a = make_stone(packages, "a", {"share/a/data": b"precious"})
+    assert moss("install", str(a)).code == 0
+    b = make_stone(packages, "b", {"share/b/one": b"1", "share/b/two": b"2"})
+    name_missing_content(b, "share/b/two", 0x3039)
+    b_id = sha256_file(b)
+    with StoneReader(b) as reader:
+        meta, layout = reader.meta(), reader.layout()
+    with (
+        MetaDb.open(root / ".moss/db/install") as install_db,
+        LayoutDb.open(root / ".moss/db/layout") as layout_db,
+    ):
+        install_db.add([(b_id, meta)])
+        layout_db.add_many([(b_id, layout)])
+    cached = root / ".moss/cache/downloads/v1" / b_id[:5] / b_id[-5:] / b_id
+    cached.parent.mkdir(parents=True)
+    shutil.copyfile(b, cached)
+    (root / ".moss/assets" / asset_relpath(file_digest(str(root / "usr/share/a/data")))).unlink()
+
+    repaired = moss("state", "verify")
+    assert repaired.code == 1, repaired.text
+    assert "All issues resolved" not in repaired.out
+    assert "could not reinstall b: b: its layout names /usr/share/b/two" in repaired.err
+    assert "no state selects it: `moss cache prune` forgets it" in repaired.err
+    # a's asset came back; neither of b's did (the package lacks one, and was refused).
+    assert "Fixed 1 of 3 issue(s); still wrong:\n × Missing asset 3039\n × Missing asset" in (
+        repaired.out
+    )
+    assert repaired.err.endswith("moss: error: 2 issue(s) could not be fixed (listed above)\n")
+    assert (root / "usr/share/a/data").read_bytes() == b"precious"
+
+    assert moss("cache", "prune").code == 0
+    assert moss("state", "verify").out.strip().endswith("No issues found")

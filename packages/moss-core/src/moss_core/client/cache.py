@@ -19,7 +19,7 @@ from moss_core.installation import Installation
 from moss_core.processes import fork_pool
 from moss_core.registry import Package
 from moss_core.store import ASSET_MODE, asset_relpath
-from stone import DirectorySink, FileType, LayoutEntry, Meta, StoneError, StoneReader
+from stone import DirectorySink, FileKind, FileType, LayoutEntry, Meta, StoneError, StoneReader
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
@@ -159,12 +159,22 @@ _KNOWN_DIRS: dict[str, set[str]] = {}
 
 
 def _read_records(package: Package, stone_path: Path) -> tuple[Meta, list[LayoutEntry]]:
+    """The package's metadata and layout; refused if the layout names content it lacks."""
     try:
         with StoneReader(stone_path) as reader:
             reader.expect(FileType.BINARY)
-            return reader.meta(), reader.layout()
+            meta, layout = reader.meta(), reader.layout()
+            held = {entry.digest for entry in reader.index()}
     except StoneError as err:
         raise PackageFileError(f"{package.name}: {err}") from None
+    for entry in layout:
+        if entry.kind is FileKind.REGULAR and entry.digest not in held:
+            # Its blit would fail, or link whatever another package put in the store.
+            raise PackageFileError(
+                f"{package.name}: its layout names /usr/{entry.path} with content"
+                f" {entry.digest:032x}, which the package does not contain"
+            )
+    return meta, layout
 
 
 def unpack_content(assets_dir: str, name: str, stone_path: str) -> None:

@@ -21,6 +21,7 @@ from moss_core.client.plan import (
 )
 from moss_core.client.report import Reporter
 from moss_core.db import LayoutDb, MetaDb, Selection, State, StateDb
+from moss_core.errors import MossError
 from moss_core.fs import remove_tree, sha256_file
 from moss_core.installation import STATE_ID_FILE, Installation
 from moss_core.processes import usable_cores
@@ -77,6 +78,8 @@ class Client:
         self._model: system_model.SystemModel | None = None
         # Layouts this client unpacked and recorded, in that order (see `apply.compose`).
         self._recorded: dict[str, list[LayoutEntry]] = {}
+        # "Installed …" lines, said once the state holding those packages is live.
+        self._installed: list[str] = []
 
     def close(self) -> None:
         self._close_sources()
@@ -217,11 +220,40 @@ class Client:
             return Outcome(planned=new, already=tuple(already.values()))
         if not self.reporter.confirm("Do you wish to continue?"):
             raise Cancelled()
-        self.fetch_and_unpack(new)
         explicit = set(fresh) | {p.id for p in previous.values() if p.explicit}
         selections = [Selection(p.id, p.id in explicit) for p in packages]
-        state = self.new_state(selections, "Install")
+        state = self._transaction(new, selections, "Install")
         return Outcome(planned=new, state=state, already=tuple(already.values()))
+
+    def _transaction(
+        self, fetched: Sequence[Package], selections: Sequence[Selection], summary: str
+    ) -> State:
+        """Get `fetched` into the store, then make the state of `selections` live.
+
+        If anything fails, the packages recorded on the way that no state selects are
+        forgotten again: a failed transaction leaves no rows behind (their files in the store
+        and download cache are garbage the next `cache prune` sweeps).
+        """
+        try:
+            self.fetch_and_unpack(fetched)
+            return self.new_state(selections, summary)
+        except BaseException:
+            self._installed.clear()
+            self._forget_unselected()
+            raise
+
+    def _forget_unselected(self) -> None:
+        try:
+            doomed = set(self._recorded) - self.state_db.all_package_ids()
+            if doomed:
+                self.layout_db.remove(doomed)
+                self.install_db.remove(doomed)
+        except MossError as err:
+            # The failure being reported matters more; `cache prune` forgets them later.
+            self.reporter.warn(f"could not forget the packages of the failed transaction: {err}")
+            return
+        for package_id in doomed:
+            del self._recorded[package_id]
 
     def fetch_and_unpack(self, packages: Sequence[Package]) -> None:
         """Download what the cache lacks (8 at a time, each checked against its sha256) and
@@ -229,7 +261,7 @@ class Client:
         jobs = []
         for package in packages:
             if cache.is_cached(self.install_db, self.layout_db, package.id):
-                self.reporter.info(f"Installed {package.name} (cached)")
+                self._installed.append(f"Installed {package.name} (cached)")
             else:
                 uri = self._package_uri(package)
                 jobs.append(
@@ -244,7 +276,7 @@ class Client:
 
             def unpack(job: fetch.FetchJob, path: Path) -> None:
                 unpacker.unpack(job.package, path)
-                self.reporter.info(f"Installed {job.package.name}")
+                self._installed.append(f"Installed {job.package.name}")
 
             # Twice as many packages in hand as workers: the next is queued while this
             # process reads a package's records, so no worker waits for it.
@@ -308,9 +340,10 @@ class Client:
         if not self.reporter.confirm("Do you wish to continue?"):
             raise Cancelled()
         installed_ids = {p.id for p in self.registry().installed()}
-        self.fetch_and_unpack([p for p in plan.packages if p.id not in installed_ids])
         selections = [Selection(p.id, p.id in plan.explicit) for p in plan.packages]
-        state = self.new_state(selections, "Sync")
+        state = self._transaction(
+            [p for p in plan.packages if p.id not in installed_ids], selections, "Sync"
+        )
         return Outcome(planned=changed, state=state)
 
     def export(self, state_id: int | None = None) -> str:
@@ -398,6 +431,9 @@ class Client:
         apply.promote(
             self.installation, staging_usr, apply.Journal("transaction", state.id, previous)
         )
+        for line in self._installed:
+            self.reporter.info(line)
+        self._installed.clear()
         self._system_triggers(tree)
         return state
 
@@ -483,10 +519,14 @@ class Client:
         return gc.collect_garbage(self.installation, self.state_db, self.install_db, self.layout_db)
 
     def verify(self, *, repair: bool = True) -> list[str]:
-        """Re-hash the store and every state's tree; with `repair`, restore what is wrong."""
+        """Re-hash the store and every state's tree; with `repair`, restore what is wrong.
+
+        What a repair did is checked again: only what is then right is reported as fixed, and
+        what is still wrong raises `ClientError` after being listed.
+        """
         report = checks.Report()
         self.reporter.info("Verifying assets")
-        checks.check_assets(self.installation, self.layout_db, report)
+        checks.check_assets(self.installation, self.layout_db.digests(), report)
         self.reporter.info("Verifying states")
         active = self.installation.active_state_id()
         states = self.state_db.list()
@@ -507,9 +547,21 @@ class Client:
             "Fixing issues, this will change your system state. Do you wish to continue?"
         ):
             raise Cancelled()
-        self._repair(report, states, trees, active)
-        self.reporter.info("All issues resolved")
-        return issues
+        affected = self._repair(report, states, trees, active)
+        after = checks.Report()
+        checks.check_assets(self.installation, sorted(report.bad_digests), after)
+        for state in states:
+            if state.id in affected:
+                checks.check_state(self.installation, self.layout_db, state, active, after)
+        left = [issue.text for issue in after.issues]
+        if not left:
+            self.reporter.info("All issues resolved")
+            return issues
+        fixed = len(issues) - len(set(issues) & set(left))
+        self.reporter.info(f"Fixed {fixed} of {len(issues)} issue(s); still wrong:")
+        for text in left:
+            self.reporter.info(f" × {text}")
+        raise ClientError(f"{len(left)} issue(s) could not be fixed (listed above)")
 
     def _repair(
         self,
@@ -517,7 +569,9 @@ class Client:
         states: list[State],
         trees: dict[int, vfs.Tree],
         active: int | None,
-    ) -> None:
+    ) -> set[int]:
+        """Restore bad assets from their packages and reblit the states using them; returns
+        those states. A package or state that cannot be restored is told and skipped."""
         bad = report.bad_digests
         if bad:
             self.reporter.info("Reinstalling packages")
@@ -527,22 +581,38 @@ class Client:
                     (self.installation.assets_dir / asset_relpath(digest)).unlink()
                 owners |= self.layout_db.owners_of_digest(digest)
             metas = self.install_db.get_many(owners)
+            selected = self.state_db.all_package_ids()
             with self._unpacker() as unpacker:
                 for package_id in sorted(owners):
-                    package = Package(package_id, metas[package_id], "installed")
-                    unpacker.unpack(package, self._download(package))
+                    meta = metas.get(package_id)
+                    label = meta.name if meta is not None else package_id
+                    try:
+                        if meta is None:
+                            raise ClientError("its metadata is not in the install database")
+                        package = Package(package_id, meta, "installed")
+                        unpacker.unpack(package, self._download(package))
+                    except MossError as err:
+                        unused = (
+                            ""
+                            if package_id in selected
+                            else ("; no state selects it: `moss cache prune` forgets it")
+                        )
+                        self.reporter.warn(f"could not reinstall {label}: {err}{unused}")
         affected = report.bad_states | {
             s.id
             for s in states
             if any(n.digest in bad for n in trees[s.id].walk() if n.digest is not None)
         }
-        if not affected:
-            return
-        self.reporter.info("Reblitting affected states")
+        if affected:
+            self.reporter.info("Reblitting affected states")
         for state in states:
             if state.id not in affected:
                 continue
-            staging_usr = apply.blit_staging(self.installation, trees[state.id], self.reporter)
+            try:
+                staging_usr = apply.blit_staging(self.installation, trees[state.id], self.reporter)
+            except MossError as err:
+                self.reporter.warn(f"could not reblit state #{state.id}: {err}")
+                continue
             (staging_usr / STATE_ID_FILE).write_text(f"{state.id}\n")
             if state.id == active:
                 journal = apply.Journal("repair", state.id, None)
@@ -554,6 +624,7 @@ class Client:
                 archive.parent.mkdir(parents=True, exist_ok=True)
                 os.rename(staging_usr, archive)
             self.reporter.info(f" » state #{state.id}")
+        return affected
 
     def recover(self) -> None:
         apply.recover(self.installation, self.state_db, self.reporter)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,8 +41,8 @@ class Report:
         return {i.state_id for i in self.issues if i.state_id is not None}
 
 
-def check_assets(installation: Installation, layout_db: LayoutDb, report: Report) -> None:
-    for digest in sorted(layout_db.digests()):
+def check_assets(installation: Installation, digests: Iterable[int], report: Report) -> None:
+    for digest in sorted(digests):
         path = installation.assets_dir / asset_relpath(digest)
         try:
             actual = file_digest(str(path))
