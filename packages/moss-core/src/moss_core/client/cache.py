@@ -106,7 +106,7 @@ class Unpacker:
         """Unpack one package's content into the store, each file verified; returns its Meta."""
         assets = str(self._installation.assets_dir)
         if self._pool is None:
-            meta, layout = _read_records(package, stone_path)
+            meta, layout = read_records(package, stone_path)
             unpack_content(assets, package.name, str(stone_path))
         else:
             died = PackageFileError(f"{package.name}: the unpacking process died")
@@ -116,7 +116,7 @@ class Unpacker:
                 raise died from None
             # The records are read here while a worker unpacks the content.
             try:
-                meta, layout = _read_records(package, stone_path)
+                meta, layout = read_records(package, stone_path)
             finally:
                 try:
                     content.result()
@@ -158,7 +158,7 @@ _RECORD_BATCH = 32
 _KNOWN_DIRS: dict[str, set[str]] = {}
 
 
-def _read_records(package: Package, stone_path: Path) -> tuple[Meta, list[LayoutEntry]]:
+def read_records(package: Package, stone_path: Path) -> tuple[Meta, list[LayoutEntry]]:
     """The package's metadata and layout; refused if the layout names content it lacks."""
     try:
         with StoneReader(stone_path) as reader:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from moss_core._lazy import lazy_import
-from moss_core.client import cache
+from moss_core.client import cache, integrity
 from moss_core.client.errors import Cancelled, ClientError
 from moss_core.client.plan import (
     SyncPlan,
@@ -20,7 +20,7 @@ from moss_core.client.plan import (
     unknown_package,
 )
 from moss_core.client.report import Reporter
-from moss_core.db import LayoutDb, MetaDb, Selection, State, StateDb
+from moss_core.db import DatabaseError, LayoutDb, MetaDb, Selection, State, StateDb
 from moss_core.errors import MossError
 from moss_core.fs import remove_tree, sha256_file
 from moss_core.installation import STATE_ID_FILE, Installation
@@ -41,7 +41,7 @@ from stone import LayoutEntry, Meta
 if TYPE_CHECKING:
     from moss_core import fetch, repository, resolve, triggers, vfs
     from moss_core import model as system_model
-    from moss_core.client import apply, gc, hooks
+    from moss_core.client import apply, gc, hooks, rebuild
     from moss_core.client import verify as checks
 else:
     fetch = lazy_import("moss_core.fetch")
@@ -53,6 +53,7 @@ else:
     apply = lazy_import("moss_core.client.apply")
     gc = lazy_import("moss_core.client.gc")
     hooks = lazy_import("moss_core.client.hooks")
+    rebuild = lazy_import("moss_core.client.rebuild")
     checks = lazy_import("moss_core.client.verify")
 
 
@@ -70,9 +71,17 @@ class Client:
         self.installation = installation
         self.reporter = reporter
         db_dir = installation.db_dir
-        self.install_db = MetaDb.open(db_dir / "install")
-        self.layout_db = LayoutDb.open(db_dir / "layout")
-        self.state_db = StateDb.open(db_dir / "state")
+        with contextlib.ExitStack() as opened:
+            try:
+                self.install_db = opened.enter_context(MetaDb.open(db_dir / "install"))
+                self.layout_db = opened.enter_context(LayoutDb.open(db_dir / "layout"))
+                self.state_db = opened.enter_context(StateDb.open(db_dir / "state"))
+            except DatabaseError as err:
+                if not integrity.is_unreadable(err):
+                    raise
+                hint = integrity.rebuild_hint(installation)
+                raise integrity.DatabaseLostError(f"{err}: {hint}") from None
+            opened.pop_all()
         self._local_files: dict[str, Path] = {}
         self._repositories: list[repository.RepositorySource] | None = None
         self._model: system_model.SystemModel | None = None
@@ -272,7 +281,7 @@ class Client:
             return
         workers = min(len(jobs), usable_cores())
         # The unpacker forks its workers first, before the fetch starts any thread.
-        with self._unpacker(workers) as unpacker:
+        with self.unpacker(workers) as unpacker:
 
             def unpack(job: fetch.FetchJob, path: Path) -> None:
                 unpacker.unpack(job.package, path)
@@ -284,7 +293,7 @@ class Client:
                 jobs, unpack, unpackers=2 * workers, progress=self.reporter.fetch_progress()
             )
 
-    def _unpacker(self, workers: int = 1) -> cache.Unpacker:
+    def unpacker(self, workers: int = 1) -> cache.Unpacker:
         return cache.Unpacker(
             self.installation,
             self.install_db,
@@ -292,6 +301,24 @@ class Client:
             workers=workers,
             recorded=self._recorded,
         )
+
+    def find_package(self, package_id: str) -> tuple[Package, Path]:
+        """A package by id, with its `.stone`: from the download cache, else fetched from the
+        repository that offers it. Its records are read and checked before it is returned."""
+        cached = self.installation.download_path(package_id)
+        if cached.is_file():
+            found = cache.read_local_package(cached)
+            if found.id == package_id:
+                package = Package(package_id, found.meta, "cache")
+                cache.read_records(package, cached)
+                return package, cached
+        for source in self.repositories():
+            offered = source.by_id(package_id)
+            if offered is not None:
+                path = self._download(offered)
+                cache.read_records(offered, path)
+                return offered, path
+        raise ClientError("neither in the download cache nor in any repository")
 
     def _package_uri(self, package: Package) -> str:
         if package.id in self._local_files:
@@ -582,7 +609,7 @@ class Client:
                 owners |= self.layout_db.owners_of_digest(digest)
             metas = self.install_db.get_many(owners)
             selected = self.state_db.all_package_ids()
-            with self._unpacker() as unpacker:
+            with self.unpacker() as unpacker:
                 for package_id in sorted(owners):
                     meta = metas.get(package_id)
                     label = meta.name if meta is not None else package_id
@@ -625,6 +652,23 @@ class Client:
                 os.rename(staging_usr, archive)
             self.reporter.info(f" » state #{state.id}")
         return affected
+
+    def check_databases(self) -> None:
+        """Refuse a root whose databases have lost what its trees hold (see `rebuild`)."""
+        lost = integrity.lost_databases(
+            integrity.gather_evidence(
+                self.installation, self.state_db, self.install_db, self.layout_db
+            ),
+            self.installation.db_dir,
+        )
+        if lost:
+            raise integrity.DatabaseLostError(
+                f"{'; '.join(lost)}: {integrity.rebuild_hint(self.installation)}"
+            )
+
+    def rebuild_databases(self) -> rebuild.RebuildPlan:
+        """Record again the packages and states the trees on disk hold (`rebuild.rebuild`)."""
+        return rebuild.rebuild(self)
 
     def recover(self) -> None:
         apply.recover(self.installation, self.state_db, self.reporter)
