@@ -62,7 +62,9 @@ def lost_databases(evidence: Evidence, db_dir: Path) -> list[str]:
     if untracked:
         states = ", ".join(f"#{i}" for i in untracked)
         if evidence.recorded:
-            lost.append(f"{db_dir / 'state'} has no record of state(s) {states}, on disk")
+            lost.append(
+                f"{db_dir / 'state'} has no record of state(s) {states}, whose trees are on disk"
+            )
         else:
             lost.append(f"{db_dir / 'state'} is empty, but state(s) {states} are on disk")
     if evidence.selects_any or untracked:

@@ -69,7 +69,7 @@ class TreeRecord:
     problem: str | None = None
 
 
-def read_tree(installation: Installation, state_id: int, usr: Path) -> TreeRecord:
+def read_tree(state_id: int, usr: Path) -> TreeRecord:
     """The state recorded in a tree: its model names every package by id (explicit ones in
     `packages`, the rest in `locked`); its `.stateID` was written when the state was made."""
     model_path = usr / "lib" / "system-model.kdl"
@@ -122,7 +122,7 @@ def plan_states(
         if missing:
             names = tree.names or {}
             listed = "; ".join(
-                f"{names.get(i, i)} ({unavailable.get(i, 'not found')})" for i in missing
+                f"{_label(names, i)} ({unavailable.get(i, 'not found')})" for i in missing
             )
             skipped.append(f"state #{tree.state_id}: missing package(s): {listed}")
             continue
@@ -150,14 +150,10 @@ def rebuild(client: Client) -> RebuildPlan:
     installation, reporter = client.installation, client.reporter
     recorded = {s.id: s for s in client.state_db.list()}
     archived = archived_states(installation)
-    trees = [
-        read_tree(installation, i, installation.archived_usr(i))
-        for i in archived
-        if i not in recorded
-    ]
+    trees = [read_tree(i, installation.archived_usr(i)) for i in archived if i not in recorded]
     live = installation.active_state_id()
     if live is not None and live not in recorded:
-        trees.append(read_tree(installation, live, installation.usr))
+        trees.append(read_tree(live, installation.usr))
     wanted = {s.package_id for state in recorded.values() for s in state.selections}
     wanted |= {s.package_id for tree in trees for s in tree.selections}
     have = client.layout_db.ids() & client.install_db.ids()
@@ -202,3 +198,8 @@ def rebuild(client: Client) -> RebuildPlan:
     if left:
         raise ClientError(f"{len(left)} thing(s) could not be rebuilt (listed above)")
     return plan
+
+
+def _label(names: Mapping[str, str], package_id: str) -> str:
+    name = names.get(package_id)
+    return package_id if name is None else f"{name} {package_id}"
