@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
+import sqlite3
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from moss_core.client.integrity import Evidence, lost_databases
+from moss_core.client.integrity import Evidence, is_unreadable, lost_databases
+from moss_core.db import DatabaseError, MetaDb
 
 DB = Path("/r/.moss/db")
 NEW_ROOT = Evidence(
@@ -118,3 +123,20 @@ def test_software_on_disk_is_never_silently_unrecorded(
         assert f"{DB}/layout is empty" in lost
     if evidence.selects_any and metadata_empty:
         assert f"{DB}/install is empty" in lost
+
+
+def _open_error(path: Path) -> DatabaseError:
+    with pytest.raises(DatabaseError) as caught:
+        MetaDb.open(path)
+    return caught.value
+
+
+def test_only_a_damaged_file_counts_as_unreadable(tmp_path: Path) -> None:
+    damaged = tmp_path / "damaged"
+    damaged.write_bytes(os.urandom(4096))
+    assert is_unreadable(_open_error(damaged))
+    newer = tmp_path / "newer"
+    with contextlib.closing(sqlite3.connect(newer)) as conn:
+        conn.execute("PRAGMA user_version = 99")
+    # Written by a newer moss: never set aside and rebuilt over.
+    assert not is_unreadable(_open_error(newer))
