@@ -178,3 +178,22 @@ def test_an_archived_state_that_cannot_be_rebuilt_keeps_its_tree_and_its_id(
     assert moss("install", str(make_stone(packages, "c"))).code == 0
     assert [s[0] for s in _states(moss)] == [1, 3, 4]
     assert (root / ".moss/root/2/usr/share/b").is_dir()
+
+
+def test_a_repaired_tree_keeps_its_record_and_can_still_be_rebuilt(
+    root: Path, moss: MossRun, three_states: dict[str, Path]
+) -> None:
+    states = _states(moss)
+    trees = [root / "usr", root / ".moss/root/1/usr"]
+    models = [(usr / "lib/system-model.kdl").read_bytes() for usr in trees]
+    os_release = (root / "usr/lib/os-release").read_bytes()
+    for usr in trees:
+        (usr / "share/a/README").unlink()
+    repaired = moss("state", "verify")
+    assert repaired.code == 0 and "All issues resolved" in repaired.out, repaired.text
+    assert [(usr / "lib/system-model.kdl").read_bytes() for usr in trees] == models
+    assert (root / "usr/lib/os-release").read_bytes() == os_release
+
+    _empty(root, *DATABASES)
+    assert moss("state", "verify", "--rebuild-db").code == 0
+    assert _states(moss) == states

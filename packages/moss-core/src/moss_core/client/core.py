@@ -23,7 +23,7 @@ from moss_core.client.report import Reporter
 from moss_core.db import DatabaseError, LayoutDb, MetaDb, Selection, State, StateDb
 from moss_core.errors import MossError
 from moss_core.fs import remove_tree, sha256_file
-from moss_core.installation import STATE_ID_FILE, Installation
+from moss_core.installation import MODEL_IN_TREE, Installation
 from moss_core.processes import usable_cores
 from moss_core.registry import (
     INSTALLED_PRIORITY,
@@ -640,7 +640,7 @@ class Client:
             except MossError as err:
                 self.reporter.warn(f"could not reblit state #{state.id}: {err}")
                 continue
-            (staging_usr / STATE_ID_FILE).write_text(f"{state.id}\n")
+            apply.write_state_files(staging_usr, state.id, self._state_model(state, active))
             if state.id == active:
                 journal = apply.Journal("repair", state.id, None)
                 journal.write(self.installation)
@@ -652,6 +652,25 @@ class Client:
                 os.rename(staging_usr, archive)
             self.reporter.info(f" » state #{state.id}")
         return affected
+
+    def _state_model(self, state: State, active: int | None) -> str:
+        """The model a state's tree holds: its own record of its packages (see `rebuild`),
+        kept through a reblit; made afresh only where the tree lost it."""
+        model_path = checks.state_tree_root(self.installation, state, active) / MODEL_IN_TREE
+        with (
+            contextlib.suppress(OSError, UnicodeDecodeError),
+            open(model_path, encoding="utf-8", opener=_no_follow) as model,
+        ):
+            return model.read()
+        metas = self.install_db.get_many(s.package_id for s in state.selections)
+        return self.model_text(
+            [
+                Package(s.package_id, metas[s.package_id], "installed")
+                for s in state.selections
+                if s.package_id in metas
+            ],
+            {s.package_id for s in state.selections if s.explicit},
+        )
 
     def check_databases(self) -> None:
         """Refuse a root whose databases have lost what its trees hold (see `rebuild`)."""
@@ -672,6 +691,10 @@ class Client:
 
     def recover(self) -> None:
         apply.recover(self.installation, self.state_db, self.reporter)
+
+
+def _no_follow(path: str, flags: int) -> int:
+    return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC)
 
 
 def _describe_conflicts(error: vfs.VfsConflictError, metas: Mapping[str, Meta]) -> str:

@@ -23,7 +23,7 @@ from moss_core.client.report import Reporter
 from moss_core.db import DatabaseError, LayoutDb, MetaDb, Selection, State, StateDb
 from moss_core.db._base import Database
 from moss_core.errors import MossError
-from moss_core.installation import Installation, read_state_id
+from moss_core.installation import MODEL_IN_TREE, Installation, read_state_id
 from moss_core.model import load_model
 from moss_core.registry import Package
 
@@ -72,7 +72,7 @@ class TreeRecord:
 def read_tree(state_id: int, usr: Path) -> TreeRecord:
     """The state recorded in a tree: its model names every package by id (explicit ones in
     `packages`, the rest in `locked`); its `.stateID` was written when the state was made."""
-    model_path = usr / "lib" / "system-model.kdl"
+    model_path = usr / MODEL_IN_TREE
     try:
         created = int(os.lstat(usr / ".stateID").st_mtime)
     except OSError:
