@@ -21,9 +21,8 @@ from moss_core.client.errors import ClientError
 from moss_core.client.integrity import archived_states, is_unreadable
 from moss_core.client.report import Reporter
 from moss_core.db import DatabaseError, LayoutDb, MetaDb, Selection, State, StateDb
-from moss_core.db._base import Database
 from moss_core.errors import MossError
-from moss_core.installation import MODEL_IN_TREE, Installation, read_state_id
+from moss_core.installation import MODEL_IN_TREE, STATE_ID_FILE, Installation, read_state_id
 from moss_core.model import load_model
 from moss_core.registry import Package
 
@@ -31,9 +30,7 @@ if TYPE_CHECKING:
     from moss_core.client.core import Client
 
 REBUILT_SUMMARY = "Rebuilt from its tree"
-
-
-_DATABASES: tuple[tuple[str, type[Database]], ...] = (
+_DATABASES: tuple[tuple[str, type[MetaDb | LayoutDb | StateDb]], ...] = (
     ("install", MetaDb),
     ("layout", LayoutDb),
     ("state", StateDb),
@@ -74,7 +71,7 @@ def read_tree(state_id: int, usr: Path) -> TreeRecord:
     `packages`, the rest in `locked`); its `.stateID` was written when the state was made."""
     model_path = usr / MODEL_IN_TREE
     try:
-        created = int(os.lstat(usr / ".stateID").st_mtime)
+        created = int(os.lstat(usr / STATE_ID_FILE).st_mtime)
     except OSError:
         created = int(os.lstat(usr).st_mtime)
     if read_state_id(usr) != state_id:
