@@ -18,6 +18,8 @@ CACHEDIR_TAG = (
     "# For information about cache directory tags see https://bford.info/cachedir/\n"
 )
 STATE_ID_FILE = ".stateID"
+MODEL_IN_TREE = "lib/system-model.kdl"
+"""Where a state's tree keeps its model: the record of its packages, by id."""
 
 
 class InstallationError(MossError):

@@ -70,3 +70,29 @@ def test_a_failed_add_leaves_no_state(state_db: StateDb) -> None:
     assert state_db.ids() == [1]
     # The rollback took the id sequence back too: no state with id 2 ever existed.
     assert state_db.add([], "Install").id == 2
+
+
+def test_restore_keeps_ids_and_numbering_goes_on_after_them(state_db: StateDb) -> None:
+    assert state_db.is_empty() and not state_db.selects_any() and state_db.last_id() == 0
+    restored = [
+        State(3, "Rebuilt", None, 1000, (Selection("a", True), Selection("b", False))),
+        State(7, "Rebuilt", None, 2000, ()),
+    ]
+    state_db.restore(restored)
+    assert state_db.list() == restored
+    assert not state_db.is_empty() and state_db.selects_any() and state_db.last_id() == 7
+    assert state_db.add([Selection("c", True)]).id == 8
+
+
+def test_reserved_ids_are_never_handed_out(state_db: StateDb) -> None:
+    state_db.reserve_ids(5)
+    assert state_db.last_id() == 5 and state_db.is_empty()
+    assert state_db.add([]).id == 6
+    state_db.reserve_ids(2)  # never lowers the numbering
+    assert state_db.add([]).id == 7
+
+
+def test_a_zero_length_file_opens_empty(tmp_path: Path) -> None:
+    (tmp_path / "state").write_bytes(b"")
+    with StateDb.open(tmp_path / "state") as db:
+        assert db.is_empty() and db.last_id() == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -12,8 +13,19 @@ from click.testing import CliRunner
 from moss_roots import make_stone, run_moss
 
 from moss.cli import main
+from stone import FileKind, PayloadKind, StoneReader, encode_payload
+from stone.layout import encode_layout
 
-__all__ = ["MossRun", "Result", "make_stone", "moss", "packages", "root", "run_moss_process"]
+__all__ = [
+    "MossRun",
+    "Result",
+    "make_stone",
+    "moss",
+    "name_missing_content",
+    "packages",
+    "root",
+    "run_moss_process",
+]
 
 
 @dataclass
@@ -61,3 +73,26 @@ def run_moss_process(
 ) -> subprocess.CompletedProcess[str]:
     """Run moss as its own process (for locks, terminals and signals)."""
     return run_moss(root, *args, env=env, **kwargs)
+
+
+def name_missing_content(stone: Path, path: str, digest: int) -> None:
+    """Rewrite a package so that its layout gives `path` (below /usr) content `digest`, which
+    its index and content do not hold: the writer refuses to make such a package."""
+    data = stone.read_bytes()
+    with StoneReader(stone) as reader:
+        refs = list(reader.payloads)
+        layout = reader.layout()
+    assert any(e.path == path for e in layout), path
+    out = [data[:32]]
+    for ref in refs:
+        if ref.header.kind is PayloadKind.LAYOUT:
+            entries = [
+                dataclasses.replace(e, digest=digest)
+                if e.path == path and e.kind is FileKind.REGULAR
+                else e
+                for e in layout
+            ]
+            out.append(encode_payload(PayloadKind.LAYOUT, *encode_layout(entries)))
+        else:
+            out.append(ref.header.encode() + data[ref.offset : ref.offset + ref.header.stored_size])
+    stone.write_bytes(b"".join(out))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import xxhash
@@ -30,13 +31,25 @@ class Tree:
     blobs: dict[int, FileBlob] = field(default_factory=dict)
 
 
-def file_digest(path: str) -> int:
-    """XXH3-128 of a file's bytes, the key of the index and of moss's store."""
+def file_digest(path: str, *, dir_fd: int | None = None) -> int:
+    """XXH3-128 of a file's bytes, the key of the index and of moss's store.
+
+    With `dir_fd`, `path` is a name relative to that directory and a symlink is not followed:
+    a tree deeper than `PATH_MAX` is hashed one directory fd at a time.
+    """
     hasher = xxhash.xxh3_128()
-    with open(path, "rb") as source:
+    opener = None if dir_fd is None else _opener_at(dir_fd)
+    with open(path, "rb", opener=opener) as source:
         while chunk := source.read(_HASH_CHUNK):
             hasher.update(chunk)
     return hasher.intdigest()
+
+
+def _opener_at(dir_fd: int) -> Callable[[str, int], int]:
+    def opener(name: str, flags: int) -> int:
+        return os.open(name, flags | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+
+    return opener
 
 
 def scan_tree(root: str | os.PathLike[str]) -> Tree:

@@ -31,7 +31,7 @@ from moss_core.fs import (
     sync_filesystem,
     write_atomically,
 )
-from moss_core.installation import STATE_ID_FILE, Installation, read_state_id
+from moss_core.installation import MODEL_IN_TREE, STATE_ID_FILE, Installation, read_state_id
 from moss_core.processes import usable_cores
 from moss_core.vfs import Tree, build_tree
 from stone import LayoutEntry
@@ -117,7 +117,7 @@ def write_state_files(usr: Path, state_id: int | None, model_text: str) -> None:
             'NAME="Unbranded OS"\nID=unbranded\nPRETTY_NAME="Unbranded OS"\n'
             f'ANSI_COLOR="1;35"\nHOME_URL=""\nBUILD_ID={platform.machine()}\n'
         )
-    model = lib / "system-model.kdl"
+    model = usr / MODEL_IN_TREE
     if os.path.lexists(model):
         model.unlink()
     model.write_text(model_text)

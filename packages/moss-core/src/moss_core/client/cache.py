@@ -20,7 +20,7 @@ from moss_core.installation import Installation
 from moss_core.processes import fork_pool
 from moss_core.registry import Package
 from moss_core.store import ASSET_MODE, asset_relpath
-from stone import DirectorySink, FileType, LayoutEntry, Meta, StoneError, StoneReader
+from stone import DirectorySink, FileKind, FileType, LayoutEntry, Meta, StoneError, StoneReader
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
@@ -111,7 +111,7 @@ class Unpacker:
         assets = str(self._installation.assets_dir)
         shown = str(self._given_files.get(package.id, stone_path))
         if self._pool is None:
-            meta, layout = _read_records(package, stone_path, shown)
+            meta, layout = read_records(package, stone_path, shown)
             unpack_content(assets, package.name, str(stone_path), shown)
         else:
             died = PackageFileError(f"{package.name}: the unpacking process died")
@@ -123,7 +123,7 @@ class Unpacker:
                 raise died from None
             # The records are read here while a worker unpacks the content.
             try:
-                meta, layout = _read_records(package, stone_path, shown)
+                meta, layout = read_records(package, stone_path, shown)
             finally:
                 try:
                     content.result()
@@ -165,15 +165,26 @@ _RECORD_BATCH = 32
 _KNOWN_DIRS: dict[str, set[str]] = {}
 
 
-def _read_records(
-    package: Package, stone_path: Path, shown: str
+def read_records(
+    package: Package, stone_path: Path, shown: str | None = None
 ) -> tuple[Meta, list[LayoutEntry]]:
+    """The package's metadata and layout; refused if the layout names content it lacks.
+    Errors name the file as `shown` (the file the user gave), else by its path."""
     try:
         with StoneReader(stone_path, name=shown) as reader:
             reader.expect(FileType.BINARY)
-            return reader.meta(), reader.layout()
+            meta, layout = reader.meta(), reader.layout()
+            held = {entry.digest for entry in reader.index()}
     except StoneError as err:
         raise PackageFileError(f"{package.name}: {err}") from None
+    for entry in layout:
+        if entry.kind is FileKind.REGULAR and entry.digest not in held:
+            # Its blit would fail, or link whatever another package put in the store.
+            raise PackageFileError(
+                f"{package.name}: its layout names /usr/{entry.path} with content"
+                f" {entry.digest:032x}, which the package does not contain"
+            )
+    return meta, layout
 
 
 def unpack_content(assets_dir: str, name: str, stone_path: str, shown: str) -> None:

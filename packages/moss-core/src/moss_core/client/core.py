@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from moss_core._lazy import lazy_import
-from moss_core.client import cache
+from moss_core.client import cache, integrity
 from moss_core.client.errors import Cancelled, ClientError
 from moss_core.client.plan import (
     SyncPlan,
@@ -20,9 +20,10 @@ from moss_core.client.plan import (
     unknown_package,
 )
 from moss_core.client.report import Reporter
-from moss_core.db import LayoutDb, MetaDb, Selection, State, StateDb
+from moss_core.db import DatabaseError, LayoutDb, MetaDb, Selection, State, StateDb
+from moss_core.errors import MossError
 from moss_core.fs import remove_tree, sha256_file
-from moss_core.installation import STATE_ID_FILE, Installation
+from moss_core.installation import MODEL_IN_TREE, Installation
 from moss_core.processes import usable_cores
 from moss_core.registry import (
     INSTALLED_PRIORITY,
@@ -40,7 +41,7 @@ from stone import LayoutEntry, Meta
 if TYPE_CHECKING:
     from moss_core import fetch, repository, resolve, triggers, vfs
     from moss_core import model as system_model
-    from moss_core.client import apply, gc, hooks
+    from moss_core.client import apply, gc, hooks, rebuild
     from moss_core.client import verify as checks
 else:
     fetch = lazy_import("moss_core.fetch")
@@ -52,6 +53,7 @@ else:
     apply = lazy_import("moss_core.client.apply")
     gc = lazy_import("moss_core.client.gc")
     hooks = lazy_import("moss_core.client.hooks")
+    rebuild = lazy_import("moss_core.client.rebuild")
     checks = lazy_import("moss_core.client.verify")
 
 
@@ -69,14 +71,24 @@ class Client:
         self.installation = installation
         self.reporter = reporter
         db_dir = installation.db_dir
-        self.install_db = MetaDb.open(db_dir / "install")
-        self.layout_db = LayoutDb.open(db_dir / "layout")
-        self.state_db = StateDb.open(db_dir / "state")
+        with contextlib.ExitStack() as opened:
+            try:
+                self.install_db = opened.enter_context(MetaDb.open(db_dir / "install"))
+                self.layout_db = opened.enter_context(LayoutDb.open(db_dir / "layout"))
+                self.state_db = opened.enter_context(StateDb.open(db_dir / "state"))
+            except DatabaseError as err:
+                if not integrity.is_unreadable(err):
+                    raise
+                hint = integrity.rebuild_hint(installation)
+                raise integrity.DatabaseLostError(f"{err}: {hint}") from None
+            opened.pop_all()
         self._local_files: dict[str, Path] = {}
         self._repositories: list[repository.RepositorySource] | None = None
         self._model: system_model.SystemModel | None = None
         # Layouts this client unpacked and recorded, in that order (see `apply.compose`).
         self._recorded: dict[str, list[LayoutEntry]] = {}
+        # "Installed …" lines, said once the state holding those packages is live.
+        self._installed: list[str] = []
 
     def close(self) -> None:
         self._close_sources()
@@ -217,11 +229,40 @@ class Client:
             return Outcome(planned=new, already=tuple(already.values()))
         if not self.reporter.confirm("Do you wish to continue?"):
             raise Cancelled()
-        self.fetch_and_unpack(new)
         explicit = set(fresh) | {p.id for p in previous.values() if p.explicit}
         selections = [Selection(p.id, p.id in explicit) for p in packages]
-        state = self.new_state(selections, "Install")
+        state = self._transaction(new, selections, "Install")
         return Outcome(planned=new, state=state, already=tuple(already.values()))
+
+    def _transaction(
+        self, fetched: Sequence[Package], selections: Sequence[Selection], summary: str
+    ) -> State:
+        """Get `fetched` into the store, then make the state of `selections` live.
+
+        If anything fails, the packages recorded on the way that no state selects are
+        forgotten again: a failed transaction leaves no rows behind (their files in the store
+        and download cache are garbage the next `cache prune` sweeps).
+        """
+        try:
+            self.fetch_and_unpack(fetched)
+            return self.new_state(selections, summary)
+        except BaseException:
+            self._installed.clear()
+            self._forget_unselected()
+            raise
+
+    def _forget_unselected(self) -> None:
+        try:
+            doomed = set(self._recorded) - self.state_db.all_package_ids()
+            if doomed:
+                self.layout_db.remove(doomed)
+                self.install_db.remove(doomed)
+        except MossError as err:
+            # The failure being reported matters more; `cache prune` forgets them later.
+            self.reporter.warn(f"could not forget the packages of the failed transaction: {err}")
+            return
+        for package_id in doomed:
+            del self._recorded[package_id]
 
     def fetch_and_unpack(self, packages: Sequence[Package]) -> None:
         """Download what the cache lacks (8 at a time, each checked against its sha256) and
@@ -229,7 +270,7 @@ class Client:
         jobs = []
         for package in packages:
             if cache.is_cached(self.install_db, self.layout_db, package.id):
-                self.reporter.info(f"Installed {package.name} (cached)")
+                self._installed.append(f"Installed {package.name} (cached)")
             else:
                 uri = self._package_uri(package)
                 jobs.append(
@@ -240,11 +281,11 @@ class Client:
             return
         workers = min(len(jobs), usable_cores())
         # The unpacker forks its workers first, before the fetch starts any thread.
-        with self._unpacker(workers) as unpacker:
+        with self.unpacker(workers) as unpacker:
 
             def unpack(job: fetch.FetchJob, path: Path) -> None:
                 unpacker.unpack(job.package, path)
-                self.reporter.info(f"Installed {job.package.name}")
+                self._installed.append(f"Installed {job.package.name}")
 
             # Twice as many packages in hand as workers: the next is queued while this
             # process reads a package's records, so no worker waits for it.
@@ -252,7 +293,7 @@ class Client:
                 jobs, unpack, unpackers=2 * workers, progress=self.reporter.fetch_progress()
             )
 
-    def _unpacker(self, workers: int = 1) -> cache.Unpacker:
+    def unpacker(self, workers: int = 1) -> cache.Unpacker:
         return cache.Unpacker(
             self.installation,
             self.install_db,
@@ -261,6 +302,24 @@ class Client:
             recorded=self._recorded,
             given_files=self._local_files,
         )
+
+    def find_package(self, package_id: str) -> tuple[Package, Path]:
+        """A package by id, with its `.stone`: from the download cache, else fetched from the
+        repository that offers it. Its records are read and checked before it is returned."""
+        cached = self.installation.download_path(package_id)
+        if cached.is_file():
+            found = cache.read_local_package(cached)
+            if found.id == package_id:
+                package = Package(package_id, found.meta, "cache")
+                cache.read_records(package, cached)
+                return package, cached
+        for source in self.repositories():
+            offered = source.by_id(package_id)
+            if offered is not None:
+                path = self._download(offered)
+                cache.read_records(offered, path)
+                return offered, path
+        raise ClientError("neither in the download cache nor in any repository")
 
     def _package_uri(self, package: Package) -> str:
         if package.id in self._local_files:
@@ -309,9 +368,10 @@ class Client:
         if not self.reporter.confirm("Do you wish to continue?"):
             raise Cancelled()
         installed_ids = {p.id for p in self.registry().installed()}
-        self.fetch_and_unpack([p for p in plan.packages if p.id not in installed_ids])
         selections = [Selection(p.id, p.id in plan.explicit) for p in plan.packages]
-        state = self.new_state(selections, "Sync")
+        state = self._transaction(
+            [p for p in plan.packages if p.id not in installed_ids], selections, "Sync"
+        )
         return Outcome(planned=changed, state=state)
 
     def export(self, state_id: int | None = None) -> str:
@@ -399,6 +459,9 @@ class Client:
         apply.promote(
             self.installation, staging_usr, apply.Journal("transaction", state.id, previous)
         )
+        for line in self._installed:
+            self.reporter.info(line)
+        self._installed.clear()
         self._system_triggers(tree)
         return state
 
@@ -484,10 +547,14 @@ class Client:
         return gc.collect_garbage(self.installation, self.state_db, self.install_db, self.layout_db)
 
     def verify(self, *, repair: bool = True) -> list[str]:
-        """Re-hash the store and every state's tree; with `repair`, restore what is wrong."""
+        """Re-hash the store and every state's tree; with `repair`, restore what is wrong.
+
+        What a repair did is checked again: only what is then right is reported as fixed, and
+        what is still wrong raises `ClientError` after being listed.
+        """
         report = checks.Report()
         self.reporter.info("Verifying assets")
-        checks.check_assets(self.installation, self.layout_db, report)
+        checks.check_assets(self.installation, self.layout_db.digests(), report)
         self.reporter.info("Verifying states")
         active = self.installation.active_state_id()
         states = self.state_db.list()
@@ -508,9 +575,21 @@ class Client:
             "Fixing issues, this will change your system state. Do you wish to continue?"
         ):
             raise Cancelled()
-        self._repair(report, states, trees, active)
-        self.reporter.info("All issues resolved")
-        return issues
+        affected = self._repair(report, states, trees, active)
+        after = checks.Report()
+        checks.check_assets(self.installation, sorted(report.bad_digests), after)
+        for state in states:
+            if state.id in affected:
+                checks.check_state(self.installation, self.layout_db, state, active, after)
+        left = [issue.text for issue in after.issues]
+        if not left:
+            self.reporter.info("All issues resolved")
+            return issues
+        fixed = len(issues) - len(set(issues) & set(left))
+        self.reporter.info(f"Fixed {fixed} of {len(issues)} issue(s); still wrong:")
+        for text in left:
+            self.reporter.info(f" × {text}")
+        raise ClientError(f"{len(left)} issue(s) could not be fixed (listed above)")
 
     def _repair(
         self,
@@ -518,7 +597,9 @@ class Client:
         states: list[State],
         trees: dict[int, vfs.Tree],
         active: int | None,
-    ) -> None:
+    ) -> set[int]:
+        """Restore bad assets from their packages and reblit the states using them; returns
+        those states. A package or state that cannot be restored is told and skipped."""
         bad = report.bad_digests
         if bad:
             self.reporter.info("Reinstalling packages")
@@ -528,23 +609,39 @@ class Client:
                     (self.installation.assets_dir / asset_relpath(digest)).unlink()
                 owners |= self.layout_db.owners_of_digest(digest)
             metas = self.install_db.get_many(owners)
-            with self._unpacker() as unpacker:
+            selected = self.state_db.all_package_ids()
+            with self.unpacker() as unpacker:
                 for package_id in sorted(owners):
-                    package = Package(package_id, metas[package_id], "installed")
-                    unpacker.unpack(package, self._download(package))
+                    meta = metas.get(package_id)
+                    label = meta.name if meta is not None else package_id
+                    try:
+                        if meta is None:
+                            raise ClientError("its metadata is not in the install database")
+                        package = Package(package_id, meta, "installed")
+                        unpacker.unpack(package, self._download(package))
+                    except MossError as err:
+                        unused = (
+                            ""
+                            if package_id in selected
+                            else ("; no state selects it: `moss cache prune` forgets it")
+                        )
+                        self.reporter.warn(f"could not reinstall {label}: {err}{unused}")
         affected = report.bad_states | {
             s.id
             for s in states
             if any(n.digest in bad for n in trees[s.id].walk() if n.digest is not None)
         }
-        if not affected:
-            return
-        self.reporter.info("Reblitting affected states")
+        if affected:
+            self.reporter.info("Reblitting affected states")
         for state in states:
             if state.id not in affected:
                 continue
-            staging_usr = apply.blit_staging(self.installation, trees[state.id], self.reporter)
-            (staging_usr / STATE_ID_FILE).write_text(f"{state.id}\n")
+            try:
+                staging_usr = apply.blit_staging(self.installation, trees[state.id], self.reporter)
+            except MossError as err:
+                self.reporter.warn(f"could not reblit state #{state.id}: {err}")
+                continue
+            apply.write_state_files(staging_usr, state.id, self._state_model(state, active))
             if state.id == active:
                 journal = apply.Journal("repair", state.id, None)
                 journal.write(self.installation)
@@ -555,9 +652,50 @@ class Client:
                 archive.parent.mkdir(parents=True, exist_ok=True)
                 os.rename(staging_usr, archive)
             self.reporter.info(f" » state #{state.id}")
+        return affected
+
+    def _state_model(self, state: State, active: int | None) -> str:
+        """The model a state's tree holds: its own record of its packages (see `rebuild`),
+        kept through a reblit; made afresh only where the tree lost it."""
+        model_path = checks.state_tree_root(self.installation, state, active) / MODEL_IN_TREE
+        with (
+            contextlib.suppress(OSError, UnicodeDecodeError),
+            open(model_path, encoding="utf-8", opener=_no_follow) as model,
+        ):
+            return model.read()
+        metas = self.install_db.get_many(s.package_id for s in state.selections)
+        return self.model_text(
+            [
+                Package(s.package_id, metas[s.package_id], "installed")
+                for s in state.selections
+                if s.package_id in metas
+            ],
+            {s.package_id for s in state.selections if s.explicit},
+        )
+
+    def check_databases(self) -> None:
+        """Refuse a root whose databases have lost what its trees hold (see `rebuild`)."""
+        lost = integrity.lost_databases(
+            integrity.gather_evidence(
+                self.installation, self.state_db, self.install_db, self.layout_db
+            ),
+            self.installation.db_dir,
+        )
+        if lost:
+            raise integrity.DatabaseLostError(
+                f"{'; '.join(lost)}: {integrity.rebuild_hint(self.installation)}"
+            )
+
+    def rebuild_databases(self) -> rebuild.RebuildPlan:
+        """Record again the packages and states the trees on disk hold (`rebuild.rebuild`)."""
+        return rebuild.rebuild(self)
 
     def recover(self) -> None:
         apply.recover(self.installation, self.state_db, self.reporter)
+
+
+def _no_follow(path: str, flags: int) -> int:
+    return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC)
 
 
 def _describe_conflicts(error: vfs.VfsConflictError, metas: Mapping[str, Meta]) -> str:

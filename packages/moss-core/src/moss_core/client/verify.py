@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from moss_core.db import LayoutDb, State
 from moss_core.installation import Installation
 from moss_core.store import asset_relpath
-from moss_core.vfs import Tree, build_tree
+from moss_core.vfs import Node, Tree, build_tree
 from stone import FileKind, file_digest
 
 # Device nodes, fifos and sockets are in layouts, but moss creates none of them.
@@ -39,8 +41,8 @@ class Report:
         return {i.state_id for i in self.issues if i.state_id is not None}
 
 
-def check_assets(installation: Installation, layout_db: LayoutDb, report: Report) -> None:
-    for digest in sorted(layout_db.digests()):
+def check_assets(installation: Installation, digests: Iterable[int], report: Report) -> None:
+    for digest in sorted(digests):
         path = installation.assets_dir / asset_relpath(digest)
         try:
             actual = file_digest(str(path))
@@ -62,31 +64,90 @@ def check_state(
     active: int | None,
     report: Report,
 ) -> Tree:
+    """Compare a state's tree on disk with its layouts.
+
+    The walk holds a directory fd per level and names each entry relative to its parent, as
+    the blit writes them: a path longer than `PATH_MAX` is checked like any other, and a
+    symlink put where a directory belongs is reported, never followed.
+    """
     tree = build_tree(layout_db.query(s.package_id for s in state.selections))
     root = state_tree_root(installation, state, active)
-    hashed: dict[tuple[int, int], int] = {}
-    for node in tree.walk():
-        if node.path == "/usr" or node.kind in _NOT_BLITTED:
-            continue
-        path = root / node.path.removeprefix("/usr/")
-        try:
-            info = os.lstat(path)
-        except FileNotFoundError:
-            report.issues.append(
-                Issue(f"Missing path {node.path} in state #{state.id}", state_id=state.id)
-            )
-            continue
-        if node.kind is FileKind.REGULAR and node.digest is not None:
-            if not stat.S_ISREG(info.st_mode):
-                report.issues.append(
-                    Issue(f"Corrupt path {node.path} in state #{state.id}", state_id=state.id)
-                )
-                continue
-            key = (info.st_dev, info.st_ino)
-            if key not in hashed:
-                hashed[key] = file_digest(str(path))
-            if hashed[key] != node.digest:
-                report.issues.append(
-                    Issue(f"Corrupt path {node.path} in state #{state.id}", state_id=state.id)
-                )
+    checker = _TreeCheck(state.id, report)
+    try:
+        root_fd = os.open(root, _DIR_FLAGS)
+    except FileNotFoundError:
+        checker.issue("Missing", tree.top)
+        return tree
+    try:
+        checker.walk(tree.top, root_fd)
+    finally:
+        os.close(root_fd)
     return tree
+
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class _TreeCheck:
+    def __init__(self, state_id: int, report: Report) -> None:
+        self.state_id = state_id
+        self.report = report
+        self.hashed: dict[tuple[int, int], int] = {}
+
+    def issue(self, what: str, node: Node) -> None:
+        self.report.issues.append(
+            Issue(f"{what} path {node.path} in state #{self.state_id}", state_id=self.state_id)
+        )
+
+    def walk(self, top: Node, top_fd: int) -> None:
+        stack: list[tuple[int, Iterator[Node]]] = [(top_fd, iter(top.children))]
+        try:
+            while stack:
+                fd, pending = stack[-1]
+                for node in pending:
+                    if node.kind in _NOT_BLITTED:
+                        continue
+                    if node.kind is FileKind.DIRECTORY:
+                        child = self._open_directory(node, fd)
+                        if child is not None:
+                            stack.append((child, iter(node.children)))
+                            break
+                    else:
+                        self._check_entry(node, fd)
+                else:
+                    stack.pop()
+                    if fd != top_fd:
+                        os.close(fd)
+        finally:
+            for fd, _ in stack:
+                if fd != top_fd:
+                    os.close(fd)
+
+    def _open_directory(self, node: Node, parent_fd: int) -> int | None:
+        try:
+            return os.open(node.name, _DIR_FLAGS, dir_fd=parent_fd)
+        except FileNotFoundError:
+            self.issue("Missing", node)
+        except OSError as err:
+            # Something else, or a symlink, where the directory belongs.
+            if err.errno not in (errno.ENOTDIR, errno.ELOOP):
+                raise
+            self.issue("Corrupt", node)
+        return None
+
+    def _check_entry(self, node: Node, parent_fd: int) -> None:
+        try:
+            info = os.stat(node.name, dir_fd=parent_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            self.issue("Missing", node)
+            return
+        if node.kind is not FileKind.REGULAR or node.digest is None:
+            return
+        if not stat.S_ISREG(info.st_mode):
+            self.issue("Corrupt", node)
+            return
+        key = (info.st_dev, info.st_ino)
+        if key not in self.hashed:
+            self.hashed[key] = file_digest(node.name, dir_fd=parent_fd)
+        if self.hashed[key] != node.digest:
+            self.issue("Corrupt", node)

@@ -46,6 +46,8 @@ class Database:
     """
 
     MIGRATIONS: ClassVar[Sequence[Migration]]
+    # The table that holds a row for everything the database records.
+    MAIN_TABLE: ClassVar[str]
     # Our own indexes. Kept outside the versioned migrations so that `user_version` stays the
     # number upstream writes, and created on open when missing (a DB upstream created).
     INDEXES: ClassVar[dict[str, str]] = {}
@@ -121,6 +123,12 @@ class Database:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.path!r})"
+
+    def is_empty(self) -> bool:
+        """Whether the database records nothing (as a zero-length file opens)."""
+        with self._read() as conn:
+            row = conn.execute(f"SELECT 1 FROM {self.MAIN_TABLE} LIMIT 1").fetchone()
+            return row is None
 
     def _error(self, problem: str) -> DatabaseError:
         return DatabaseError(self.path, problem)

@@ -50,6 +50,7 @@ class LayoutDb(Database):
     """Layout entries by package id, in the order they were stored."""
 
     MIGRATIONS: ClassVar[Sequence[Migration]] = (_V1,)
+    MAIN_TABLE: ClassVar[str] = "layout"
     INDEXES: ClassVar[dict[str, str]] = {
         "layout_package_id_idx": (
             "CREATE INDEX IF NOT EXISTS layout_package_id_idx ON layout (package_id)"

@@ -80,6 +80,7 @@ class MetaDb(Database):
     """Package metadata keyed by package id (the `.stone`'s sha256)."""
 
     MIGRATIONS: ClassVar[Sequence[Migration]] = (_V1,)
+    MAIN_TABLE: ClassVar[str] = "meta"
     INDEXES: ClassVar[dict[str, str]] = {
         "meta_name_idx": "CREATE INDEX IF NOT EXISTS meta_name_idx ON meta (name)",
         "meta_providers_provider_idx": (

@@ -61,6 +61,7 @@ class StateDb(Database):
     state is removed."""
 
     MIGRATIONS: ClassVar[Sequence[Migration]] = (_V1,)
+    MAIN_TABLE: ClassVar[str] = "state"
 
     def add(
         self,
@@ -91,6 +92,44 @@ class StateDb(Database):
             )
             states = self._load(conn, state_id)
         return states[0]
+
+    def restore(self, states: Iterable[State]) -> None:
+        """Record states under their own ids, in one transaction (rebuilding the database from
+        the trees on disk). The next `add` numbers after the highest id ever recorded."""
+        with self._write() as conn:
+            for state in states:
+                conn.execute(
+                    "INSERT INTO state (id, type, created, summary, description)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (state.id, state.kind, state.created, state.summary, state.description),
+                )
+                conn.executemany(
+                    "INSERT INTO state_selections (state_id, package_id, explicit, reason)"
+                    " VALUES (?, ?, ?, ?)",
+                    ((state.id, s.package_id, s.explicit, s.reason) for s in state.selections),
+                )
+
+    def last_id(self) -> int:
+        """The highest id ever handed out (0 for none): `add` numbers after it."""
+        with self._read() as conn:
+            row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'state'").fetchone()
+            return int(row[0]) if row is not None else 0
+
+    def reserve_ids(self, through: int) -> None:
+        """Make `add` number after `through`: ids of trees on disk that no row records."""
+        with self._write() as conn:
+            updated = conn.execute(
+                "UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'state'", (through,)
+            )
+            if updated.rowcount == 0:
+                conn.execute(
+                    "INSERT INTO sqlite_sequence (name, seq) VALUES ('state', ?)", (through,)
+                )
+
+    def selects_any(self) -> bool:
+        """Whether some state selects a package."""
+        with self._read() as conn:
+            return conn.execute("SELECT 1 FROM state_selections LIMIT 1").fetchone() is not None
 
     def get(self, state_id: int) -> State | None:
         with self._read() as conn:

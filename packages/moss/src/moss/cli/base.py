@@ -113,8 +113,12 @@ def user_errors(command: _F) -> _F:
 
 
 @contextlib.contextmanager
-def session(ctx: click.Context, *, write: bool) -> Iterator[Client]:
-    """Open the root, hold its lock (exclusive to change it), and finish any interrupted run."""
+def session(ctx: click.Context, *, write: bool, rebuild_db: bool = False) -> Iterator[Client]:
+    """Open the root, hold its lock (exclusive to change it), refuse it if its databases have
+    lost what it holds, and finish any interrupted run.
+
+    `rebuild_db` (write only) is the way out of that refusal: database files that cannot be
+    opened are set aside and the check is left to the rebuild."""
     from moss.console import Console
     from moss_core.client import Client
     from moss_core.installation import Installation
@@ -122,16 +126,20 @@ def session(ctx: click.Context, *, write: bool) -> Iterator[Client]:
     settings: Settings = ctx.find_object(Settings)  # type: ignore[assignment]
     installation = Installation.open(settings.root, settings.cache)
     console = Console(assume_yes=settings.yes, verbose=settings.verbose)
-    with (
-        installation.lock(shared=not write, wait=settings.wait, on_wait=console.warn),
-        Client(installation, console) as client,
-    ):
-        model = client.model
-        if model is not None and (settings.verbose or not model.disable_warning):
-            click.echo(f'INFO: "{model.path}" is present & therefore active.', err=True)
-        if write:
-            client.recover()
-        yield client
+    with installation.lock(shared=not write, wait=settings.wait, on_wait=console.warn):
+        if rebuild_db:
+            from moss_core.client.rebuild import set_aside_unreadable
+
+            set_aside_unreadable(installation, console)
+        with Client(installation, console) as client:
+            if not rebuild_db:
+                client.check_databases()
+            model = client.model
+            if model is not None and (settings.verbose or not model.disable_warning):
+                click.echo(f'INFO: "{model.path}" is present & therefore active.', err=True)
+            if write:
+                client.recover()
+            yield client
 
 
 def emit_json(data: object) -> None:

@@ -172,11 +172,18 @@ def _report_removed(states: list[Any], *, dry_run: bool) -> None:
 
 
 @state.command(name="verify")
+@click.option(
+    "--rebuild-db",
+    is_flag=True,
+    help="First rebuild the databases from the state trees and the cached packages.",
+)
 @click.pass_context
 @user_errors
-def state_verify(ctx: click.Context) -> None:
+def state_verify(ctx: click.Context, rebuild_db: bool) -> None:
     """Re-hash the store and every state's files; repair what is missing or corrupt."""
-    with session(ctx, write=True) as client:
+    with session(ctx, write=True, rebuild_db=rebuild_db) as client:
+        if rebuild_db:
+            client.rebuild_databases()
         client.verify(repair=True)
 
 
