@@ -8,7 +8,7 @@ export UV
 RUN := $(UV) run --frozen --no-sync
 CORPUS ?= ../shared/corpus
 
-.PHONY: setup test demo bench bench-peers lint dist
+.PHONY: setup test demo bench bench-peers lint dist man
 
 setup:
 	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet --target .tools/uv uv \
@@ -37,3 +37,7 @@ bench-peers: setup
 # dist/moss, dist/boulder, dist/stone: one self-contained executable each (see scripts/dist.sh).
 dist: setup
 	bash scripts/dist.sh
+
+# packages/<tool>/man/*.1 from the command-line definitions (click-man); the wheels install them.
+man: setup
+	$(RUN) python scripts/man.py
