@@ -151,3 +151,34 @@ def test_corrupt_package_is_refused_and_nothing_changes(
     assert "sha256 mismatch" in result.err and result.err.count("\n") == 1
     assert (root / "usr/.stateID").read_text().strip() == "1"
     assert not list((root / ".moss/cache/downloads").rglob("*.part"))
+
+
+def test_a_repository_that_fails_its_first_refresh_is_not_saved(
+    root: Path, tmp_path: Path, moss: MossRun
+) -> None:
+    (tmp_path / "bad.index").write_bytes(b"not a stone index at all")
+    for uri in (
+        "file:///nonexistent/stone.index",
+        f"file://{tmp_path}",
+        f"file://{tmp_path}/bad.index",
+        "http://127.0.0.1:9/stone.index",
+    ):
+        failed = moss("repo", "add", "bad", uri)
+        assert failed.code == 1 and failed.err.count("\n") == 1, (uri, failed.err)
+        assert moss("repo", "list", "--json").out.strip() == "[]", uri
+        assert not list((root / ".moss/repo").iterdir()), uri
+    # Nothing half-saved breaks the commands that read the repositories.
+    local = make_stone(tmp_path, "c", {"share/c": b"c"})
+    assert moss("install", str(local)).code == 0
+    assert moss("search", "c").code == 0
+
+
+def test_repo_add_of_a_configured_name_needs_replace(tmp_path: Path, moss: MossRun) -> None:
+    uri = _ab_repo(tmp_path)
+    other = _repo(tmp_path / "other", ("d", {"files": {"share/d": b"d"}}))
+    assert moss("repo", "add", "r", uri).code == 0
+    refused = moss("repo", "add", "r", other)
+    assert refused.code == 1 and "already configured" in refused.err and "--replace" in refused.err
+    assert f" - r = {uri} [0]" in moss("repo", "list").out
+    assert moss("repo", "add", "r", other, "--replace").code == 0
+    assert f" - r = {other} [0]" in moss("repo", "list").out

@@ -22,6 +22,7 @@ from moss_core.repository.index import INDEX_NAME, build_index
 from moss_core.repository.source import (
     DB_NAME,
     RepositorySource,
+    add_repository,
     fetch_package,
     open_repositories,
     open_source,
@@ -38,6 +39,7 @@ __all__ = [
     "RepositoryError",
     "RepositorySource",
     "RootIndex",
+    "add_repository",
     "build_index",
     "fetch_package",
     "location_from_fields",

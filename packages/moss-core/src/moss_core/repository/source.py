@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
@@ -91,6 +92,32 @@ class RepositorySource:
 
 def repo_state_dir(installation: Installation, repo: Repository) -> Path:
     return installation.repo_dir / repo.key()
+
+
+def add_repository(installation: Installation, repo: Repository, *, replace: bool = False) -> int:
+    """Refresh `repo` and, once that succeeded, save its definition; the package count.
+
+    Nothing is saved from a repository whose first refresh fails (an unreachable URI, an index
+    that is not one): it would break every later command that reads the repositories. A name
+    already configured is refused unless `replace` says so.
+    """
+    config = RepositoryConfig.load(installation)
+    existing = config.get(repo.id)
+    if existing is not None and not replace:
+        raise RepositoryError(
+            f"a repository named {repo.id} is already configured ({existing.describe()}): "
+            "pass --replace to replace it"
+        )
+    directory = repo_state_dir(installation, repo)
+    held = directory.exists()
+    try:
+        count = refresh(installation, repo)
+    except BaseException:
+        if not held:
+            shutil.rmtree(directory, ignore_errors=True)
+        raise
+    config.add(repo)
+    return count
 
 
 def refresh(installation: Installation, repo: Repository) -> int:

@@ -29,14 +29,21 @@ def repo() -> None:
     help="URI is a base URI with a root index: version=stream/NAME|tag/NAME|history/NAME"
     " (required), channel= (default main), arch= (default x86_64).",
 )
+@click.option("--replace", is_flag=True, help="Replace a repository of the same name.")
 @click.pass_context
 @user_errors
 def repo_add(
-    ctx: click.Context, name: str, uri: str, comment: str, priority: int, root_index: str | None
+    ctx: click.Context,
+    name: str,
+    uri: str,
+    comment: str,
+    priority: int,
+    root_index: str | None,
+    replace: bool,
 ) -> None:
-    """Add repository NAME at URI (a stone.index, or with --root-index a base URI) and refresh
-    it."""
-    from moss_core.repository import Repository, RepositoryConfig, refresh, sanitise_name
+    """Add repository NAME at URI (a stone.index, or with --root-index a base URI), saved only
+    once its index has been fetched and read."""
+    from moss_core.repository import Repository, add_repository, sanitise_name
 
     with session(ctx, write=True) as client:
         _refuse_with_model(client, "add")
@@ -47,9 +54,7 @@ def repo_add(
             description=comment,
             root_index=None if root_index is None else _root_index(root_index),
         )
-        config = RepositoryConfig.load(client.installation)
-        config.add(repository)
-        count = refresh(client.installation, repository)
+        count = add_repository(client.installation, repository, replace=replace)
     click.echo(f"{repository.id} added ({count} packages)")
 
 
