@@ -6,6 +6,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Tests are never timed (speed lives in bench/): on a loaded 2-core machine a per-example
+# deadline fails correct code.
+settings.register_profile("project", deadline=None)
+settings.load_profile("project")
 
 REPO_ROOT = Path(__file__).resolve().parent
 CORPUS = REPO_ROOT.parent / "shared" / "corpus"

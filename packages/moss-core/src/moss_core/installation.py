@@ -39,9 +39,14 @@ class Installation:
 
     @classmethod
     def open(
-        cls, root: str | os.PathLike[str] = "/", cache: str | os.PathLike[str] | None = None
+        cls,
+        root: str | os.PathLike[str] = "/",
+        cache: str | os.PathLike[str] | None = None,
+        *,
+        create: bool = True,
     ) -> Installation:
-        """Check the root, then create whatever of the `.moss` layout is missing."""
+        """Check the root, then create whatever of the `.moss` layout is missing (unless
+        `create` is False: a query leaves the root as it found it)."""
         root_path = Path(root).absolute()
         if not root_path.is_dir():
             problem = "is not a directory" if root_path.exists() else "does not exist"
@@ -51,7 +56,8 @@ class Installation:
         installation = cls(
             root_path, Path(cache).absolute() if cache else root_path / ".moss" / "cache"
         )
-        installation._create_layout()
+        if create:
+            installation._create_layout()
         return installation
 
     @property
@@ -145,7 +151,16 @@ class Installation:
     ) -> Iterator[None]:
         """Hold the root: exclusively to change it, shared to read it. A second moss waits
         (told who holds the root) or, with `wait=False`, fails at once."""
-        fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        if shared:
+            # A reader needs no write access to the root, and a root without a lock file has
+            # no moss running on it to wait for.
+            try:
+                fd = os.open(self.lock_file, os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                yield
+                return
+        else:
+            fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
         try:
             try:

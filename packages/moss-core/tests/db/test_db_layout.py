@@ -7,7 +7,6 @@ import random
 import sqlite3
 import stat
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -203,7 +202,7 @@ def test_a_failing_batch_leaves_the_database_as_it_was(layout_db: LayoutDb, tmp_
     assert layout_db.ids() == {"p1"}
 
 
-def test_a_hundred_thousand_rows_are_fast(layout_db: LayoutDb) -> None:
+def test_a_hundred_thousand_rows_round_trip(layout_db: LayoutDb) -> None:
     rng = random.Random(1)
     batch = [
         (
@@ -213,16 +212,10 @@ def test_a_hundred_thousand_rows_are_fast(layout_db: LayoutDb) -> None:
         )
         for p in range(200)
     ]
-    start = time.perf_counter()
     layout_db.add_many(batch)
-    stored = time.perf_counter()
     rows = layout_db.query(pid for pid, _ in batch)
-    queried = time.perf_counter()
     assert len(rows) == 100_000
     assert rows[-1] == (batch[-1][0], batch[-1][1][-1])
-    # Generous bounds for a loaded CI machine; typically well under a second each.
-    assert stored - start < 5
-    assert queried - stored < 5
 
 
 def test_concurrent_writers_wait_for_each_other(layout_db: LayoutDb, tmp_path: Path) -> None:

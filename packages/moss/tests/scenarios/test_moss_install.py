@@ -30,6 +30,11 @@ def test_empty_root_has_the_skeleton_and_no_packages(root: Path, moss: MossRun) 
     result = moss("list", "installed")
     assert result.code == 0 and result.out == "" and result.err == "No packages\n"
     assert moss("list", "installed", "--json").out.strip() == "[]"
+    # Queries leave the root as they found it.
+    for query in (("state", "list"), ("search", "x"), ("repo", "list"), ("list", "available")):
+        assert moss(*query).code == 0, query
+    assert list(root.iterdir()) == []
+    assert moss("install", str(make_stone(root.parent, "x", {"share/x": b"x"}))).code == 0
     for path in (
         "db/install",
         "db/layout",

@@ -11,11 +11,13 @@ from pathlib import Path
 
 from moss_roots import moss_argv, moss_env
 
-from .helpers import MossRun, run_moss_process
+from moss_core.installation import Installation
+
+from .helpers import run_moss_process
 
 
-def test_second_moss_waits_then_runs(root: Path, moss: MossRun) -> None:
-    assert moss("state", "list").code == 0
+def test_second_moss_waits_then_runs(root: Path) -> None:
+    Installation.open(root)
     lock = root / ".moss/.moss-lockfile"
     fd = os.open(lock, os.O_RDWR)
     try:
@@ -40,8 +42,8 @@ def test_second_moss_waits_then_runs(root: Path, moss: MossRun) -> None:
     assert "Blocking: another moss process (pid 4242) is using the root" in first
 
 
-def test_no_wait_fails_at_once(root: Path, moss: MossRun) -> None:
-    assert moss("state", "list").code == 0
+def test_no_wait_fails_at_once(root: Path) -> None:
+    Installation.open(root)
     fd = os.open(root / ".moss/.moss-lockfile", os.O_RDWR)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)

@@ -67,15 +67,21 @@ class Outcome:
 
 
 class Client:
-    def __init__(self, installation: Installation, reporter: Reporter):
+    def __init__(self, installation: Installation, reporter: Reporter, *, read_only: bool = False):
+        """`read_only`: for queries, which create no database a root does not have yet."""
         self.installation = installation
         self.reporter = reporter
         db_dir = installation.db_dir
+        create = not read_only
         with contextlib.ExitStack() as opened:
             try:
-                self.install_db = opened.enter_context(MetaDb.open(db_dir / "install"))
-                self.layout_db = opened.enter_context(LayoutDb.open(db_dir / "layout"))
-                self.state_db = opened.enter_context(StateDb.open(db_dir / "state"))
+                self.install_db = opened.enter_context(
+                    MetaDb.open(db_dir / "install", create=create)
+                )
+                self.layout_db = opened.enter_context(
+                    LayoutDb.open(db_dir / "layout", create=create)
+                )
+                self.state_db = opened.enter_context(StateDb.open(db_dir / "state", create=create))
             except DatabaseError as err:
                 if not integrity.is_unreadable(err):
                     raise

@@ -91,6 +91,8 @@ def gather_evidence(
 
 def archived_states(installation: Installation) -> list[int]:
     """The states with an archived tree, by id."""
+    if not installation.trees_dir.is_dir():
+        return []  # a root moss has not set up (a query does not set it up)
     with os.scandir(installation.trees_dir) as entries:
         found = [
             int(e.name)

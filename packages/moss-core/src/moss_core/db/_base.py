@@ -63,8 +63,11 @@ class Database:
         self._variable_limit = connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
 
     @classmethod
-    def open(cls, path: StrPath, *, read_only: bool | None = None) -> Self:
+    def open(cls, path: StrPath, *, read_only: bool | None = None, create: bool = True) -> Self:
         """Open (creating if needed) and bring the schema up to date.
+
+        With `create` False a missing file is not made: the database opens empty, in memory,
+        for a query that must leave the root as it found it.
 
         `read_only` None means read-only exactly when the file exists but it or its directory
         is not writable: an unprivileged user's `moss list` on a root-owned system. A WAL file
@@ -72,14 +75,16 @@ class Database:
         file as immutable: it reads the last checkpointed contents, which is every transaction
         once the writing moss has closed the database.
         """
+        exists = os.path.exists(path)
         if read_only is None:
-            read_only = os.path.exists(path) and not _writable(path)
+            read_only = exists and not _writable(path)
         latest = len(cls.MIGRATIONS)
+        target = os.fspath(path) if exists or create else ":memory:"
         try:
             # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a batch is exactly one
             # SQLite transaction rather than whatever the module's implicit rules produce.
             conn = sqlite3.connect(
-                _immutable_uri(path) if read_only else os.fspath(path),
+                _immutable_uri(path) if read_only else target,
                 timeout=BUSY_TIMEOUT_SECONDS,
                 isolation_level=None,
                 check_same_thread=False,
@@ -92,7 +97,8 @@ class Database:
             version = _known_version(path, conn, latest)
             conn.execute(f"PRAGMA foreign_keys = {'ON' if cls.FOREIGN_KEYS else 'OFF'}")
             if not read_only:
-                _configure(conn)
+                if target != ":memory:":
+                    _configure(conn)
                 _migrate(path, conn, cls.MIGRATIONS, cls.INDEXES)
             elif version != latest:
                 raise DatabaseError(

@@ -124,14 +124,14 @@ def session(ctx: click.Context, *, write: bool, rebuild_db: bool = False) -> Ite
     from moss_core.installation import Installation
 
     settings: Settings = ctx.find_object(Settings)  # type: ignore[assignment]
-    installation = Installation.open(settings.root, settings.cache)
+    installation = Installation.open(settings.root, settings.cache, create=write)
     console = Console(assume_yes=settings.yes, verbose=settings.verbose)
     with installation.lock(shared=not write, wait=settings.wait, on_wait=console.warn):
         if rebuild_db:
             from moss_core.client.rebuild import set_aside_unreadable
 
             set_aside_unreadable(installation, console)
-        with Client(installation, console) as client:
+        with Client(installation, console, read_only=not write) as client:
             if not rebuild_db:
                 client.check_databases()
             model = client.model
