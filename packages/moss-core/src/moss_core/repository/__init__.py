@@ -19,6 +19,7 @@ from moss_core.repository._model import (
 )
 from moss_core.repository.config import RepositoryConfig, source_nodes
 from moss_core.repository.index import INDEX_NAME, build_index
+from moss_core.repository.limits import TransferLimits, load_limits
 from moss_core.repository.source import (
     DB_NAME,
     RepositorySource,
@@ -39,9 +40,11 @@ __all__ = [
     "RepositoryError",
     "RepositorySource",
     "RootIndex",
+    "TransferLimits",
     "add_repository",
     "build_index",
     "fetch_package",
+    "load_limits",
     "location_from_fields",
     "normalise_uri",
     "open_repositories",
