@@ -61,6 +61,15 @@ def capped(sink: Sink, limit: int, problem: str) -> Sink:
     return write
 
 
+def download(uri: str, path: Path, limits: TransferLimits = DEFAULT_LIMITS) -> None:
+    """Write the resource at `uri` to `path`, a new file only its owner may read: the caller
+    widens that once it knows what the file is (a copy of a local file may be a secret)."""
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    with open(descriptor, "wb") as out:
+        fetch(uri, out.write, limits)
+
+
 def link_file(uri: str, target: Path) -> bool:
     """Hard-link a `file://` resource to `target`; False where that cannot be done (another
     file system, a file this user may not link), for the caller to copy it instead."""
