@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from moss_core.kdl import KdlError
 from moss_core.repository import RepositoryError, TransferLimits, load_limits
 
 
@@ -59,5 +60,5 @@ def test_bad_settings_name_the_file_and_line(tmp_path: Path, text: str, problem:
 
 def test_unreadable_kdl_names_the_file(tmp_path: Path) -> None:
     path = write(tmp_path, "etc/moss/fetch.kdl", 'timeout "10\n')
-    with pytest.raises(Exception, match=rf"^{path}:1:"):
+    with pytest.raises(KdlError, match=rf"^{path}:1:"):
         load_limits(tmp_path)
