@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import zstandard
+from loopback_http import Fault, serving
 
 from boulder.build.pipeline import upstream_version, version_mismatch
 from boulder.build.upstreams import (
@@ -30,6 +31,7 @@ from boulder.cli import main
 from boulder.errors import UpstreamError
 from boulder.recipe.load import load_recipe
 from boulder.recipe.model import GitUpstream, PlainUpstream
+from moss_core.repository import TransferLimits
 
 from .conftest import sha256
 
@@ -337,3 +339,26 @@ upstreams:
 install: |
   install -Dm644 %(sourcedir)/secret %(installroot)/usr/share/secret
 """
+
+
+@pytest.mark.parametrize(
+    ("fault", "problem"),
+    [
+        (Fault(endless=True), "larger than 100000 bytes (max-download-size)"),
+        (Fault(trickle=0.2), "transfer too slow: less than 100 bytes/s for 0.5 s"),
+        (Fault(redirect="file:///etc/shadow"), "redirected to file:///etc/shadow, which is not"),
+        (Fault(redirect="/a-1.0.tar.gz"), "too many redirects (stopped after 10)"),
+    ],
+)
+def test_http_upstreams_have_moss_limits(tmp_path: Path, fault: Fault, problem: str) -> None:
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "a-1.0.tar.gz").write_bytes(b"over http")
+    limits = TransferLimits(speed_limit=100, speed_time=0.5, max_download_bytes=100_000)
+    for server in serving(served):
+        server.fault("a-1.0.tar.gz", *[fault] * 12)
+        url = server.url("a-1.0.tar.gz")
+        with pytest.raises(UpstreamError) as caught:
+            fetch_plain(tmp_path / "cache", PlainUpstream(url, "ab" * 32), print, limits)
+        assert str(caught.value).startswith(f"upstream: cannot fetch {url}: {problem}")
+        assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]

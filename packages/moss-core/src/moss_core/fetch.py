@@ -236,7 +236,8 @@ class _Pipeline:
 
     async def _copy(self, job: FetchJob) -> None:
         """A non-HTTP source (file://) in a worker thread, progress posted back to the loop:
-        hard-linked where it can be, else copied, no further than the size the index gives."""
+        hard-linked where it can be, else copied, no further than the size the index gives (or,
+        when it gives none, `max_download_bytes`)."""
         loop = asyncio.get_running_loop()
 
         def copy() -> None:
@@ -246,8 +247,11 @@ class _Pipeline:
             if _transport.link_file(job.uri, job.part):
                 loop.call_soon_threadsafe(self._advance, job, job.part.stat().st_size)
                 return
-            expected = job.expected_size
-            too_large = f"{job.uri}: size mismatch, expected {expected} bytes, got more"
+            cap = job.expected_size
+            too_large = f"{job.uri}: size mismatch, expected {cap} bytes, got more"
+            if cap is None:
+                cap = self.limits.max_download_bytes
+                too_large = f"{job.uri}: larger than {cap} bytes (max-download-size)"
             try:
                 with open(job.part, "wb") as out:
 
@@ -255,10 +259,7 @@ class _Pipeline:
                         out.write(chunk)
                         loop.call_soon_threadsafe(self._advance, job, len(chunk))
 
-                    if expected is None:
-                        _transport.fetch(job.uri, write)
-                    else:
-                        _transport.fetch(job.uri, _transport.capped(write, expected, too_large))
+                    _transport.fetch(job.uri, _transport.capped(write, cap, too_large))
             except BaseException:
                 # Nothing to resume from a local file: a copy cut short is only clutter.
                 job.part.unlink(missing_ok=True)

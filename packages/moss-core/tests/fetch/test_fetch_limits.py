@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from loopback_http import Fault, LoopbackServer, index_packages, make_package
 
 from moss_core.fetch import FetchJob, fetch_all
 from moss_core.installation import Installation
+from moss_core.registry import Package
 from moss_core.repository import RepositoryError, TransferLimits
 
 FAST = {"backoff": 0.01}
@@ -43,6 +45,21 @@ def test_an_endless_body_is_cut_off_at_the_declared_size(
         fetch_all([job], lambda *_: None, **FAST)
     assert time.monotonic() - started < 5
     assert len(server.seen(relative)) == 1
+    assert list(job.target.parent.iterdir()) == []
+
+
+def test_a_package_of_no_declared_size_is_held_to_max_download_size(
+    server: LoopbackServer, installation: Installation, repo_dir: Path
+) -> None:
+    job, relative = one_job(server, installation, repo_dir)
+    unsized = Package(job.package.id, replace(job.package.meta, download_size=None), "loopback")
+    job = FetchJob(unsized, job.uri, job.target)
+    server.fault(relative, Fault(endless=True))
+    with pytest.raises(RepositoryError) as caught:
+        fetch_all([job], lambda *_: None, limits=TransferLimits(max_download_bytes=100_000))
+    assert str(caught.value) == (
+        f"pkg: {job.uri}: larger than 100000 bytes (more; max-download-size)"
+    )
     assert list(job.target.parent.iterdir()) == []
 
 

@@ -22,6 +22,7 @@ def test_defaults_without_configuration(tmp_path: Path) -> None:
     assert limits == TransferLimits()
     assert (limits.timeout, limits.speed_limit, limits.speed_time) == (30.0, 1024, 30.0)
     assert limits.max_index_bytes == 1 << 30
+    assert limits.max_download_bytes == 16 << 30
     assert limits.quota == 1024 * 30
 
 
@@ -32,9 +33,14 @@ def test_etc_overrides_usr_share_setting_by_setting(tmp_path: Path) -> None:
 
 
 def test_a_zero_speed_limit_sets_no_floor(tmp_path: Path) -> None:
-    write(tmp_path, "etc/moss/fetch.kdl", "speed-limit 0\nmax-index-size 0x100000\n")
+    write(
+        tmp_path,
+        "etc/moss/fetch.kdl",
+        "speed-limit 0\nmax-index-size 0x100000\nmax-download-size 1_000\n",
+    )
     limits = load_limits(tmp_path)
     assert limits.quota == 0 and limits.max_index_bytes == 1 << 20
+    assert limits.max_download_bytes == 1000
 
 
 @pytest.mark.parametrize(

@@ -63,11 +63,14 @@ def capped(sink: Sink, limit: int, problem: str) -> Sink:
 
 def download(uri: str, path: Path, limits: TransferLimits = DEFAULT_LIMITS) -> None:
     """Write the resource at `uri` to `path`, a new file only its owner may read: the caller
-    widens that once it knows what the file is (a copy of a local file may be a secret)."""
+    widens that once it knows what the file is (a copy of a local file may be a secret). Nothing
+    declares its size, so `limits.max_download_bytes` bounds it."""
     path.unlink(missing_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    cap = limits.max_download_bytes
+    too_large = f"{uri}: larger than {cap} bytes (max-download-size)"
     with open(descriptor, "wb") as out:
-        fetch(uri, out.write, limits)
+        fetch(uri, capped(out.write, cap, too_large), limits)
 
 
 def link_file(uri: str, target: Path) -> bool:

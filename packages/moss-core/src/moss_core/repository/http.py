@@ -174,7 +174,8 @@ async def download(
 
     A server that ignores the range sends the whole file and `part` starts over; `on_bytes` is
     then told of the bytes dropped as a negative count. A body larger than `expected_size`
-    is refused as soon as it is seen (its announced length, else its bytes), and `part` removed.
+    (without one, than `limits.max_download_bytes`) is refused as soon as it is seen (its
+    announced length, else its bytes), and `part` removed.
     """
     offset = part.stat().st_size if part.exists() else 0
     headers = {"Range": f"bytes={offset}-"} if offset else {}
@@ -196,16 +197,18 @@ async def download(
                 raise TransferError("server refused to resume the download", transient=True)
             else:
                 raise _status_error(response)
-            limit = None if expected_size is None else expected_size - offset
+            cap = limits.max_download_bytes if expected_size is None else expected_size
             try:
-                _check_announced(response, limit)
-                await _save(response, part, mode, on_bytes, limit=limit, pace=pace)
+                _check_announced(response, cap - offset)
+                await _save(response, part, mode, on_bytes, limit=cap - offset, pace=pace)
             except _TooLarge as err:
                 part.unlink(missing_ok=True)
                 got = "more" if err.announced is None else f"{err.announced + offset} announced"
-                raise TransferError(
-                    f"size mismatch, expected {expected_size} bytes, got {got}", transient=False
-                ) from None
+                if expected_size is None:
+                    problem = f"larger than {cap} bytes ({got}; max-download-size)"
+                else:
+                    problem = f"size mismatch, expected {expected_size} bytes, got {got}"
+                raise TransferError(problem, transient=False) from None
 
 
 def fetch(uri: str, sink: Sink, limits: TransferLimits = DEFAULT_LIMITS) -> None:

@@ -5,10 +5,11 @@ the disk or hold moss for ever. `TransferLimits` holds them; `load_limits` reads
 `usr/share/moss/fetch.kdl` then `etc/moss/fetch.kdl`, a node per setting, the later file
 winning setting by setting:
 
-    timeout 30                  // seconds to connect, and to wait for each read
-    speed-limit 1024            // bytes per second a transfer must keep up...
-    speed-time 30               // ...over every stretch of this many seconds (0: no floor)
-    max-index-size 1073741824   // bytes a repository index may have
+    timeout 30                      // seconds to connect, and to wait for each read
+    speed-limit 1024                // bytes per second a transfer must keep up...
+    speed-time 30                   // ...over every stretch of this many seconds (0: no floor)
+    max-index-size 1073741824       // bytes a repository index may have
+    max-download-size 17179869184   // bytes anything may have that declares no size
 """
 
 from __future__ import annotations
@@ -29,18 +30,21 @@ class TransferLimits:
     fewer than `speed_limit * speed_time` bytes in `speed_time` seconds (counted from its start,
     and again from each time it reaches that many) is abandoned, as curl's
     `--speed-limit`/`--speed-time` do; a `speed_limit` of 0 sets no floor. An index larger than
-    `max_index_bytes` is refused. Packages are held to the size their index gives."""
+    `max_index_bytes` is refused. Packages are held to the size their index gives; what has no
+    declared size (a package whose index gives none, a boulder upstream) to
+    `max_download_bytes`."""
 
     timeout: float = 30.0
     speed_limit: int = 1024
     speed_time: float = 30.0
     max_index_bytes: int = 1 << 30
+    max_download_bytes: int = 16 << 30
 
     def __post_init__(self) -> None:
         if not self.timeout > 0 or not self.speed_time > 0:
             raise ValueError("timeout and speed_time must be positive")
-        if self.speed_limit < 0 or self.max_index_bytes < 1:
-            raise ValueError("speed_limit must not be negative, max_index_bytes positive")
+        if self.speed_limit < 0 or min(self.max_index_bytes, self.max_download_bytes) < 1:
+            raise ValueError("speed_limit must not be negative, the sizes positive")
 
     @property
     def quota(self) -> int:
@@ -56,6 +60,7 @@ _SETTINGS: dict[str, tuple[str, bool, float]] = {
     "speed-limit": ("speed_limit", False, 0),
     "speed-time": ("speed_time", True, 0.001),
     "max-index-size": ("max_index_bytes", False, 1),
+    "max-download-size": ("max_download_bytes", False, 1),
 }
 
 
