@@ -6,8 +6,8 @@ the disk or hold moss for ever. `TransferLimits` holds them; `load_limits` reads
 winning setting by setting:
 
     timeout 30                      // seconds to connect, and to wait for each read
-    speed-limit 1024                // bytes per second a transfer must keep up...
-    speed-time 30                   // ...over every stretch of this many seconds (0: no floor)
+    speed-limit 1024                // bytes per second a transfer must keep up (0: no floor)...
+    speed-time 30                   // ...over every stretch of this many seconds
     max-index-size 1073741824       // bytes a repository index may have
     max-download-size 17179869184   // bytes anything may have that declares no size
 """
