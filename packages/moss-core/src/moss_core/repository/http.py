@@ -299,9 +299,9 @@ async def _paced(limits: TransferLimits) -> AsyncIterator[_Pace]:
         ) from None
 
 
-def _check_announced(response: aiohttp.ClientResponse, limit: int | None) -> None:
+def _check_announced(response: aiohttp.ClientResponse, limit: int) -> None:
     announced = response.content_length
-    if limit is not None and announced is not None and announced > limit:
+    if announced is not None and announced > limit:
         raise _TooLarge(announced)
 
 
@@ -311,7 +311,7 @@ async def _save(
     mode: str,
     on_bytes: Callable[[int], None],
     *,
-    limit: int | None,
+    limit: int,
     pace: _Pace,
 ) -> None:
     # Only the file's own errors are local: aiohttp's connection errors and timeouts are
@@ -324,7 +324,7 @@ async def _save(
     with out:
         async for chunk in response.content.iter_chunked(CHUNK_SIZE):
             written += len(chunk)
-            if limit is not None and written > limit:
+            if written > limit:
                 raise _TooLarge()
             pace.advance(len(chunk))
             try:
