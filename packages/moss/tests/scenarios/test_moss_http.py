@@ -167,7 +167,7 @@ def test_a_trickling_server_ends_repo_add_and_install_within_the_window(
     added = moss("repo", "add", "low", low.url("stone.index"))
     assert added.code == 1 and added.err.count("\n") == 1, added
     assert "transfer too slow: less than 200 bytes/s for 0.5 s" in added.err
-    assert moss("repo", "update").code == 0
+    assert moss("repo", "add", "low", low.url("stone.index")).code == 0
     app = next(p for p in low.root.glob("app-*.stone"))
     low.fault(app.name, Fault(trickle=0.5))
     result = moss("install", "app")
@@ -185,7 +185,7 @@ def test_an_endless_index_and_a_package_larger_than_declared_change_nothing(
     added = moss("repo", "add", "low", low.url("stone.index"))
     assert added.code == 1, added
     assert added.err.strip().endswith("index larger than 50000 bytes (max-index-size)")
-    assert moss("repo", "update").code == 0
+    assert moss("repo", "add", "low", low.url("stone.index")).code == 0
     app = next(p for p in low.root.glob("app-*.stone"))
     low.fault(app.name, Fault(endless=True))
     result = moss("install", "app")
