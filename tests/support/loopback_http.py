@@ -4,8 +4,9 @@
 thread with its own event loop (the client under test runs `asyncio.run` in the test's
 thread). It answers `Range: bytes=N-` requests and conditional requests (`ETag` from the
 content, `Last-Modified` from the mtime), records every request, and takes queued faults per
-path: a status, a delay, a body cut off after some bytes, flipped bytes, a stall mid-body, or a
-Range request answered with the whole file. `Recorder` keeps what a fetch reports.
+path: a status, a delay, a body cut off after some bytes, flipped bytes, a stall mid-body, a
+Range request answered with the whole file, a redirect, an endless body, a trickle, or a
+Content-Length larger than the file. `Recorder` keeps what a fetch reports.
 """
 
 from __future__ import annotations
@@ -34,7 +35,10 @@ from stone import Meta, scan_tree, write_binary
 class Fault:
     """What to do to one response. `cut_after`: send that many body bytes, then drop the
     connection. `stall`: send half the body, then wait that long. `ignore_range`: answer a Range
-    request with 200 and the whole file."""
+    request with 200 and the whole file. `redirect`: answer 302 with that Location. `endless`:
+    the file, then zeros for ever, with no Content-Length. `trickle`: one byte every that many
+    seconds. `announce`: a Content-Length that many bytes larger than the body, which then
+    stalls after the file."""
 
     status: int | None = None
     delay: float = 0.0
@@ -42,6 +46,10 @@ class Fault:
     corrupt: bool = False
     stall: float = 0.0
     ignore_range: bool = False
+    redirect: str | None = None
+    endless: bool = False
+    trickle: float = 0.0
+    announce: int = 0
 
 
 @dataclass(frozen=True)
@@ -131,6 +139,8 @@ class LoopbackServer:
             await asyncio.sleep(self.delay + fault.delay)
         if fault.status is not None:
             return web.Response(status=fault.status, text=f"fault {fault.status}\n")
+        if fault.redirect is not None:
+            return web.Response(status=302, headers={"Location": fault.redirect})
         path = self.root / relative
         if not path.is_file():
             return web.Response(status=404, text="not found\n")
@@ -153,8 +163,11 @@ class LoopbackServer:
             status, body = 206, data[start:]
             headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
         response = web.StreamResponse(status=status, headers=headers)
-        response.content_length = len(body)
+        if not fault.endless:
+            response.content_length = len(body) + fault.announce
         await response.prepare(request)
+        if fault.endless or fault.trickle or fault.announce:
+            return await self._misbehave(response, body, fault)
         if fault.cut_after is not None:
             await response.write(body[: fault.cut_after])
             # close(), not abort(): what was written still goes out before the FIN.
@@ -168,6 +181,22 @@ class LoopbackServer:
         await response.write(body)
         await response.write_eof()
         return response
+
+    async def _misbehave(
+        self, response: web.StreamResponse, body: bytes, fault: Fault
+    ) -> web.StreamResponse:
+        """Until the client goes away (the write then fails, or the server stops)."""
+        if fault.trickle:
+            for index in range(len(body)):
+                await response.write(body[index : index + 1])
+                await asyncio.sleep(fault.trickle)
+            return response
+        await response.write(body)
+        if fault.announce:
+            await asyncio.sleep(3600)
+        zeros = bytes(1 << 16)
+        while True:
+            await response.write(zeros)
 
 
 class Recorder:

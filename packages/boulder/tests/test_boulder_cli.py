@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from boulder.cli import main
+from boulder.macros.load import bundled_data_dir
+from boulder.script import MAX_EXPANSION
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -131,3 +134,20 @@ def test_packages_listing(
     code, out, _ = run(capsys, "recipe", "packages", "--json", str(path))
     devel = next(p for p in json.loads(out) if p["name"] == "hello-devel")
     assert devel["rundeps"] == ["hello"] and "/usr/include" in devel["paths"]
+
+
+def test_a_macro_bomb_is_one_error_naming_recipe_line_and_macro(
+    write_recipe: Callable[[str], Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(bundled_data_dir(), data)
+    tiers = ["    - e0: " + "x" * 99]
+    tiers += [f'    - e{n}: "{f"%(e{n - 1})" * 10}"' for n in range(1, 9)]
+    (data / "macros" / "actions" / "bomb.yaml").write_text("definitions:\n" + "\n".join(tiers))
+    path = write_recipe("build: |\n  echo start\n  echo %(e8)\n")
+    code, out, err = run(capsys, "--data-dir", str(data), "recipe", "check", str(path))
+    assert code == 1 and err == ""
+    assert out == (
+        f"{path}: {path}:8: build (x86_64): %(e8): macro expansion larger than {MAX_EXPANSION}"
+        " bytes (the limit, reached in %(e6))\n"
+    )

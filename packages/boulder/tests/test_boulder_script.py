@@ -1,10 +1,20 @@
 from __future__ import annotations
 
+import tracemalloc
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from boulder.script import Action, Breakpoint, ExpansionError, Kind, Scope, tokenize
+from boulder.script import (
+    MAX_EXPANSION,
+    Action,
+    Breakpoint,
+    ExpansionError,
+    Kind,
+    Scope,
+    tokenize,
+)
 
 
 def scope(**definitions: str) -> Scope:
@@ -127,3 +137,42 @@ def test_tokens_reassemble_the_source(text: str) -> None:
             rebuilt.append(token.value)
     # `%%` comes back as a single `%`.
     assert "".join(rebuilt) == text.replace("%%", "%")
+
+
+def bomb(levels: int = 9) -> dict[str, str]:
+    """e0 is 100 bytes, and each e(n+1) ten copies of e(n): e8 would be 10 GB."""
+    tiers = {"e0": "x" * 99 + "\n"}
+    for level in range(1, levels):
+        tiers[f"e{level}"] = f"%(e{level - 1})" * 10
+    return tiers
+
+
+def test_an_exponential_macro_is_refused_in_bounded_memory() -> None:
+    tracemalloc.start()
+    try:
+        with pytest.raises(ExpansionError) as caught:
+            scope(**bomb()).expand("echo one\n%(e8)\n")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert str(caught.value) == (
+        f"%(e8): macro expansion larger than {MAX_EXPANSION} bytes (the limit, reached in %(e6))"
+    )
+    assert caught.value.line == 1 and not caught.value.unknown
+    assert peak < 3 * MAX_EXPANSION
+
+
+def test_many_references_to_a_large_macro_are_refused_too() -> None:
+    # Each is under the bound; the phase that repeats them is not.
+    big = {"big": "y" * (MAX_EXPANSION // 4)}
+    assert len(scope(**big).expand_text("%(big)")) == MAX_EXPANSION // 4
+    with pytest.raises(ExpansionError, match=r"^%\(big\): macro expansion larger than"):
+        scope(**big).expand("%(big)" * 8)
+
+
+def test_an_action_that_nests_too_deep_is_named() -> None:
+    actions = {f"a{i}": Action(f"%a{i + 1}") for i in range(200)}
+    with pytest.raises(ExpansionError) as caught:
+        Scope(actions, {}, {}).expand("x\ny\n%a0")
+    assert str(caught.value) == "%a0: script call stack too deep (more than 128 macros, at %a127)"
+    assert caught.value.line == 2

@@ -8,6 +8,11 @@ Definitions bind late: a reference is expanded against the scope it is evaluated
 definition written in terms of `%(libsuffix)` follows whatever the target's arch file set.
 Builtin values are scripts too (the flag builtins hold `%(jobs)`); literal ones are escaped by
 whoever builds the scope.
+
+Macros are untrusted input (a recipe's own macro files), so expansion is bounded: at most
+`MAX_DEPTH` nested macros, and at most `MAX_EXPANSION` bytes produced by one scope, counted
+before each join, so that ten macros each ten copies of the one before end in an error and not
+in a MemoryError.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from enum import Enum
 from functools import lru_cache
 
 MAX_DEPTH = 128
+# What all the scripts of one phase may expand to; the real ones are kilobytes.
+MAX_EXPANSION = 32 << 20
 
 _TOKEN = re.compile(r"%(?:(%)|\(([A-Za-z0-9_]+)\)|([A-Za-z0-9_]+))|\n")
 
@@ -68,6 +75,13 @@ class Expansion:
 
     commands: tuple[Command, ...]
     dependencies: frozenset[str]
+
+
+def reference(kind: Kind, name: str) -> str:
+    """How a recipe writes a reference to the macro."""
+    if kind is Kind.ACTION:
+        return f"%{name}"
+    return f"%(_{name})" if kind is Kind.BUILTIN else f"%({name})"
 
 
 class ExpansionError(Exception):
@@ -121,6 +135,7 @@ class Scope:
     definitions: Mapping[str, str]
     builtins: Mapping[str, str]
     _memo: dict[tuple[Kind, str], tuple[str, frozenset[str]]] = field(default_factory=dict)
+    _produced: int = 0
 
     def expand(self, text: str) -> Expansion:
         """Expand a phase body (top level: builtins are not allowed here)."""
@@ -134,6 +149,7 @@ class Scope:
             if output:
                 commands.append(output)
 
+        size = 0
         for token in tokenize(text):
             kind = token.kind
             if kind is Kind.TEXT or kind is Kind.NEWLINE:
@@ -146,12 +162,18 @@ class Scope:
             else:
                 try:
                     value, inner = self._macro(kind, token.value, 1)
+                    size = self._grow(size, value, reference(kind, token.value))
                 except ExpansionError as err:
                     err.line = token.line
+                    if not err.unknown:
+                        # Say which macro of the phase text it was, as the recipe writes it.
+                        err.message = f"{reference(kind, token.value)}: {err.message}"
+                        err.args = (err.message,)
                     raise
                 current.append(value)
                 deps.update(inner)
         flush()
+        self._produced += size
         return Expansion(tuple(commands), frozenset(deps))
 
     def expand_text(self, text: str) -> str:
@@ -165,7 +187,11 @@ class Scope:
             return cached
         # `depth` counts the frames below this one, the phase text being the first.
         if depth >= MAX_DEPTH:
-            raise ExpansionError("script call stack too deep", unknown=False)
+            raise ExpansionError(
+                f"script call stack too deep (more than {MAX_DEPTH} macros, at "
+                f"{reference(kind, name)})",
+                unknown=False,
+            )
         own: tuple[str, ...] = ()
         if kind is Kind.ACTION:
             action = self.actions.get(name)
@@ -182,23 +208,39 @@ class Scope:
             if builtin is None:
                 raise ExpansionError(f"undefined builtin {name}", unknown=True)
             body = builtin
-        value, inner = self._nested(body, depth)
+        value, inner = self._nested(body, depth, reference(kind, name))
         result = (value, frozenset(inner.union(own)))
         self._memo[key] = result
         return result
 
-    def _nested(self, body: str, depth: int) -> tuple[str, set[str]]:
+    def _nested(self, body: str, depth: int, name: str) -> tuple[str, set[str]]:
         parts: list[str] = []
         deps: set[str] = set()
+        size = 0
         for token in tokenize(body):
             kind = token.kind
             if kind is Kind.TEXT or kind is Kind.NEWLINE:
                 parts.append(token.value)
+                size = self._grow(size, token.value, name)
             elif kind is Kind.BREAK_CONTINUE or kind is Kind.BREAK_EXIT:
                 # A breakpoint only means something in a phase body; inside a macro it is inert.
                 continue
             else:
                 value, inner = self._macro(kind, token.value, depth + 1)
                 parts.append(value)
+                size = self._grow(size, value, name)
                 deps.update(inner)
+        # Memoised, so it stays for the scope's life: it counts against the scope's bound.
+        self._produced += size
         return "".join(parts), deps
+
+    def _grow(self, size: int, part: str, name: str) -> int:
+        """`size` + `part`, refused before the text is joined when the scope would then have
+        produced more than `MAX_EXPANSION` bytes."""
+        size += len(part)
+        if self._produced + size > MAX_EXPANSION:
+            raise ExpansionError(
+                f"macro expansion larger than {MAX_EXPANSION} bytes (the limit, reached in {name})",
+                unknown=False,
+            )
+        return size

@@ -94,9 +94,10 @@ def foo_project(tmp_path: Path) -> Callable[..., Project]:
     (a format string with `{url}` and `{hash}`) can be replaced."""
 
     def make(*, recipe: str = RECIPE, hash: str | None = None) -> Project:
-        tarball = make_tarball(tmp_path / "upstream", SOURCES)
         recipe_dir = tmp_path / "recipe"
         recipe_dir.mkdir()
+        # Inside the recipe's directory: boulder refuses local upstreams from elsewhere.
+        tarball = make_tarball(recipe_dir / "upstream", SOURCES)
         text = recipe.format(url=tarball.as_uri(), hash=hash or sha256(tarball))
         (recipe_dir / "stone.yaml").write_text(text, encoding="utf-8")
         output = tmp_path / "out"

@@ -86,9 +86,9 @@ def test_build_as_nobody(foo_project: Callable[..., Project], shared_dir: Path) 
     try:
         recipe_dir = work / "recipe"
         shutil.copytree(project.recipe.parent, recipe_dir)
-        shutil.copy(project.tarball, work / project.tarball.name)
+        tarball = recipe_dir / project.tarball.relative_to(project.recipe.parent)
         text = (recipe_dir / "stone.yaml").read_text(encoding="utf-8")
-        text = text.replace(project.tarball.as_uri(), (work / project.tarball.name).as_uri())
+        text = text.replace(project.tarball.as_uri(), tarball.as_uri())
         (recipe_dir / "stone.yaml").write_text(text, encoding="utf-8")
         (work / "out").mkdir()
         for directory, dirs, files in os.walk(work):

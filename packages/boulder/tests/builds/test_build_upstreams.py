@@ -16,18 +16,22 @@ from pathlib import Path
 
 import pytest
 import zstandard
+from loopback_http import Fault, serving
 
 from boulder.build.pipeline import upstream_version, version_mismatch
 from boulder.build.upstreams import (
+    check_local,
     check_names,
     fetch_git,
     fetch_plain,
     plain_cache_path,
     unpack,
 )
+from boulder.cli import main
 from boulder.errors import UpstreamError
 from boulder.recipe.load import load_recipe
 from boulder.recipe.model import GitUpstream, PlainUpstream
+from moss_core.repository import TransferLimits
 
 from .conftest import sha256
 
@@ -218,10 +222,143 @@ def test_http_upstream_is_downloaded_and_verified(
         upstream = PlainUpstream(f"{base}/a-1.0.tar.gz", sha256(served / "a-1.0.tar.gz"))
         cached = fetch_plain(tmp_path / "cache", upstream, lambda _line: None)
         assert cached.read_bytes() == b"over http"
-        with pytest.raises(UpstreamError, match=r"cannot fetch .*/missing.tar.gz: HTTP Error 404"):
+        with pytest.raises(UpstreamError, match=r"cannot fetch .*/missing.tar.gz: HTTP 404 "):
             fetch_plain(
                 tmp_path / "cache", PlainUpstream(f"{base}/missing.tar.gz", "ab" * 32), print
             )
     finally:
         server.shutdown()
         server.server_close()
+
+
+def _recipe_dir(tmp_path: Path) -> Path:
+    directory = tmp_path / "recipe"
+    (directory / "files").mkdir(parents=True)
+    return directory
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/shadow",
+        "file:///etc/passwd",
+        "file://localhost/etc/shadow",
+        "/etc/shadow",  # git takes a path
+        "../outside.git",  # relative to where boulder runs, which is outside
+        "file:///RECIPE/../outside.tar.gz",
+        "file:///RECIPE/files/escape",  # a symlink out
+    ],
+)
+def test_local_upstreams_outside_the_recipe_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    recipe = _recipe_dir(tmp_path)
+    (recipe / "files" / "escape").symlink_to("/etc/shadow")
+    monkeypatch.chdir(recipe)
+    url = url.replace("/RECIPE", str(recipe))
+    upstream = (
+        GitUpstream(url, "main") if not url.startswith("file:") else PlainUpstream(url, "ab" * 32)
+    )
+    with pytest.raises(UpstreamError) as caught:
+        check_local((upstream,), recipe, allow=False)
+    message = str(caught.value)
+    assert message == (
+        f"upstream: {url}: a local upstream outside the recipe's directory ({recipe}); "
+        "allow such upstreams with `boulder build --allow-local-upstreams`"
+    )
+    check_local((upstream,), recipe, allow=True)
+
+
+def test_local_upstreams_inside_the_recipe_and_remote_ones_pass(tmp_path: Path) -> None:
+    recipe = _recipe_dir(tmp_path)
+    (recipe / "files" / "a.tar.gz").write_bytes(b"a")
+    (recipe / "files" / "link").symlink_to("a.tar.gz")
+    check_local(
+        (
+            PlainUpstream((recipe / "files" / "a.tar.gz").as_uri(), "ab" * 32),
+            PlainUpstream((recipe / "files" / "link").as_uri(), "ab" * 32),
+            PlainUpstream("https://example.org/a.tar.gz", "ab" * 32),
+            GitUpstream("https://example.org/a.git", "main"),
+            GitUpstream("git@example.org:a/b.git", "main"),
+            GitUpstream(str(recipe / "files"), "main"),
+        ),
+        recipe,
+        allow=False,
+    )
+
+
+def test_the_cached_copy_of_a_local_file_is_no_more_readable_than_the_file(
+    tmp_path: Path,
+) -> None:
+    recipe = _recipe_dir(tmp_path)
+    for mode in (0o600, 0o640, 0o644, 0o755, 0o400):
+        source = recipe / "files" / f"secret-{mode:o}"
+        source.write_bytes(f"only for some {mode}".encode())
+        source.chmod(mode)
+        upstream = PlainUpstream(source.as_uri(), sha256(source))
+        cached = fetch_plain(tmp_path / "cache", upstream, lambda _line: None)
+        assert cached.read_bytes() == source.read_bytes()
+        assert cached.stat().st_mode & 0o777 == mode & 0o644, oct(mode)
+
+
+def test_a_wrong_hash_for_a_refused_upstream_reveals_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recipe = _recipe_dir(tmp_path)
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"the real content")
+    secret.chmod(0o600)
+    (recipe / "stone.yaml").write_text(
+        RECIPE_WITH_UPSTREAM.format(url=secret.as_uri()), encoding="utf-8"
+    )
+    (tmp_path / "out").mkdir()
+    argv = ["build", str(recipe / "stone.yaml"), "-o", str(tmp_path / "out")]
+    with pytest.raises(SystemExit) as exited:
+        main([*argv, "--cache-dir", str(tmp_path / "cache")])
+    assert exited.value.code != 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "outside the recipe's directory" in err, err
+    assert sha256(secret) not in err
+    assert not (tmp_path / "cache" / "upstreams").exists() or not [
+        p for p in (tmp_path / "cache" / "upstreams").rglob("*") if p.is_file()
+    ]
+
+
+RECIPE_WITH_UPSTREAM = """\
+name: secret
+version: 1.0
+release: 1
+homepage: https://example.org
+license: MPL-2.0
+summary: reads a file it should not
+description: reads a file it should not
+upstreams:
+  - {url}:
+      hash: abababababababababababababababababababababababababababababababab
+      unpack: false
+install: |
+  install -Dm644 %(sourcedir)/secret %(installroot)/usr/share/secret
+"""
+
+
+@pytest.mark.parametrize(
+    ("fault", "problem"),
+    [
+        (Fault(endless=True), "larger than 100000 bytes (max-download-size)"),
+        (Fault(trickle=0.2), "transfer too slow: less than 100 bytes/s for 0.5 s"),
+        (Fault(redirect="file:///etc/shadow"), "redirected to file:///etc/shadow, which is not"),
+        (Fault(redirect="/a-1.0.tar.gz"), "too many redirects (stopped after 10)"),
+    ],
+)
+def test_http_upstreams_have_moss_limits(tmp_path: Path, fault: Fault, problem: str) -> None:
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "a-1.0.tar.gz").write_bytes(b"over http")
+    limits = TransferLimits(speed_limit=100, speed_time=0.5, max_download_bytes=100_000)
+    for server in serving(served):
+        server.fault("a-1.0.tar.gz", *[fault] * 12)
+        url = server.url("a-1.0.tar.gz")
+        with pytest.raises(UpstreamError) as caught:
+            fetch_plain(tmp_path / "cache", PlainUpstream(url, "ab" * 32), print, limits)
+        assert str(caught.value).startswith(f"upstream: cannot fetch {url}: {problem}")
+        assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]

@@ -5,10 +5,11 @@ The caller plans: one `FetchJob` per package says where it comes from and where 
 own: at most `parallel` downloads in flight over one HTTP session, each written to
 `<target>.part`, continued with a `Range` request when a `.part` is already there (from an
 interrupted attempt or an earlier run), and renamed into place only once its size and sha256
-match the index. Transient failures (connection refused or lost, timeouts, 5xx, a body cut
-short) are retried with exponential backoff. Each verified package goes to `on_ready` on a
-worker thread (`unpackers` of them, so that many unpacks run at once) while the other
-downloads go on.
+match the index. A body is held to the size the index gives as it streams, and a transfer
+slower than the `TransferLimits` floor is abandoned. Transient failures (connection refused or
+lost, timeouts, 5xx, a body cut short) are retried with exponential backoff. Each verified
+package goes to `on_ready` on a worker thread (`unpackers` of them, so that many unpacks run at
+once) while the other downloads go on.
 
 The first failure stops everything: the downloads still running are cancelled, the unpack in
 progress finishes, and the error (naming the package and URL) is raised. A `.part` that failed
@@ -32,6 +33,7 @@ from moss_core.fs import sha256_file
 from moss_core.registry import Package
 from moss_core.repository import _transport, http
 from moss_core.repository._model import RepositoryError, is_sha256
+from moss_core.repository.limits import DEFAULT_LIMITS, TransferLimits
 
 if TYPE_CHECKING:
     import aiohttp
@@ -82,13 +84,14 @@ def fetch_all(
     progress: FetchProgress | None = None,
     retries: int = http.DEFAULT_RETRIES,
     backoff: float = http.DEFAULT_BACKOFF,
-    timeout: float = http.DEFAULT_TIMEOUT,
+    limits: TransferLimits = DEFAULT_LIMITS,
 ) -> None:
     """Fetch every job and hand each verified file to `on_ready(job, path)`; see the module
     documentation. `parallel=1` is the sequential reference: one package at a time, each
     unpacked before the next download starts. At most `unpackers` calls of `on_ready` run at
-    once. `timeout` bounds each connect and each wait for
-    data. Two jobs with one target are fetched once, for the first of them.
+    once. `limits` bounds each connect, each wait for data and the pace of each transfer (see
+    `load_limits` for a root's). Two jobs with one target are fetched once, for the first of
+    them.
 
     Synchronous: it runs its own event loop, so it must not be called from a coroutine.
     """
@@ -111,7 +114,7 @@ def fetch_all(
             progress=progress,
             retries=retries,
             backoff=backoff,
-            timeout=timeout,
+            limits=limits,
         )
         asyncio.run(pipeline.run(list(unique.values())))
 
@@ -126,7 +129,7 @@ class _Pipeline:
         progress: FetchProgress | None,
         retries: int,
         backoff: float,
-        timeout: float,
+        limits: TransferLimits,
     ) -> None:
         self.on_ready = on_ready
         self.unpacker = unpacker
@@ -134,7 +137,7 @@ class _Pipeline:
         self.progress = progress
         self.retries = retries
         self.backoff = backoff
-        self.timeout = timeout
+        self.limits = limits
         self.advanced: dict[Path, int] = {}
         self.session: aiohttp.ClientSession | None = None
 
@@ -143,7 +146,7 @@ class _Pipeline:
         async with contextlib.AsyncExitStack() as stack:
             if any(_is_http(job.uri) for job in jobs):
                 self.session = await stack.enter_async_context(
-                    http.open_session(self.parallel, self.timeout)
+                    http.open_session(self.parallel, self.limits)
                 )
             tasks = [asyncio.create_task(self._one(job, slots)) for job in jobs]
             try:
@@ -221,6 +224,7 @@ class _Pipeline:
                         job.part,
                         expected_size=job.expected_size,
                         on_bytes=lambda n: self._advance(job, n),
+                        limits=self.limits,
                     ),
                     retries=self.retries,
                     backoff=self.backoff,
@@ -232,7 +236,8 @@ class _Pipeline:
 
     async def _copy(self, job: FetchJob) -> None:
         """A non-HTTP source (file://) in a worker thread, progress posted back to the loop:
-        hard-linked where it can be, else copied."""
+        hard-linked where it can be, else copied, no further than the size the index gives (or,
+        when it gives none, `max_download_bytes`)."""
         loop = asyncio.get_running_loop()
 
         def copy() -> None:
@@ -242,6 +247,11 @@ class _Pipeline:
             if _transport.link_file(job.uri, job.part):
                 loop.call_soon_threadsafe(self._advance, job, job.part.stat().st_size)
                 return
+            cap = job.expected_size
+            too_large = f"{job.uri}: size mismatch, expected {cap} bytes, got more"
+            if cap is None:
+                cap = self.limits.max_download_bytes
+                too_large = f"{job.uri}: larger than {cap} bytes (max-download-size)"
             try:
                 with open(job.part, "wb") as out:
 
@@ -249,7 +259,7 @@ class _Pipeline:
                         out.write(chunk)
                         loop.call_soon_threadsafe(self._advance, job, len(chunk))
 
-                    _transport.fetch(job.uri, write)
+                    _transport.fetch(job.uri, _transport.capped(write, cap, too_large))
             except BaseException:
                 # Nothing to resume from a local file: a copy cut short is only clutter.
                 job.part.unlink(missing_ok=True)

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import loopback_http as loopback
 import pytest
+from root_index import write_root_index
 
 from moss_core.db import MetaDb
 from moss_core.installation import Installation
@@ -19,6 +21,7 @@ from moss_core.repository import (
     Repository,
     RepositoryError,
     RepositorySource,
+    RootIndex,
     build_index,
     fetch_package,
     refresh,
@@ -208,3 +211,123 @@ def test_transport_streams_http(server: Any, repo_dir: Path) -> None:
     missing = server.url("missing")
     with pytest.raises(RepositoryError, match=rf"^{re.escape(missing)}: HTTP 404 Not Found$"):
         fetch(missing, chunks.append)
+
+
+def write_limits(installation: Installation, text: str) -> None:
+    config = installation.root / "etc" / "moss" / "fetch.kdl"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(text)
+
+
+def test_an_endless_index_stops_at_the_configured_size(
+    server: Any, installation: Installation, repo_dir: Path
+) -> None:
+    publish(repo_dir, "foo")
+    uri = server.url(INDEX_NAME)
+    repo = Repository("remote", uri, 0)
+    refresh(installation, repo)
+    state = repo_state_dir(installation, repo)
+    before = sorted(p.name for p in state.iterdir())
+    write_limits(installation, "max-index-size 100_000\n")
+    server.fault(INDEX_NAME, loopback.Fault(endless=True))
+    publish(repo_dir, "bar")  # changed, so not a 304
+    with pytest.raises(RepositoryError) as caught:
+        refresh(installation, repo)
+    assert str(caught.value) == f"{uri}: index larger than 100000 bytes (max-index-size)"
+    assert len(server.seen(INDEX_NAME)) == 2
+    assert sorted(p.name for p in state.iterdir()) == before
+    with MetaDb.open(state / "db") as db:
+        assert [meta.name for _, meta in db.all()] == ["foo"]
+
+
+def test_an_announced_index_over_the_cap_is_refused_before_its_body(
+    server: Any, installation: Installation, repo_dir: Path
+) -> None:
+    publish(repo_dir, "foo")
+    size = (repo_dir / INDEX_NAME).stat().st_size
+    uri = server.url(INDEX_NAME)
+    write_limits(installation, f"max-index-size {size}\n")
+    # It announces one byte more than it is, and then stalls: no waiting for that.
+    server.fault(INDEX_NAME, loopback.Fault(announce=1))
+    started = time.monotonic()
+    with pytest.raises(RepositoryError) as caught:
+        refresh(installation, Repository("remote", uri, 0))
+    assert str(caught.value) == (
+        f"{uri}: index larger than {size} bytes ({size + 1} announced) (max-index-size)"
+    )
+    assert time.monotonic() - started < 5
+    # Exactly at the cap is fine.
+    assert refresh(installation, Repository("remote", uri, 0)) == 1
+
+
+def test_a_file_index_that_never_ends_is_cut_off(
+    installation: Installation, tmp_path: Path
+) -> None:
+    endless = tmp_path / "stone.index"
+    endless.symlink_to("/dev/zero")
+    write_limits(installation, "max-index-size 1_000_000\n")
+    with pytest.raises(RepositoryError) as caught:
+        refresh(installation, Repository("local", endless.as_uri(), 0))
+    assert str(caught.value) == (
+        f"{endless.as_uri()}: index larger than 1000000 bytes (max-index-size)"
+    )
+
+
+def test_a_trickling_index_is_abandoned_at_the_configured_floor(
+    server: Any, installation: Installation, repo_dir: Path
+) -> None:
+    publish(repo_dir, "foo")
+    uri = server.url(INDEX_NAME)
+    write_limits(installation, "speed-limit 100\nspeed-time 1\n")
+    server.fault(INDEX_NAME, loopback.Fault(trickle=0.25))
+    started = time.monotonic()
+    with pytest.raises(RepositoryError) as caught:
+        refresh(installation, Repository("remote", uri, 0))
+    assert str(caught.value) == (
+        f"{uri}: transfer too slow: less than 100 bytes/s for 1 s (speed-limit, speed-time)"
+    )
+    assert 0.9 < time.monotonic() - started < 4
+    assert len(server.seen(INDEX_NAME)) == 1
+
+
+def test_the_root_index_is_held_to_the_floor_too(
+    server: Any, installation: Installation, repo_dir: Path
+) -> None:
+    write_root_index(repo_dir, "unstable", "h1")
+    write_limits(installation, "speed-limit 100\nspeed-time 0.5\n")
+    root_index = "main/moss-root-index.json"
+    server.fault(root_index, loopback.Fault(trickle=0.25))
+    repo = Repository("cdn", server.url(""), 0, root_index=RootIndex("stream/unstable"))
+    with pytest.raises(RepositoryError, match="transfer too slow"):
+        refresh(installation, repo)
+    assert len(server.seen(root_index)) == 1
+
+
+def test_redirects_over_http_are_followed_but_a_loop_is_one_line(
+    server: Any, installation: Installation, repo_dir: Path
+) -> None:
+    publish(repo_dir, "foo")
+    (repo_dir / "moved").mkdir()
+    (repo_dir / INDEX_NAME).rename(repo_dir / "moved" / INDEX_NAME)
+    uri = server.url(INDEX_NAME)
+    server.fault(INDEX_NAME, loopback.Fault(redirect=f"/moved/{INDEX_NAME}"))
+    assert refresh(installation, Repository("remote", uri, 0)) == 1
+
+    loop = server.url("loop")
+    server.fault("loop", *[loopback.Fault(redirect="/loop")] * 20)
+    with pytest.raises(RepositoryError) as caught:
+        refresh(installation, Repository("looping", loop, 0))
+    assert str(caught.value) == f"{loop}: too many redirects (stopped after 10)"
+
+
+def test_a_redirect_to_a_file_is_refused_without_a_retry(
+    server: Any, installation: Installation
+) -> None:
+    uri = server.url(INDEX_NAME)
+    server.fault(INDEX_NAME, *[loopback.Fault(redirect="file:///etc/shadow")] * 5)
+    with pytest.raises(RepositoryError) as caught:
+        refresh(installation, Repository("remote", uri, 0))
+    assert str(caught.value) == (
+        f"{uri}: redirected to file:///etc/shadow, which is not an http or https URL"
+    )
+    assert len(server.seen(INDEX_NAME)) == 1

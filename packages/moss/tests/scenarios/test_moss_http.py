@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -149,3 +150,46 @@ def test_a_root_index_repository_over_http(root: Path, moss: MossRun, tmp_path: 
         assert f"(base-uri={base}, channel=main, version=stream/unstable, arch=x86_64)" in listed
         assert moss("-y", "install", "tool").code == 0
     assert (root / "usr/bin/tool").read_bytes() == b"tool 1"
+
+
+def _limit(root: Path, text: str) -> None:
+    config = root / "etc" / "moss" / "fetch.kdl"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(text)
+
+
+def test_a_trickling_server_ends_repo_add_and_install_within_the_window(
+    root: Path, moss: MossRun, low: LoopbackServer
+) -> None:
+    _limit(root, "speed-limit 200\nspeed-time 0.5\n")
+    low.fault("stone.index", Fault(trickle=0.5))
+    started = time.monotonic()
+    added = moss("repo", "add", "low", low.url("stone.index"))
+    assert added.code == 1 and added.err.count("\n") == 1, added
+    assert "transfer too slow: less than 200 bytes/s for 0.5 s" in added.err
+    assert moss("repo", "add", "low", low.url("stone.index")).code == 0
+    app = next(p for p in low.root.glob("app-*.stone"))
+    low.fault(app.name, Fault(trickle=0.5))
+    result = moss("install", "app")
+    assert result.code == 1 and result.err.count("\n") == 1, result
+    assert f"app: {low.url(app.name)}: transfer too slow" in result.err
+    assert time.monotonic() - started < 8
+    assert not (root / "usr/.stateID").exists()
+
+
+def test_an_endless_index_and_a_package_larger_than_declared_change_nothing(
+    root: Path, moss: MossRun, low: LoopbackServer
+) -> None:
+    _limit(root, "max-index-size 50_000\n")
+    low.fault("stone.index", Fault(endless=True))
+    added = moss("repo", "add", "low", low.url("stone.index"))
+    assert added.code == 1, added
+    assert added.err.strip().endswith("index larger than 50000 bytes (max-index-size)")
+    assert moss("repo", "add", "low", low.url("stone.index")).code == 0
+    app = next(p for p in low.root.glob("app-*.stone"))
+    low.fault(app.name, Fault(endless=True))
+    result = moss("install", "app")
+    assert result.code == 1 and result.err.count("\n") == 1, result
+    assert "size mismatch, expected" in result.err and "got more" in result.err
+    assert not (root / "usr/.stateID").exists()
+    assert moss("state", "list", "--json").out.strip() == "[]"

@@ -36,6 +36,7 @@ from boulder.build.emit import (
 )
 from boulder.build.runner import Console, JobRunner, breakpoint_profile
 from boulder.build.upstreams import (
+    check_local,
     check_names,
     fetch_git,
     fetch_plain,
@@ -53,6 +54,7 @@ from boulder.recipe.model import GitUpstream, PlainUpstream, Recipe, url_file_na
 from boulder.recipe.pin import pin_git_ref
 from boulder.recipe.targets import Stage
 from moss_core.container import ContainerError, run_container
+from moss_core.repository import load_limits
 
 HOST_PROFILE = HOST
 
@@ -91,6 +93,8 @@ class BuildOptions:
     """Fetch the profile's repository indexes again before composing the root."""
     batch_priority: bool = True
     """Run the build under SCHED_BATCH, so the machine stays responsive."""
+    allow_local_upstreams: bool = False
+    """Take `file://` and local git upstreams from outside the recipe's directory too."""
     out: Callable[[str], None] = field(default=print, compare=False)
 
 
@@ -120,6 +124,8 @@ def _context(options: BuildOptions) -> BuildContext:
 def _share_upstreams(loaded: LoadedRecipe, dirs: BuildDirs, console: Console) -> None:
     upstreams = loaded.recipe.upstreams
     console.line(f"Sharing {len(upstreams)} upstream(s) with the build container:")
+    # The host's moss limits: boulder downloads on the host, as moss does.
+    limits = load_limits(Path("/"))
     dirs.sourcedir.mkdir(parents=True, exist_ok=True)
     for index, upstream in enumerate(upstreams):
         if isinstance(upstream, GitUpstream):
@@ -129,7 +135,7 @@ def _share_upstreams(loaded: LoadedRecipe, dirs: BuildDirs, console: Console) ->
             if commit != upstream.ref:
                 _pin(loaded, index, upstream, commit, console)
         else:
-            cached = fetch_plain(dirs.cache, upstream, console.line)
+            cached = fetch_plain(dirs.cache, upstream, console.line, limits)
             share_file(cached, dirs.sourcedir / upstream.file_name)
 
 
@@ -176,6 +182,7 @@ def build(path: Path, macros: MacroSet, options: BuildOptions) -> BuildResult:
     compiled = compile_recipe(loaded, macros, _context(options))
     recipe = loaded.recipe
     check_names(recipe.upstreams)
+    check_local(recipe.upstreams, loaded.path.parent, allow=options.allow_local_upstreams)
     profile = ProfileStore(options.config_dir).get(options.profile)
     dirs = BuildDirs(
         options.cache_dir.resolve(), f"{recipe.name}-{recipe.version}-{recipe.release}"

@@ -1,6 +1,10 @@
 """Fetching, verifying, caching, sharing and unpacking upstreams (spec §3.5, §3.6 prepare).
 
-Plain upstreams are checked against their SHA-256 before anything else runs. Archives are
+Plain upstreams are checked against their SHA-256 before anything else runs. They are fetched
+by moss-core's transport (`moss_core.repository.download`), so they have its limits on pace and
+redirects. A local upstream (`file://`, or a git path) must lie inside the recipe's directory
+unless the user allows others: a recipe is untrusted input, and boulder may run as root. A
+cached copy of a local file is never readable by more than the file itself. Archives are
 unpacked by boulder itself, member by member: nothing may land outside the target directory,
 whether through an absolute name, `..`, or a directory that an earlier member made a symlink.
 """
@@ -13,14 +17,13 @@ import shutil
 import stat
 import subprocess
 import tarfile
-import urllib.error
-import urllib.request
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 import zstandard
 
@@ -29,7 +32,10 @@ if TYPE_CHECKING:
 
 from boulder.errors import UpstreamError
 from boulder.recipe.model import GitUpstream, PlainUpstream, Upstream
+from moss_core.errors import MossError
 from moss_core.fs import sha256_file
+from moss_core.repository import TransferLimits, download
+from moss_core.repository.limits import DEFAULT_LIMITS
 
 _CHUNK = 1 << 20
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -47,18 +53,57 @@ def git_cache_path(cache: Path, upstream: GitUpstream) -> Path:
     return cache / "upstreams" / "git" / name
 
 
-def _download(url: str, target: Path) -> None:
+def local_path(url: str) -> Path | None:
+    """The host path an upstream URL names, absolute; None for a remote one. Git takes a path
+    or `file://`; a `host:path` with no `/` before the colon is ssh, so remote."""
+    parts = urlsplit(url)
+    if parts.scheme == "file":
+        return Path(url2pathname(parts.path)).absolute()
+    if "://" in url or ":" in url.partition("/")[0]:
+        return None
+    return Path(url).absolute()
+
+
+def check_local(upstreams: tuple[Upstream, ...], recipe_dir: Path, *, allow: bool) -> None:
+    """Refuse local upstreams outside `recipe_dir` (symlinks resolved) unless `allow`. Checked
+    before anything is read: the error names the URL and nothing of what it holds."""
+    if allow:
+        return
+    inside = recipe_dir.resolve()
+    for upstream in upstreams:
+        path = local_path(upstream.url)
+        if path is not None and not path.resolve().is_relative_to(inside):
+            raise UpstreamError(
+                f"{upstream.url}: a local upstream outside the recipe's directory ({inside}); "
+                "allow such upstreams with `boulder build --allow-local-upstreams`",
+                key="upstream",
+            )
+
+
+def _download(url: str, target: Path, limits: TransferLimits) -> None:
     partial = target.with_name(target.name + ".part")
     try:
-        with urllib.request.urlopen(url, timeout=60) as response, open(partial, "wb") as out:
-            shutil.copyfileobj(response, out, _CHUNK)
-    except (urllib.error.URLError, OSError, ValueError) as err:
+        download(url, partial, limits)
+        partial.chmod(_cached_mode(url))
+    except (MossError, OSError) as err:
         partial.unlink(missing_ok=True)
-        raise UpstreamError(f"cannot fetch {url}: {err}", key="upstream") from err
+        raise UpstreamError(f"cannot fetch {err}", key="upstream") from None
     partial.replace(target)
 
 
-def fetch_plain(cache: Path, upstream: PlainUpstream, log: Callable[[str], None]) -> Path:
+def _cached_mode(url: str) -> int:
+    """0644 for a download; for a copy of a local file, no more than the file itself allows
+    (a recipe allowed to name /etc/shadow does not make it world-readable)."""
+    path = local_path(url)
+    return 0o644 if path is None else 0o644 & os.stat(path).st_mode
+
+
+def fetch_plain(
+    cache: Path,
+    upstream: PlainUpstream,
+    log: Callable[[str], None],
+    limits: TransferLimits = DEFAULT_LIMITS,
+) -> Path:
     """The cached file of a plain upstream, downloaded if needed; its hash is always checked."""
     cached = plain_cache_path(cache, upstream)
     name = upstream.file_name
@@ -66,7 +111,7 @@ def fetch_plain(cache: Path, upstream: PlainUpstream, log: Callable[[str], None]
         log(f"Shared {name} (cached)")
         return cached
     cached.parent.mkdir(parents=True, exist_ok=True)
-    _download(upstream.url, cached)
+    _download(upstream.url, cached, limits)
     actual = sha256_file(cached)
     if actual != upstream.hash:
         cached.unlink()

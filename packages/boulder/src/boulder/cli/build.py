@@ -62,6 +62,10 @@ def _store(ctx: click.Context) -> ProfileStore:
 @click.option(
     "--normal-priority", is_flag=True, help="Do not lower the build's priority to SCHED_BATCH."
 )
+@click.option(
+    "--allow-local-upstreams", is_flag=True,
+    help="Allow file:// and local git upstreams outside the recipe's directory.",
+)  # fmt: skip
 @click.pass_context
 def build_command(
     ctx: click.Context,
@@ -76,6 +80,7 @@ def build_command(
     verify: Path | None,
     update: bool,
     normal_priority: bool,
+    allow_local_upstreams: bool,
 ) -> None:
     """Build a recipe into .stone packages, rootless, in a container."""
     # Absolute: the recipe's directory is bound into the container, and binds need one.
@@ -95,6 +100,7 @@ def build_command(
         verify=verify,
         update=update,
         batch_priority=not normal_priority,
+        allow_local_upstreams=allow_local_upstreams,
         out=click.echo,
     )
     build(recipe, _macros(ctx), options)

@@ -296,7 +296,11 @@ class Client:
             # Twice as many packages in hand as workers: the next is queued while this
             # process reads a package's records, so no worker waits for it.
             fetch.fetch_all(
-                jobs, unpack, unpackers=2 * workers, progress=self.reporter.fetch_progress()
+                jobs,
+                unpack,
+                unpackers=2 * workers,
+                progress=self.reporter.fetch_progress(),
+                limits=repository.load_limits(self.installation.root),
             )
 
     def unpacker(self, workers: int = 1) -> cache.Unpacker:
@@ -344,7 +348,8 @@ class Client:
         job = fetch.FetchJob(
             package, self._package_uri(package), self.installation.download_path(package.id)
         )
-        fetch.fetch_all([job], lambda _job, path: found.append(path))
+        limits = repository.load_limits(self.installation.root)
+        fetch.fetch_all([job], lambda _job, path: found.append(path), limits=limits)
         return found[0]
 
     # -- sync -------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 `RepositoryConfig` reads and writes the configuration (see `config` for the search order),
 `build_index` makes an index of a directory of packages (`moss index`), `refresh` loads a
 repository's index into `.moss/repo/<k>/db`, `open_sources` gives the registry a
-`RepositorySource` per active repository, and `fetch_package` downloads a package, checked.
+`RepositorySource` per active repository, and `fetch_package` downloads a package, checked;
+`download` fetches any URI to a file (boulder's upstreams), within `TransferLimits`.
 `file://`, `http://` and `https://` repositories are supported, given by the URI of their
 `stone.index` or by a base URI and a version looked up in its root index (`root_index`).
 """
@@ -17,8 +18,10 @@ from moss_core.repository._model import (
     sanitise_name,
     to_uri,
 )
+from moss_core.repository._transport import download
 from moss_core.repository.config import RepositoryConfig, source_nodes
 from moss_core.repository.index import INDEX_NAME, build_index
+from moss_core.repository.limits import TransferLimits, load_limits
 from moss_core.repository.source import (
     DB_NAME,
     RepositorySource,
@@ -39,9 +42,12 @@ __all__ = [
     "RepositoryError",
     "RepositorySource",
     "RootIndex",
+    "TransferLimits",
     "add_repository",
     "build_index",
+    "download",
     "fetch_package",
+    "load_limits",
     "location_from_fields",
     "normalise_uri",
     "open_repositories",

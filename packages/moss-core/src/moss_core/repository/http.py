@@ -2,7 +2,8 @@
 
 Every failure is a `TransferError` whose `transient` flag says whether trying again may help (a
 refused or lost connection, a timeout, a 5xx or 429, a body cut short) or not (404, a size
-the index does not allow, a local file that cannot be written); `retrying` retries the first
+the index does not allow, a transfer slower than the `TransferLimits` floor, a redirect loop or
+a redirect away from HTTP, a local file that cannot be written); `retrying` retries the first
 kind with exponential backoff. Messages hold the problem only: callers lead them with the
 package and URL they concern.
 """
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from moss_core._lazy import lazy_import
 from moss_core.repository._model import RepositoryError
+from moss_core.repository.limits import DEFAULT_LIMITS, TransferLimits
 
 # The HTTP stack costs tens of milliseconds to import; a command that downloads nothing (a
 # cached install, a removal) never pays for it.
@@ -29,7 +31,6 @@ else:
     aiohttp = lazy_import("aiohttp")
 
 CHUNK_SIZE = 1 << 16
-DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRIES = 3
 DEFAULT_BACKOFF = 0.2
 USER_AGENT = "moss-py"
@@ -92,11 +93,13 @@ class Validators:
 
 @contextlib.asynccontextmanager
 async def open_session(
-    parallel: int = 1, timeout: float = DEFAULT_TIMEOUT
+    parallel: int = 1, limits: TransferLimits = DEFAULT_LIMITS
 ) -> AsyncIterator[aiohttp.ClientSession]:
-    """One session (one connection pool) with at most `parallel` connections. `timeout` bounds
-    connecting and each wait for data, not a whole transfer, so large packages are fine."""
+    """One session (one connection pool) with at most `parallel` connections. `limits.timeout`
+    bounds connecting and each wait for data, not a whole transfer, so large packages are fine
+    (the speed floor, applied per transfer, bounds those)."""
     connector = aiohttp.TCPConnector(limit=parallel)
+    timeout = limits.timeout
     session = aiohttp.ClientSession(
         connector=connector,
         timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout),
@@ -130,18 +133,31 @@ async def retrying(
 
 
 async def get_index(
-    session: aiohttp.ClientSession, uri: str, path: Path, previous: Validators | None
+    session: aiohttp.ClientSession,
+    uri: str,
+    path: Path,
+    previous: Validators | None,
+    limits: TransferLimits = DEFAULT_LIMITS,
 ) -> Validators | None:
     """Write the index at `uri` to `path` and return its validators; None, with `path` left
-    alone, when `previous` still describes what the server has (304)."""
+    alone, when `previous` still describes what the server has (304). An index larger than
+    `limits.max_index_bytes` is refused as soon as that is known."""
     headers = previous.request_headers() if previous is not None else {}
+    cap = limits.max_index_bytes
     with _translate():
-        async with session.get(uri, headers=headers) as response:
+        async with _paced(limits) as pace, session.get(uri, headers=headers) as response:
             if response.status == 304 and previous is not None:
                 return None
             if response.status != 200:
                 raise _status_error(response)
-            await _save(response, path, "wb", lambda _n: None, limit=None)
+            try:
+                _check_announced(response, cap)
+                await _save(response, path, "wb", lambda _n: None, limit=cap, pace=pace)
+            except _TooLarge as err:
+                size = "" if err.announced is None else f" ({err.announced} announced)"
+                raise TransferError(
+                    f"index larger than {cap} bytes{size} (max-index-size)", transient=False
+                ) from None
             return Validators(response.headers.get("ETag"), response.headers.get("Last-Modified"))
 
 
@@ -152,17 +168,19 @@ async def download(
     *,
     expected_size: int | None,
     on_bytes: Callable[[int], None],
+    limits: TransferLimits = DEFAULT_LIMITS,
 ) -> None:
     """Fetch `uri` into `part`, continuing what `part` already holds with a Range request.
 
     A server that ignores the range sends the whole file and `part` starts over; `on_bytes` is
     then told of the bytes dropped as a negative count. A body larger than `expected_size`
-    is refused as soon as it is seen, and `part` removed.
+    (without one, than `limits.max_download_bytes`) is refused as soon as it is seen (its
+    announced length, else its bytes), and `part` removed.
     """
     offset = part.stat().st_size if part.exists() else 0
     headers = {"Range": f"bytes={offset}-"} if offset else {}
     with _translate():
-        async with session.get(uri, headers=headers) as response:
+        async with _paced(limits) as pace, session.get(uri, headers=headers) as response:
             if offset and response.status == 206:
                 if _range_start(response.headers.get("Content-Range")) != offset:
                     _restart(part, offset, on_bytes)
@@ -179,47 +197,54 @@ async def download(
                 raise TransferError("server refused to resume the download", transient=True)
             else:
                 raise _status_error(response)
-            limit = None if expected_size is None else expected_size - offset
+            cap = limits.max_download_bytes if expected_size is None else expected_size
             try:
-                await _save(response, part, mode, on_bytes, limit=limit)
-            except _TooLarge:
+                _check_announced(response, cap - offset)
+                await _save(response, part, mode, on_bytes, limit=cap - offset, pace=pace)
+            except _TooLarge as err:
                 part.unlink(missing_ok=True)
-                raise TransferError(
-                    f"size mismatch, expected {expected_size} bytes, got more", transient=False
-                ) from None
+                got = "more" if err.announced is None else f"{err.announced + offset} announced"
+                if expected_size is None:
+                    problem = f"larger than {cap} bytes ({got}; max-download-size)"
+                else:
+                    problem = f"size mismatch, expected {expected_size} bytes, got {got}"
+                raise TransferError(problem, transient=False) from None
 
 
-def fetch(uri: str, sink: Sink) -> None:
+def fetch(uri: str, sink: Sink, limits: TransferLimits = DEFAULT_LIMITS) -> None:
     """Stream `uri` into `sink` (synchronous; runs an event loop of its own). Failures before
     the first byte are retried; once `sink` has seen data a failure is final, as the caller
-    cannot take bytes back."""
+    cannot take bytes back. The sink bounds the size."""
 
     async def attempt(session: aiohttp.ClientSession) -> None:
         started = False
         try:
             with _translate():
-                async with session.get(uri) as response:
+                async with _paced(limits) as pace, session.get(uri) as response:
                     if response.status != 200:
                         raise _status_error(response)
                     async for chunk in response.content.iter_chunked(CHUNK_SIZE):
                         started = True
+                        pace.advance(len(chunk))
                         sink(chunk)
         except TransferError as err:
             raise TransferError(str(err), transient=err.transient and not started) from None
 
     async def run() -> None:
-        async with open_session() as session:
+        async with open_session(1, limits) as session:
             await retrying(lambda: attempt(session))
 
     _run(uri, run())
 
 
-def fetch_index(uri: str, path: Path, previous: Validators | None) -> Validators | None:
+def fetch_index(
+    uri: str, path: Path, previous: Validators | None, limits: TransferLimits = DEFAULT_LIMITS
+) -> Validators | None:
     """`get_index` with retries, synchronous (runs an event loop of its own)."""
 
     async def run() -> Validators | None:
-        async with open_session() as session:
-            return await retrying(lambda: get_index(session, uri, path, previous))
+        async with open_session(1, limits) as session:
+            return await retrying(lambda: get_index(session, uri, path, previous, limits))
 
     return _run(uri, run())
 
@@ -232,7 +257,52 @@ def _run(uri: str, work: Coroutine[object, object, T]) -> T:
 
 
 class _TooLarge(Exception):
-    pass
+    def __init__(self, announced: int | None = None) -> None:
+        super().__init__(announced)
+        self.announced = announced
+
+
+class _Pace:
+    """The speed floor of one transfer: each `speed_time` window must bring `quota` bytes, or
+    the deadline of the transfer's `asyncio.timeout` passes. Meeting the quota moves the deadline
+    one window on. The wait for the response's headers counts too: a server that trickles
+    those is as slow as one that trickles its body."""
+
+    def __init__(self, limits: TransferLimits, scope: asyncio.Timeout) -> None:
+        self.limits = limits
+        self.scope = scope
+        self.held = 0
+
+    def advance(self, nbytes: int) -> None:
+        if not self.limits.quota:
+            return
+        self.held += nbytes
+        if self.held >= self.limits.quota:
+            self.held = 0
+            self.scope.reschedule(asyncio.get_running_loop().time() + self.limits.speed_time)
+
+
+@contextlib.asynccontextmanager
+async def _paced(limits: TransferLimits) -> AsyncIterator[_Pace]:
+    window = limits.speed_time if limits.quota else None
+    scope = asyncio.timeout(window)
+    try:
+        async with scope:
+            yield _Pace(limits, scope)
+    except TimeoutError:
+        if not scope.expired():
+            raise
+        raise TransferError(
+            f"transfer too slow: less than {limits.speed_limit} bytes/s for "
+            f"{limits.speed_time:g} s (speed-limit, speed-time)",
+            transient=False,
+        ) from None
+
+
+def _check_announced(response: aiohttp.ClientResponse, limit: int) -> None:
+    announced = response.content_length
+    if announced is not None and announced > limit:
+        raise _TooLarge(announced)
 
 
 async def _save(
@@ -241,7 +311,8 @@ async def _save(
     mode: str,
     on_bytes: Callable[[int], None],
     *,
-    limit: int | None,
+    limit: int,
+    pace: _Pace,
 ) -> None:
     # Only the file's own errors are local: aiohttp's connection errors and timeouts are
     # OSErrors too, so the network reads stay outside these `try`s.
@@ -253,8 +324,9 @@ async def _save(
     with out:
         async for chunk in response.content.iter_chunked(CHUNK_SIZE):
             written += len(chunk)
-            if limit is not None and written > limit:
+            if written > limit:
                 raise _TooLarge()
+            pace.advance(len(chunk))
             try:
                 out.write(chunk)
             except OSError as err:
@@ -288,6 +360,16 @@ def _translate() -> Iterator[None]:
         ) from None
     except aiohttp.ServerDisconnectedError:
         raise TransferError("the server closed the connection", transient=True) from None
+    except aiohttp.TooManyRedirects as err:
+        raise TransferError(
+            f"too many redirects (stopped after {len(err.history)})", transient=False
+        ) from None
+    except aiohttp.NonHttpUrlRedirectClientError as err:
+        raise TransferError(
+            f"redirected to {err.args[0]}, which is not an http or https URL", transient=False
+        ) from None
+    except aiohttp.RedirectClientError as err:
+        raise TransferError(f"redirected to an invalid URL: {err}", transient=False) from None
     except (aiohttp.InvalidURL, aiohttp.ClientResponseError) as err:
         raise TransferError(str(err) or type(err).__name__, transient=False) from None
     except TimeoutError:

@@ -12,6 +12,7 @@ import json
 
 from moss_core.repository import _transport
 from moss_core.repository._model import Repository, RepositoryError, RootIndex, is_identifier
+from moss_core.repository.limits import DEFAULT_LIMITS, TransferLimits
 
 # Index formats this moss reads: the `stone.index` of both is the one `moss index` writes.
 READABLE_FORMATS = ("legacy", "v0")
@@ -20,26 +21,19 @@ MAX_ROOT_INDEX_BYTES = 16 << 20
 _TABLES = {"stream": "streams", "tag": "tags"}
 
 
-def resolve_index_uri(repo: Repository) -> str:
+def resolve_index_uri(repo: Repository, limits: TransferLimits = DEFAULT_LIMITS) -> str:
     """The URI of the `stone.index` the repository stands for now (its root index is fetched)."""
     if repo.root_index is None:
         return repo.uri
     uri = repo.root_index_uri()
-    return repo.history_index_uri(snapshot_of(fetch_root_index(uri), repo.root_index, uri))
+    document = fetch_root_index(uri, limits)
+    return repo.history_index_uri(snapshot_of(document, repo.root_index, uri))
 
 
-def fetch_root_index(uri: str) -> object:
+def fetch_root_index(uri: str, limits: TransferLimits = DEFAULT_LIMITS) -> object:
     chunks: list[bytes] = []
-    size = 0
-
-    def keep(chunk: bytes) -> None:
-        nonlocal size
-        size += len(chunk)
-        if size > MAX_ROOT_INDEX_BYTES:
-            raise RepositoryError(f"{uri}: larger than {MAX_ROOT_INDEX_BYTES} bytes")
-        chunks.append(chunk)
-
-    _transport.fetch(uri, keep)
+    too_large = f"{uri}: larger than {MAX_ROOT_INDEX_BYTES} bytes"
+    _transport.fetch(uri, _transport.capped(chunks.append, MAX_ROOT_INDEX_BYTES, too_large), limits)
     try:
         return json.loads(b"".join(chunks))
     except (ValueError, RecursionError) as err:

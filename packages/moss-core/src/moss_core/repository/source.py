@@ -17,6 +17,7 @@ from moss_core.repository._transport import fetch_index
 from moss_core.repository.config import RepositoryConfig
 from moss_core.repository.http import Validators
 from moss_core.repository.index import INDEX_NAME
+from moss_core.repository.limits import load_limits
 from moss_core.repository.root_index import resolve_index_uri
 from stone import FileType, Meta, Provider, StoneError, StoneReader
 
@@ -137,12 +138,13 @@ def refresh(installation: Installation, repo: Repository) -> int:
     part = directory / f"{INDEX_NAME}.part"
     db_path = directory / DB_NAME
     validators_path = directory / VALIDATORS_NAME
-    index_uri = resolve_index_uri(repo)
+    limits = load_limits(installation.root)
+    index_uri = resolve_index_uri(repo, limits)
     held = index.exists() and db_path.exists() and _held_index_uri(directory, repo) == index_uri
     previous = Validators.load(validators_path) if held else None
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        validators = fetch_index(index_uri, part, previous)
+        validators = fetch_index(index_uri, part, previous, limits)
     except OSError as err:
         part.unlink(missing_ok=True)
         raise RepositoryError(f"{err.filename or directory}: {err.strerror}") from None
@@ -254,7 +256,8 @@ def fetch_package(installation: Installation, source: RepositorySource, package:
     if not is_sha256(package.id):
         raise RepositoryError(f"{package.name}: {package.id!r} is not a sha256 package id")
     target = installation.download_path(package.id)
-    fetch_all([FetchJob(package, source.package_uri(package), target)], _ignore, parallel=1)
+    job = FetchJob(package, source.package_uri(package), target)
+    fetch_all([job], _ignore, parallel=1, limits=load_limits(installation.root))
     return target
 
 
