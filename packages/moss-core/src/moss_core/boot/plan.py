@@ -142,11 +142,11 @@ def asset_name(asset: Asset) -> str:
     return f"{stem}-{asset.digest[:HASH_CHARS]}.{suffix}"
 
 
-def window_states(states: Sequence[BootState], active: int, window: int) -> list[BootState]:
-    """The active state, then the `window` highest other ids (H14: never only older ones)."""
-    others = sorted((s for s in states if s.id != active), key=lambda s: -s.id)[:window]
-    current = [s for s in states if s.id == active]
-    return current + others
+def window_ids(ids: Iterable[int], active: int, window: int) -> list[int]:
+    """The active state, then the `window` highest other ids (H14: an activation of an older
+    state keeps the newer states' entries; upstream keeps only older ones)."""
+    others = sorted((i for i in set(ids) if i != active), reverse=True)[:window]
+    return [active, *others]
 
 
 def compose_options(root_cmdline: str, state: BootState, kernel: Kernel, etc: EtcCmdline) -> str:
@@ -249,7 +249,9 @@ def plan_boot(request: Request, existing: Existing) -> BootPlan:
 
     entries: list[PlannedEntry] = []
     assets: dict[str, Asset] = {}
-    for state in window_states(request.states, request.active, request.window):
+    by_id = {s.id: s for s in request.states}
+    kept = window_ids(by_id, request.active, request.window)
+    for state in (by_id[i] for i in kept if i in by_id):
         os_id = state.identity.id
         if not valid_name(os_id):
             warnings.append(f"state {state.id}: OS id {os_id!r} is not a valid entry name")

@@ -166,9 +166,7 @@ def sync_boot(
     for warning in plan.warnings:
         warn(warning)
     if request.loader is None:
-        warn(
-            f"state {active} has no systemd-boot ({root / LOADER_SOURCE}): boot left as it was"
-        )
+        warn(f"state {active} has no systemd-boot ({root / LOADER_SOURCE}): boot left as it was")
         return SyncResult(plan, False)
     check_space(plan, targets, existing)
     apply_plan(plan, targets)
