@@ -47,9 +47,10 @@ class FatImageBackend:
                 f"{self.image}: writing a FAT image needs mtools ({args[0]} not found)"
             ) from None
         if done.returncode != 0:
+            said = (done.stderr + done.stdout).decode(errors="replace")
             detail = done.stderr.decode(errors="replace").strip().splitlines()
             message = detail[-1] if detail else f"{args[0]} failed"
-            if "No space" in message or "Disk full" in message:
+            if "No space" in said or "Disk full" in said:
                 message = "no space left on the boot partition"
             raise BootError(f"{self.image}: {message}")
         return done.stdout
@@ -161,7 +162,12 @@ class FatImageBackend:
             except BootError:
                 return
         else:
-            self._run("mdel", f"::/{path}")
+            try:
+                self._run("mdel", f"::/{path}")
+            except BootError as err:
+                if "not found" not in str(err):
+                    raise
+                return
         self._flush()
         self._step(f"removed {path}")
 

@@ -328,7 +328,9 @@ def plan_boot(request: Request, existing: Existing) -> BootPlan:
     orphans = {
         path.lower()
         for path in boot_listing.files
-        if ours(path) and _OWNED_ASSET.search(path.rsplit("/", 1)[-1])
+        if ours(path)
+        and _OWNED_ASSET.search(path.rsplit("/", 1)[-1])
+        and not path.endswith(TEMP_SUFFIX)
     }
     early_assets = sorted(
         boot_spelling[p]

@@ -95,7 +95,7 @@ def build_request(
 
 def check_space(plan: BootPlan, targets: Targets, existing: Existing) -> None:
     """Refuse before touching anything when the copies cannot fit in the free space plus what
-    the plan deletes (upstream copies first and leaves a partial file: H7)."""
+    the plan deletes before copying (upstream copies first and leaves a partial file: H7)."""
     for part, backend, listing in (
         (Part.ESP, targets.esp, existing.esp),
         (Part.XBOOTLDR, targets.xbootldr, existing.xbootldr),
@@ -112,7 +112,7 @@ def check_space(plan: BootPlan, targets: Targets, existing: Existing) -> None:
             continue
         freed = sum(
             backend.allocation(listing.files.get(r.path, 0))
-            for r in (*plan.removals, *plan.late_removals)
+            for r in plan.removals
             if r.part is part and not r.path.endswith("/")
         )
         free = backend.free_bytes()
