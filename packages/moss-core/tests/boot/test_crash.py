@@ -134,7 +134,7 @@ def test_full_fat_image_makes_room_first(boot_root: BootRoot, tmp_path: Path) ->
     before = tree_of(esp)
 
     # Three 3 MiB kernels cannot share 8 MiB: refused before anything is touched.
-    with pytest.raises(BootError, match="not enough space for the boot files.*nothing changed"):
+    with pytest.raises(BootError, match=r"not enough space for the boot files.*nothing changed"):
         boot_root.sync(Targets(esp), window=2)
     assert tree_of(esp) == before
 
