@@ -5,7 +5,7 @@ hold the planner's default to it."""
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 
 def _valid_version_char(char: str) -> bool:
@@ -74,9 +74,9 @@ def _is_alpha(char: str) -> bool:
     return char.isascii() and char.isalpha()
 
 
-def _span(text: str, start: int, accept: object) -> int:
+def _span(text: str, start: int, accept: Callable[[str], bool]) -> int:
     end = start
-    while end < len(text) and accept(text[end]):  # type: ignore[operator]
+    while end < len(text) and accept(text[end]):
         end += 1
     return end
 
@@ -119,8 +119,8 @@ def parse_loader_conf(text: str) -> dict[str, str]:
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        key, _, value = line.partition(" ")
-        value = value.strip()
+        fields = line.split(None, 1)
+        key, value = fields[0], fields[1].strip() if len(fields) > 1 else ""
         if len(value) >= 2 and value[0] == value[-1] == '"':
             value = value[1:-1]
         settings[key] = value
