@@ -389,3 +389,28 @@ def test_no_root_cmdline_is_an_error(boot_root: BootRoot, tmp_path: Path) -> Non
     with pytest.raises(BootError, match="no root="):
         boot_root.sync(Targets(esp), root_cmdline=" ")
     assert tree_of(esp) == {}
+
+
+def test_explicit_mode_reads_no_system_state(boot_root: BootRoot, tmp_path: Path) -> None:
+    """Case 24: no /proc, /sys, /dev or efivars is opened (an audit hook watches every open)."""
+    import sys
+
+    from .conftest import directory_partition
+
+    boot_root.active = 42
+    boot_root.add(42, {VER: kernel(b"K")})
+    esp = directory_partition(tmp_path, "esp", lambda _: None)
+    opened: list[str] = []
+    watching = [True]
+
+    def audit(event: str, args: tuple[object, ...]) -> None:
+        if watching[0] and event in ("open", "os.listdir", "os.scandir") and args:
+            opened.append(str(args[0]))
+
+    sys.addaudithook(audit)
+    try:
+        boot_root.sync(Targets(esp))
+    finally:
+        watching[0] = False
+    assert opened
+    assert not [p for p in opened if p.startswith(("/proc", "/sys", "/dev"))]

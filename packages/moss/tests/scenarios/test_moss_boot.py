@@ -81,8 +81,17 @@ def test_boot_follows_every_transaction(
     assert [(e["name"], e["state"]) for e in shown["entries"]] == [
         ("aerynos-6.1-1.desktop-1.conf", 1)
     ]
-    text = moss("boot", "status").out
-    assert "ESP            : " in text and "(default)" in text
+    etc = root / "etc/kernel/cmdline.d"
+    etc.mkdir(parents=True)
+    (etc / "10-quote.cmdline").write_text('x="a b"\n')
+    assert moss("boot", "status").out == (
+        f"ESP            : {esp}\n"
+        "XBOOTLDR       : none\n"
+        "Bootloader     : systemd-boot\n"
+        'Global cmdline : ["root=PARTUUID=P", "rw", "x=\\"a b\\""]\n'
+        "Default        : aerynos-6.1-1.desktop-1.conf\n"
+        "  aerynos-6.1-1.desktop-1.conf  [state 1] (default)\n"
+    )
 
 
 def test_failed_resync_keeps_the_transaction(

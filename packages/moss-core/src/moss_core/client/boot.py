@@ -7,7 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from moss_core.boot import targets as boot_targets
-from moss_core.boot.errors import BootError
+from moss_core.boot import topology
+from moss_core.boot.errors import BootError, BootTargetError
 from moss_core.boot.plan import window_ids
 from moss_core.boot.sync import StateTree, SyncResult, sync_boot
 from moss_core.client.errors import ClientError
@@ -31,6 +32,8 @@ def configure(
     """The root's settings with the command's options on top; new options are remembered."""
     current = boot_targets.load_config(installation.root)
     if current is None and esp is None:
+        if installation.root == Path("/"):
+            return discovered(xbootldr, root_cmdline)
         if xbootldr is not None or root_cmdline is not None:
             raise BootError("no ESP is configured for this root: give --esp DIR as well")
         return None
@@ -44,6 +47,18 @@ def configure(
         boot_targets.explicit_targets(config)
         boot_targets.save_config(installation.root, config)
     return config
+
+
+def discovered(xbootldr: Path | None, root_cmdline: str | None) -> boot_targets.BootConfig:
+    """The running system's partitions and root= (never remembered: they are found again)."""
+    host = topology.Host()
+    number = topology.root_device_number(host)
+    found = topology.discover(host, number)
+    return boot_targets.BootConfig(
+        esp=found.esp_dir,
+        xbootldr=xbootldr or found.xbootldr_dir,
+        root_cmdline=root_cmdline or topology.root_cmdline(host, number),
+    )
 
 
 def state_trees(
@@ -98,6 +113,12 @@ def resync_after_promotion(
     """Roots without boot configuration (scratch roots, containers) are skipped silently."""
     try:
         config = boot_targets.load_config(installation.root)
+        if config is None and installation.root == Path("/"):
+            try:
+                config = discovered(None, None)
+            except BootTargetError as err:
+                reporter.warn(f"boot entries not updated: {err}")
+                return
         if config is None:
             return
         sync(installation, state_db, layout_db, reporter, config)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,8 @@ def _line(label: str, value: str) -> None:
     click.echo(f"{label:<{LABEL}}: {value}")
 
 
-def _status(config: BootConfig, targets: Targets) -> dict[str, Any]:
+def _status(root: Path, config: BootConfig, targets: Targets) -> dict[str, Any]:
+    from moss_core.boot.inputs import read_etc_cmdline
     from moss_core.boot.loader import default_entry, parse_loader_conf
     from moss_core.boot.plan import LOADER_TARGETS, owned_entry_state, parse_entry
     from moss_core.boot.sync import read_existing
@@ -53,6 +55,11 @@ def _status(config: BootConfig, targets: Targets) -> dict[str, Any]:
         "esp": str(config.esp),
         "xbootldr": str(config.xbootldr) if config.xbootldr else None,
         "root-cmdline": config.root_cmdline,
+        "global-cmdline": [
+            *([config.root_cmdline] if config.root_cmdline else []),
+            "rw",
+            *read_etc_cmdline(root, lambda _: None).snippets,
+        ],
         "bootloader": all(t.lower() in loader_files for t in LOADER_TARGETS),
         "default": settings.get("default"),
         "boots": boots,
@@ -64,7 +71,9 @@ def _print_status(status: dict[str, Any]) -> None:
     _line("ESP", status["esp"])
     _line("XBOOTLDR", status["xbootldr"] or "none")
     _line("Bootloader", "systemd-boot" if status["bootloader"] else "none")
-    _line("Root cmdline", status["root-cmdline"] or "none")
+    # As upstream prints it: Rust's debug form of a list of strings.
+    items = ", ".join(json.dumps(item, ensure_ascii=False) for item in status["global-cmdline"])
+    _line("Global cmdline", f"[{items}]")
     _line("Default", status["boots"] or "none")
     for entry in status["entries"]:
         owner = f"state {entry['state']}" if entry["moss"] else "not moss's"
@@ -90,11 +99,12 @@ def _configured(ctx: click.Context, client: Any, config: BootConfig | None) -> B
 @user_errors
 def boot_status(ctx: click.Context, as_json: bool) -> None:
     """Where boot files go, and the entries there (which one a plain reboot picks)."""
-    from moss_core.boot.targets import explicit_targets, load_config
+    from moss_core.boot.targets import explicit_targets
+    from moss_core.client import boot as glue
 
     with session(ctx, write=False) as client:
-        config = _configured(ctx, client, load_config(client.installation.root))
-        status = _status(config, explicit_targets(config))
+        config = _configured(ctx, client, glue.configure(client.installation, None, None, None))
+        status = _status(client.installation.root, config, explicit_targets(config))
     if as_json:
         emit_json(status)
     else:
@@ -126,7 +136,7 @@ def boot_sync(
         result = glue.sync(
             client.installation, client.state_db, client.layout_db, client.reporter, config
         )
-        status = _status(config, explicit_targets(config))
+        status = _status(client.installation.root, config, explicit_targets(config))
     plan = result.plan
     if as_json:
         emit_json(
