@@ -148,8 +148,8 @@ def boot_sync(
                         "name": e.name,
                         "state": e.state_id,
                         "version": e.version,
-                        "linux": e.linux,
-                        "initrds": list(e.initrds),
+                        "linux": f"/{e.linux}",
+                        "initrds": [f"/{path}" for path in e.initrds],
                         "options": e.options,
                     }
                     for e in plan.entries
