@@ -16,7 +16,6 @@ from moss_core.client.report import Reporter
 from moss_core.db import LayoutDb, StateDb
 from moss_core.errors import MossError
 from moss_core.installation import Installation
-from stone import FileKind
 
 
 class BootResyncError(ClientError):
@@ -68,8 +67,8 @@ def state_trees(
     active: int,
     window: int,
 ) -> list[StateTree]:
-    """The states boot entries are planned for, with their layouts' kernel files. Only the
-    window's states are looked up: the layouts of every state would be a long query."""
+    """The states boot entries are planned for, with their layouts' kernel files (only the
+    window's states, and only their `lib/kernel/` rows, are read)."""
     with_trees = []
     for state in state_db.list():
         sysroot = (
@@ -84,9 +83,9 @@ def state_trees(
             continue
         paths = tuple(
             f"usr/{entry.path}"
-            for _package, entry in layout_db.query(s.package_id for s in state.selections)
-            if entry.path.startswith("lib/kernel/")
-            and entry.kind in (FileKind.REGULAR, FileKind.SYMLINK)
+            for _package, entry in layout_db.files_under(
+                (s.package_id for s in state.selections), "lib/kernel/"
+            )
         )
         trees.append(StateTree(state.id, sysroot, paths))
     return trees
