@@ -127,3 +127,64 @@ def test_boot_errors_are_one_line(
     no_root = moss("boot", "sync", "--esp", str(esp))
     assert no_root.code == 1 and "no root=" in no_root.err
     assert not any(esp.iterdir())
+
+
+_READ_ONLY_ESP = """
+import json, os, subprocess, sys
+from moss_core.container import syscalls
+
+esp, argv_list = sys.argv[1], json.loads(sys.argv[2])
+uid, gid = os.geteuid(), os.getegid()
+syscalls.unshare(syscalls.CLONE_NEWUSER | syscalls.CLONE_NEWNS)
+syscalls.map_ids(uid, uid, gid, gid)
+syscalls.mount(None, "/", None, syscalls.MS_REC | syscalls.MS_PRIVATE)
+syscalls.mount(esp, esp, None, syscalls.MS_BIND)
+syscalls.mount(None, esp, None, syscalls.MS_REMOUNT | syscalls.MS_BIND | syscalls.MS_RDONLY)
+results = []
+for argv in argv_list:
+    done = subprocess.run([sys.executable, "-m", "moss", *argv], capture_output=True, text=True)
+    results.append([done.returncode, done.stderr])
+print(json.dumps(results))
+"""
+
+
+def test_read_only_esp_is_one_line_and_nothing_changes(
+    root: Path, packages: Path, moss: MossRun, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    from moss_roots import moss_env
+
+    esp = tmp_path / "esp"
+    esp.mkdir()
+    assert moss("install", str(_os(packages)), str(_linux(packages, "6.1", 1))).code == 0
+    assert moss("boot", "sync", "--esp", str(esp), "--root-cmdline", "root=X").code == 0
+    before = sorted(str(p.relative_to(esp)) for p in esp.rglob("*"))
+    linux = str(_linux(packages, "6.2", 1))
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _READ_ONLY_ESP,
+            str(esp),
+            json.dumps(
+                [["-D", str(root), "boot", "sync"], ["-D", str(root), "-y", "install", linux]]
+            ),
+        ],
+        capture_output=True,
+        text=True,
+        env=moss_env(),
+        check=False,
+    )
+    if done.returncode != 0 and "Operation not permitted" in done.stderr:
+        import pytest
+
+        pytest.skip("no user namespaces here to mount the ESP read-only")
+    assert done.returncode == 0, done.stderr
+    (sync_code, sync_err), (install_code, install_err) = json.loads(done.stdout)
+    assert (
+        sync_code == 1 and sync_err == f"moss: error: {esp}: boot partition is mounted read-only\n"
+    )
+    assert install_code == 1 and "state 2 is active, but its boot entries" in install_err
+    assert sorted(str(p.relative_to(esp)) for p in esp.rglob("*")) == before

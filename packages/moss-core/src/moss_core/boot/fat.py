@@ -63,6 +63,8 @@ class FatImageBackend:
             os.close(fd)
 
     def check(self) -> None:
+        if os.statvfs(self.image).f_flag & os.ST_RDONLY:
+            raise BootTargetError(f"{self.image}: FAT image is on a read-only filesystem")
         if not os.access(self.image, os.R_OK | os.W_OK):
             raise BootTargetError(f"{self.image}: FAT image is not writable")
         try:

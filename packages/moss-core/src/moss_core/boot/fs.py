@@ -63,6 +63,8 @@ class DirectoryBackend:
     def check(self) -> None:
         if not self.root.is_dir():
             raise BootTargetError(f"{self.root}: boot partition directory does not exist")
+        if os.statvfs(self.root).f_flag & os.ST_RDONLY:
+            raise BootTargetError(f"{self.root}: boot partition is mounted read-only")
         if not os.access(self.root, os.W_OK | os.X_OK):
             raise BootTargetError(f"{self.root}: boot partition directory is not writable")
 
