@@ -14,7 +14,7 @@ from moss_core.boot.loader import default_entry, parse_loader_conf
 from moss_core.boot.plan import parse_entry
 from moss_core.boot.targets import Targets
 
-from .conftest import LOADER, BootRoot, PartitionFactory, os_info, tree_of
+from .conftest import LOADER, BootRoot, PartitionFactory, needs_mtools, os_info, tree_of
 
 VER = "6.18.13-130.desktop"
 OLD = "6.12.60-50.lts"
@@ -414,3 +414,46 @@ def test_explicit_mode_reads_no_system_state(boot_root: BootRoot, tmp_path: Path
         watching[0] = False
     assert opened
     assert not [p for p in opened if p.startswith(("/proc", "/sys", "/dev"))]
+
+
+def test_only_an_arm_loader_touches_nothing(boot_root: BootRoot, tmp_path: Path) -> None:
+    """Case 21: systemd-bootx64.efi is the loader moss installs; an aa64 one alone is none."""
+    from .conftest import directory_partition
+
+    boot_root.active = 1
+    boot_root.add(1, {VER: kernel(b"K")}, loader=None)
+    efi = boot_root.root / "usr/lib/systemd/boot/efi"
+    efi.mkdir(parents=True)
+    (efi / "systemd-bootaa64.efi").write_bytes(b"arm")
+    esp = directory_partition(tmp_path, "esp", lambda _: None)
+    assert not boot_root.sync(Targets(esp)).loader
+    assert tree_of(esp) == {}
+
+
+@needs_mtools
+def test_backend_parity(boot_root: BootRoot, tmp_path: Path) -> None:
+    """Case 26: the same history gives the same files on a directory and in a FAT image,
+    as mdir and mtype see them."""
+    import subprocess
+
+    from .conftest import directory_partition, fat_partition
+
+    boot_root.active = 7
+    for state_id in range(1, 8):
+        boot_root.add(state_id, {VER: kernel(f"K{state_id % 3}".encode(), _50_default=b"I")})
+    boot_root.add(5, {OLD: kernel(b"L")})
+    directory = directory_partition(tmp_path, "esp", lambda _: None)
+    image = fat_partition(tmp_path, "esp", lambda _: None)
+    for backend in (directory, image):
+        boot_root.sync(Targets(backend))
+    expected = tree_of(directory)
+    assert tree_of(image) == expected
+    listed = subprocess.run(
+        ["mdir", "-i", str(tmp_path / "esp.img"), "-/", "-b", "::/"],
+        env={**os.environ, "MTOOLS_SKIP_CHECK": "1"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    files = {p.removeprefix("::/").lower() for p in listed if not p.endswith("/")}
+    assert files == set(expected)

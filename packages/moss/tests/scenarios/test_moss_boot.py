@@ -65,6 +65,10 @@ def test_boot_follows_every_transaction(
     assert _entries(esp) == {"aerynos-6.1-1.desktop-1.conf", "aerynos-6.2-1.desktop-2.conf"}
     assert _default(esp) == "default aerynos-6.2-1.desktop-2.conf\n"
 
+    assert moss("state", "activate", "1", "--skip-boot").code == 0
+    assert _default(esp) == "default aerynos-6.2-1.desktop-2.conf\n"
+    assert moss("state", "activate", "2", "--skip-boot").code == 0
+
     activated = moss("state", "activate", "1")
     assert activated.code == 0, activated.err
     assert _default(esp) == "default aerynos-6.1-1.desktop-1.conf\n"

@@ -483,7 +483,9 @@ class Client:
             triggers.Scope.SYSTEM, self.installation.root, tree, runner, self.reporter
         )
 
-    def activate(self, state_id: int, *, skip_triggers: bool = False) -> int | None:
+    def activate(
+        self, state_id: int, *, skip_triggers: bool = False, skip_boot: bool = False
+    ) -> int | None:
         """Make an archived state live again (offline rollback); returns the state it replaced."""
         target = self.state_db.get(state_id)
         if target is None:
@@ -514,7 +516,8 @@ class Client:
             self._system_triggers(
                 apply.compose(self.layout_db, [s.package_id for s in target.selections])
             )
-        self._after_promotion()
+        if not skip_boot:
+            self._after_promotion()
         return previous
 
     def prune(
