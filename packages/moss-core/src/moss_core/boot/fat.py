@@ -31,6 +31,9 @@ class FatImageBackend:
         self.description = f"{image} (FAT image)"
         self._step = step
         self._cluster: int | None = None
+        # Lowercased directories known to exist: mtools creates no parents, and listing the
+        # image before every write would cost a process per file.
+        self._dirs: set[str] | None = None
 
     def _run(self, *args: str, data: bool = False) -> bytes:
         command = [args[0], "-i", str(self.image), *args[1:]]
@@ -149,11 +152,13 @@ class FatImageBackend:
 
     def _make_dirs(self, path: str) -> None:
         parts = path.split("/")[:-1]
-        existing = {d.lower() for d in self.listing().dirs} if parts else set()
+        if self._dirs is None:
+            self._dirs = {d.lower() for d in self.listing().dirs}
         for cut in range(1, len(parts) + 1):
             directory = "/".join(parts[:cut])
-            if directory.lower() not in existing:
+            if directory.lower() not in self._dirs:
                 self._run("mmd", f"::/{directory}")
+                self._dirs.add(directory.lower())
                 self._flush()
                 self._step(f"made {directory}/")
 
@@ -163,6 +168,8 @@ class FatImageBackend:
                 self._run("mrd", f"::/{path.rstrip('/')}")
             except BootError:
                 return
+            if self._dirs is not None:
+                self._dirs.discard(path.rstrip("/").lower())
         else:
             try:
                 self._run("mdel", f"::/{path}")
