@@ -244,122 +244,13 @@ def plan_boot(request: Request, existing: Existing) -> BootPlan:
         )
     boot_part = Part.XBOOTLDR if existing.xbootldr is not None else Part.ESP
     boot_listing = existing.xbootldr if existing.xbootldr is not None else existing.esp
-    boot_spelling = boot_listing.spelling()
+    spelling = boot_listing.spelling()
     warnings: list[str] = []
-
-    entries: list[PlannedEntry] = []
-    assets: dict[str, Asset] = {}
-    by_id = {s.id: s for s in request.states}
-    kept = window_ids(by_id, request.active, request.window)
-    for state in (by_id[i] for i in kept if i in by_id):
-        os_id = state.identity.id
-        if not valid_name(os_id):
-            warnings.append(f"state {state.id}: OS id {os_id!r} is not a valid entry name")
-            continue
-        for kernel in state.kernels:
-            bad = [
-                n for n in (kernel.version, *(i.name for i in kernel.initrds)) if not valid_name(n)
-            ]
-            if bad:
-                warnings.append(
-                    f"state {state.id}: kernel skipped: {bad[0]!r} is not a valid boot file name"
-                )
-                continue
-            directory = f"EFI/{os_id}/{kernel.version}"
-            linux = _spell(boot_spelling, f"{directory}/{asset_name(kernel.image)}")
-            initrds = tuple(
-                _spell(boot_spelling, f"{directory}/{asset_name(i)}") for i in kernel.initrds
-            )
-            for path, asset in zip((linux, *initrds), (kernel.image, *kernel.initrds), strict=True):
-                assets[path] = asset
-            title = f"{state.identity.display} ({kernel.version}, state {state.id})"
-            options = compose_options(request.root_cmdline, state, kernel, request.etc)
-            entries.append(
-                PlannedEntry(
-                    name=entry_name(os_id, kernel.version, state.id),
-                    state_id=state.id,
-                    version=kernel.version,
-                    title=title,
-                    linux=linux,
-                    initrds=initrds,
-                    options=options,
-                    text=entry_text(title, linux, initrds, options),
-                )
-            )
-
-    active_entries = [e for e in entries if e.state_id == request.active]
-    default: str | None = None
-    if active_entries:
-        newest = active_entries[0]
-        for candidate in active_entries[1:]:
-            if version_compare(candidate.version, newest.version) > 0:
-                newest = candidate
-        default = newest.name
-    elif any(s.kernels for s in request.states):
-        warnings.append(
-            f"state {request.active} has no bootable kernel: loader.conf's default is unchanged"
-        )
-
-    namespaces = {request.identity.id, *request.identity.former_ids}
-    namespaces.update(s.identity.id for s in request.states)
-    wanted_entry_paths = {
-        _spell(boot_spelling, f"{ENTRIES_DIR}/{e.name}").lower(): e for e in entries
-    }
-    current_default = parse_loader_conf(existing.loader_conf or "").get("default", "").lower()
-    stale: list[str] = []
-    late: list[str] = []
-    foreign_refs: set[str] = set()
-    for name, text in existing.entries.items():
-        path = _spell(boot_spelling, f"{ENTRIES_DIR}/{name}")
-        if owned_entry_state(name, text, namespaces) is None:
-            foreign_refs |= entry_references(text)
-        elif path.lower() not in wanted_entry_paths:
-            (late if name.lower() == current_default else stale).append(path)
-    kept_refs = {p.lower() for p in assets} | foreign_refs
-    late_refs = set().union(*(entry_references(_text_of(existing, p)) for p in late))
-    stale_refs = set().union(*(entry_references(_text_of(existing, p)) for p in stale))
-    owned_dirs = tuple(f"efi/{ns.lower()}/" for ns in namespaces)
-
-    def ours(path: str) -> bool:
-        lowered = path.lower()
-        return lowered.startswith(owned_dirs) and lowered.count("/") == 3
+    entries, assets = _plan_entries(request, spelling, warnings)
+    default = _choose_default(request, entries, warnings)
+    removals, late_removals = _plan_collection(request, existing, boot_part, entries, assets)
 
     boot_files = {p.lower() for p in boot_listing.files}
-    orphans = {
-        path.lower()
-        for path in boot_listing.files
-        if ours(path)
-        and _OWNED_ASSET.search(path.rsplit("/", 1)[-1])
-        and not path.endswith(TEMP_SUFFIX)
-    }
-    early_assets = sorted(
-        boot_spelling[p]
-        for p in (stale_refs | orphans) - kept_refs - late_refs
-        if p in boot_files and ours(p)
-    )
-    late_assets = sorted(
-        boot_spelling[p] for p in late_refs - kept_refs if p in boot_files and ours(p)
-    )
-    temps = [
-        Remove(part, path)
-        for part, listing in _partitions(existing)
-        for path in sorted(listing.files)
-        if path.endswith(TEMP_SUFFIX)
-    ]
-    removals = temps + [Remove(boot_part, p) for p in sorted(stale) + early_assets]
-    late_removals = [Remove(boot_part, p) for p in late + late_assets]
-    gone = {r.path.lower() for r in removals + late_removals}
-    staying = {p.lower() for p in boot_listing.files} - gone | {p.lower() for p in assets}
-    candidates = {p.rsplit("/", 1)[0] for p in gone if ours(p)}
-    candidates.update(
-        d.lower()
-        for d in boot_listing.dirs
-        if d.lower().startswith(owned_dirs) and d.count("/") == 2
-    )
-    for directory in sorted(candidates):
-        if not any(p.startswith(directory + "/") for p in staying):
-            late_removals.append(Remove(boot_part, boot_spelling.get(directory, directory) + "/"))
-
     copies = [
         CopyFile(boot_part, path, asset)
         for path, asset in assets.items()
@@ -371,18 +262,17 @@ def plan_boot(request: Request, existing: Existing) -> BootPlan:
             path = _spell(esp_spelling, target)
             if existing.loader_digests.get(path) != request.loader.digest:
                 copies.append(CopyFile(Part.ESP, path, request.loader))
-
     writes = [
         WriteText(boot_part, path, entry.text)
-        for path, entry in _spelled_entries(boot_spelling, entries)
+        for path, entry in ((_spell(spelling, f"{ENTRIES_DIR}/{e.name}"), e) for e in entries)
         if existing.entries.get(path.rsplit("/", 1)[-1]) != entry.text
     ]
     loader_conf = None
     if default is not None:
+        # systemd-boot matches `default` against lowercased entry ids.
         text = _loader_conf_text(existing.loader_conf, default.lower())
         if text != existing.loader_conf:
-            esp_path = _spell(existing.esp.spelling(), LOADER_CONF)
-            loader_conf = WriteText(Part.ESP, esp_path, text)
+            loader_conf = WriteText(Part.ESP, _spell(existing.esp.spelling(), LOADER_CONF), text)
     return BootPlan(
         boot_part=boot_part,
         entries=tuple(entries),
@@ -396,6 +286,134 @@ def plan_boot(request: Request, existing: Existing) -> BootPlan:
     )
 
 
+def _plan_entries(
+    request: Request, spelling: Mapping[str, str], warnings: list[str]
+) -> tuple[list[PlannedEntry], dict[str, Asset]]:
+    """An entry per kernel of each kept state, and the files they need by path."""
+    entries: list[PlannedEntry] = []
+    assets: dict[str, Asset] = {}
+    by_id = {s.id: s for s in request.states}
+    for state in (
+        by_id[i] for i in window_ids(by_id, request.active, request.window) if i in by_id
+    ):
+        os_id = state.identity.id
+        if not valid_name(os_id):
+            warnings.append(f"state {state.id}: OS id {os_id!r} is not a valid entry name")
+            continue
+        for kernel in state.kernels:
+            names = (kernel.version, *(i.name for i in kernel.initrds))
+            bad = [n for n in names if not valid_name(n)]
+            if bad:
+                warnings.append(
+                    f"state {state.id}: kernel skipped: {bad[0]!r} is not a valid boot file name"
+                )
+                continue
+            directory = f"EFI/{os_id}/{kernel.version}"
+            files = (kernel.image, *kernel.initrds)
+            paths = [_spell(spelling, f"{directory}/{asset_name(f)}") for f in files]
+            assets.update(zip(paths, files, strict=True))
+            title = f"{state.identity.display} ({kernel.version}, state {state.id})"
+            options = compose_options(request.root_cmdline, state, kernel, request.etc)
+            entries.append(
+                PlannedEntry(
+                    name=entry_name(os_id, kernel.version, state.id),
+                    state_id=state.id,
+                    version=kernel.version,
+                    title=title,
+                    linux=paths[0],
+                    initrds=tuple(paths[1:]),
+                    options=options,
+                    text=entry_text(title, paths[0], paths[1:], options),
+                )
+            )
+    return entries, assets
+
+
+def _choose_default(
+    request: Request, entries: Sequence[PlannedEntry], warnings: list[str]
+) -> str | None:
+    """The active state's entry for its newest kernel, in systemd-boot's version order (H3)."""
+    newest: PlannedEntry | None = None
+    for entry in entries:
+        if entry.state_id == request.active and (
+            newest is None or version_compare(entry.version, newest.version) > 0
+        ):
+            newest = entry
+    if newest is None and any(s.kernels for s in request.states):
+        warnings.append(
+            f"state {request.active} has no bootable kernel: loader.conf's default is unchanged"
+        )
+    return newest.name if newest is not None else None
+
+
+def _plan_collection(
+    request: Request,
+    existing: Existing,
+    boot_part: Part,
+    entries: Sequence[PlannedEntry],
+    assets: Mapping[str, Asset],
+) -> tuple[list[Remove], list[Remove]]:
+    """What goes before the copies (leftover temporaries, stale entries, files only they
+    used) and what goes last (the entry the old default names, what only it used, emptied
+    version directories)."""
+    listing = existing.xbootldr if existing.xbootldr is not None else existing.esp
+    spelling = listing.spelling()
+    namespaces = {request.identity.id, *request.identity.former_ids}
+    namespaces.update(s.identity.id for s in request.states)
+    wanted = {_spell(spelling, f"{ENTRIES_DIR}/{e.name}").lower() for e in entries}
+    current_default = parse_loader_conf(existing.loader_conf or "").get("default", "").lower()
+    stale: list[str] = []
+    late: list[str] = []
+    foreign_refs: set[str] = set()
+    for name, text in existing.entries.items():
+        path = _spell(spelling, f"{ENTRIES_DIR}/{name}")
+        if owned_entry_state(name, text, namespaces) is None:
+            foreign_refs |= entry_references(text)
+        elif path.lower() not in wanted:
+            (late if name.lower() == current_default else stale).append(path)
+    kept_refs = {p.lower() for p in assets} | foreign_refs
+    late_refs = set().union(*(entry_references(_text_of(existing, p)) for p in late))
+    stale_refs = set().union(*(entry_references(_text_of(existing, p)) for p in stale))
+    owned_dirs = tuple(f"efi/{ns.lower()}/" for ns in namespaces)
+
+    def ours(path: str) -> bool:
+        lowered = path.lower()
+        return lowered.startswith(owned_dirs) and lowered.count("/") == 3
+
+    files = {p.lower() for p in listing.files}
+    orphans = {
+        path.lower()
+        for path in listing.files
+        if ours(path)
+        and _OWNED_ASSET.search(path.rsplit("/", 1)[-1])
+        and not path.endswith(TEMP_SUFFIX)
+    }
+    early_assets = sorted(
+        spelling[p]
+        for p in (stale_refs | orphans) - kept_refs - late_refs
+        if p in files and ours(p)
+    )
+    late_assets = sorted(spelling[p] for p in late_refs - kept_refs if p in files and ours(p))
+    temps = [
+        Remove(part, path)
+        for part, partition in _partitions(existing)
+        for path in sorted(partition.files)
+        if path.endswith(TEMP_SUFFIX)
+    ]
+    removals = temps + [Remove(boot_part, p) for p in sorted(stale) + early_assets]
+    late_removals = [Remove(boot_part, p) for p in late + late_assets]
+    gone = {r.path.lower() for r in removals + late_removals}
+    staying = files - gone | {p.lower() for p in assets}
+    directories = {p.rsplit("/", 1)[0] for p in gone if ours(p)}
+    directories.update(
+        d.lower() for d in listing.dirs if d.lower().startswith(owned_dirs) and d.count("/") == 2
+    )
+    for directory in sorted(directories):
+        if not any(p.startswith(directory + "/") for p in staying):
+            late_removals.append(Remove(boot_part, spelling.get(directory, directory) + "/"))
+    return removals, late_removals
+
+
 def _text_of(existing: Existing, path: str) -> str:
     return existing.entries.get(path.rsplit("/", 1)[-1], "")
 
@@ -405,9 +423,3 @@ def _partitions(existing: Existing) -> list[tuple[Part, Listing]]:
     if existing.xbootldr is not None:
         found.append((Part.XBOOTLDR, existing.xbootldr))
     return found
-
-
-def _spelled_entries(
-    spelling: Mapping[str, str], entries: Sequence[PlannedEntry]
-) -> list[tuple[str, PlannedEntry]]:
-    return [(_spell(spelling, f"{ENTRIES_DIR}/{e.name}"), e) for e in entries]
