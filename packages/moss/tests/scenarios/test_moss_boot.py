@@ -74,6 +74,12 @@ def test_boot_follows_every_transaction(
     assert _default(esp) == "default aerynos-6.1-1.desktop-1.conf\n"
     assert _entries(esp) == {"aerynos-6.1-1.desktop-1.conf", "aerynos-6.2-1.desktop-2.conf"}
 
+    assert moss("boot", "sync", "--window", "0").code == 0
+    assert _entries(esp) == {"aerynos-6.1-1.desktop-1.conf"}
+    assert "window 0" in (root / "etc/moss/boot.kdl").read_text()
+    assert moss("boot", "sync", "--window", "4").code == 0
+    assert len(_entries(esp)) == 2
+
     assert moss("state", "remove", "2").code == 0
     assert _entries(esp) == {"aerynos-6.1-1.desktop-1.conf"}
     assert [p.name for p in (esp / "EFI/aerynos").iterdir()] == ["6.1-1.desktop"]

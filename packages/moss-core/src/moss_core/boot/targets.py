@@ -28,9 +28,12 @@ class BootConfig:
         esp: Path | None,
         xbootldr: Path | None,
         root_cmdline: str | None,
+        window: int | None = None,
     ) -> BootConfig:
         """These settings with the options a command gave on top."""
         changed = self
+        if window is not None:
+            changed = replace(changed, window=window)
         if esp is not None:
             changed = replace(changed, esp=esp)
         if xbootldr is not None:

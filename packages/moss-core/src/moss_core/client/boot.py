@@ -27,13 +27,15 @@ def configure(
     esp: Path | None,
     xbootldr: Path | None,
     root_cmdline: str | None,
+    window: int | None = None,
 ) -> boot_targets.BootConfig | None:
     """The root's settings with the command's options on top; new options are remembered."""
     current = boot_targets.load_config(installation.root)
     if current is None and esp is None:
         if installation.root == Path("/"):
-            return discovered(xbootldr, root_cmdline)
-        if xbootldr is not None or root_cmdline is not None:
+            found = discovered(xbootldr, root_cmdline)
+            return found.merged(None, None, None, window)
+        if xbootldr is not None or root_cmdline is not None or window is not None:
             raise BootError("no ESP is configured for this root: give --esp DIR as well")
         return None
     base = current or boot_targets.BootConfig(esp=esp.absolute() if esp else Path())
@@ -41,6 +43,7 @@ def configure(
         esp.absolute() if esp else None,
         xbootldr.absolute() if xbootldr else None,
         root_cmdline,
+        window,
     )
     if config != current:
         boot_targets.explicit_targets(config)

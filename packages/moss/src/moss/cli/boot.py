@@ -115,6 +115,11 @@ def boot_status(ctx: click.Context, as_json: bool) -> None:
 @click.option("--esp", type=click.Path(path_type=Path), help="ESP directory or FAT image.")
 @click.option("--xbootldr", type=click.Path(path_type=Path), help="XBOOTLDR directory or image.")
 @click.option("--root-cmdline", help="Kernel arguments that find the root (root=…).")
+@click.option(
+    "--window",
+    type=click.IntRange(min=0),
+    help="How many states besides the active one keep entries (default 4).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 @user_errors
@@ -123,6 +128,7 @@ def boot_sync(
     esp: Path | None,
     xbootldr: Path | None,
     root_cmdline: str | None,
+    window: int | None,
     as_json: bool,
 ) -> None:
     """Write the active state's and the kept states' entries; options given are remembered."""
@@ -131,7 +137,7 @@ def boot_sync(
 
     with session(ctx, write=True) as client:
         config = _configured(
-            ctx, client, glue.configure(client.installation, esp, xbootldr, root_cmdline)
+            ctx, client, glue.configure(client.installation, esp, xbootldr, root_cmdline, window)
         )
         result = glue.sync(
             client.installation, client.state_db, client.layout_db, client.reporter, config
