@@ -22,6 +22,7 @@ from moss_core.boot.plan import (
     compose_options,
     entry_references,
     owned_entry_state,
+    parse_entry,
     plan_boot,
     window_ids,
 )
@@ -190,3 +191,11 @@ def test_ownership() -> None:
     assert owned_entry_state("fedora-6.1-42.conf", ours, ["aerynos"]) is None
     assert owned_entry_state("AERYNOS-6.1-42.conf", ours, ["aerynos"]) == 42
     assert Part.ESP.value == "esp"
+
+
+@given(st.text(max_size=300))
+def test_any_entry_or_loader_conf_text_parses(text: str) -> None:
+    keys = parse_entry(text)
+    assert all(isinstance(v, list) for v in keys.values())
+    parse_loader_conf(text)
+    owned_entry_state("aerynos-6.1-1.conf", text, ["aerynos"])

@@ -12,6 +12,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from moss_core.boot.errors import BootTargetError
 from moss_core.boot.topology import (
@@ -213,3 +215,24 @@ def test_btrfs_on_lvm_on_luks(tmp_path: Path) -> None:
 def test_mounts_unescape() -> None:
     (mount,) = parse_mounts("/dev/sda1 /mnt/my\\040esp vfat rw,noatime 0 0\n")
     assert mount.mountpoint == "/mnt/my esp" and mount.options == ("rw", "noatime")
+
+
+@given(st.binary(max_size=64))
+def test_any_efivar_bytes_decode_or_fail_cleanly(data: bytes) -> None:
+    import tempfile
+
+    with tempfile.NamedTemporaryFile() as variable:
+        variable.write(data)
+        variable.flush()
+        try:
+            text = read_efivar(Path(variable.name))
+        except BootTargetError as err:
+            assert variable.name in str(err)
+        else:
+            assert "\0" not in text[-1:]
+
+
+@given(st.text(max_size=200))
+def test_any_mounts_text_parses(text: str) -> None:
+    for mount in parse_mounts(text):
+        assert mount.device and mount.mountpoint
