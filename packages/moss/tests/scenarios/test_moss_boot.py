@@ -7,6 +7,8 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from .helpers import MossRun, make_stone
 
 OS_INFO = json.dumps({"metadata": {"identity": {"id": "aerynos", "display": "AerynOS"}}})
@@ -188,8 +190,6 @@ def test_read_only_esp_is_one_line_and_nothing_changes(
         check=False,
     )
     if done.returncode != 0 and "Operation not permitted" in done.stderr:
-        import pytest
-
         pytest.skip("no user namespaces here to mount the ESP read-only")
     assert done.returncode == 0, done.stderr
     (sync_code, sync_err), (install_code, install_err) = json.loads(done.stdout)
@@ -198,3 +198,27 @@ def test_read_only_esp_is_one_line_and_nothing_changes(
     )
     assert install_code == 1 and "state 2 is active, but its boot entries" in install_err
     assert sorted(str(p.relative_to(esp)) for p in esp.rglob("*")) == before
+
+
+def test_initrd_rollback_leaves_boot_alone(
+    root: Path,
+    packages: Path,
+    moss: MossRun,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from moss_core.client import boot as glue
+
+    esp = tmp_path / "esp"
+    esp.mkdir()
+    assert moss("install", str(_os(packages)), str(_linux(packages, "6.1", 1))).code == 0
+    assert moss("install", str(_linux(packages, "6.2", 1))).code == 0
+    assert moss("boot", "sync", "--esp", str(esp), "--root-cmdline", "root=X").code == 0
+    shutil.rmtree(esp)
+    marker = tmp_path / "initrd-release"
+    marker.write_text("ID=initrd\n")
+    monkeypatch.setattr(glue, "INITRD_RELEASE", marker)
+    result = moss("state", "activate", "1")
+    assert result.code == 0, result.err
+    assert "left for `moss boot sync` after boot" in result.err
+    assert (root / "usr/.stateID").read_text().strip() == "1"

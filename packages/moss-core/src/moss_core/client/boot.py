@@ -109,10 +109,19 @@ def sync(
     return sync_boot(installation.root, active, trees, config, targets, reporter.warn)
 
 
+# systemd's mark of an initrd: there the boot partitions are not mounted, and the rollback
+# moss-fstx runs (`moss -D /sysroot state activate`) must not fail on them (upstream H17).
+INITRD_RELEASE = Path("/etc/initrd-release")
+
+
 def resync_after_promotion(
     installation: Installation, state_db: StateDb, layout_db: LayoutDb, reporter: Reporter
 ) -> None:
     """Roots without boot configuration (scratch roots, containers) are skipped silently."""
+    if INITRD_RELEASE.exists():
+        if boot_targets.load_config(installation.root) is not None:
+            reporter.warn("in the initrd: boot entries are left for `moss boot sync` after boot")
+        return
     try:
         config = boot_targets.load_config(installation.root)
         if config is None and installation.root == Path("/"):
