@@ -87,3 +87,38 @@ def test_etc_snippets_and_masks(tmp_path: Path) -> None:
     found = read_etc_cmdline(tmp_path, lambda _: None)
     assert found.snippets == ("a", "b")
     assert found.masks == frozenset({"50-splash.cmdline"})
+
+
+def test_files_leaving_the_tree_are_refused(tmp_path: Path) -> None:
+    """Packages are untrusted: a kernel, initrd, snippet or loader symlinked out of the state's
+    tree (to a secret of the host) is never read, so it never reaches the FAT ESP."""
+    from moss_core.boot.inputs import read_loader
+
+    secret = tmp_path / "secret"
+    secret.write_text("root:hash\n")
+    sysroot = tmp_path / "state"
+    kernel = sysroot / "usr/lib/kernel/6.1"
+    kernel.mkdir(parents=True)
+    os.symlink(secret, kernel / "vmlinuz")
+    good = sysroot / "usr/lib/kernel/6.2"
+    good.mkdir()
+    (good / "vmlinuz").write_text("k")
+    (good / "real.initrd").write_text("i")
+    os.symlink("real.initrd", good / "50-inside.initrd")
+    os.symlink(secret, good / "10-x.cmdline")
+    vendor = sysroot / "usr/lib/kernel/cmdline.d"
+    vendor.mkdir()
+    os.symlink("../../../../../secret", vendor / "50-leak.cmdline")
+    efi = sysroot / "usr/lib/systemd/boot/efi"
+    efi.mkdir(parents=True)
+    os.symlink(secret, efi / "systemd-bootx64.efi")
+    warnings: list[str] = []
+    state = read_state(
+        1, sysroot, kernel_paths_in_tree(sysroot), frozenset(), warnings.append, FALLBACK
+    )
+    (only,) = state.kernels
+    assert only.version == "6.2" and only.cmdline == () and state.vendor_cmdline == ()
+    assert [i.name for i in only.initrds] == ["50-inside.initrd", "real.initrd"]
+    assert sum("resolves outside its state's tree" in w for w in warnings) == 3
+    with pytest.raises(BootInputError, match=r"systemd-bootx64\.efi: resolves outside"):
+        read_loader(sysroot)

@@ -9,10 +9,13 @@ kernel unbootable (a warning), never the whole sync (upstream H13).
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import io
 import json
 import os
 import re
+import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,11 +83,24 @@ def parse_snippet(text: str) -> str:
     return " ".join(line for line in lines if line and not line.startswith("#"))
 
 
-def digest_file(path: Path) -> tuple[str, int]:
-    """SHA-256 (hex) and size of a file."""
-    with open(path, "rb") as source:
-        digest = hashlib.file_digest(source, "sha256").hexdigest()
-        return digest, os.fstat(source.fileno()).st_size
+def open_in_tree(sysroot: Path, path: Path) -> io.BufferedReader:
+    """Open a regular file of a state's tree, only if it resolves inside that tree: packages
+    are untrusted, and a `vmlinuz -> /etc/shadow` must not land on the ESP, which is FAT and
+    readable by anyone."""
+    real = os.path.realpath(path)
+    top = os.path.realpath(sysroot)
+    if os.path.commonpath([real, top]) != top:
+        raise OSError(errno.EXDEV, "resolves outside its state's tree", str(path))
+    fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file", str(path))
+    return io.BufferedReader(io.FileIO(fd, "rb"))
+
+
+def _read_tree_text(sysroot: Path, path: Path) -> str:
+    with open_in_tree(sysroot, path) as source:
+        return source.read().decode("utf-8")
 
 
 def kernel_paths_in_tree(sysroot: Path) -> list[str]:
@@ -107,10 +123,10 @@ def read_identity(sysroot: Path) -> OsIdentity:
     """`usr/lib/os-info.json` if present, else `usr/lib/os-release`."""
     info = sysroot / "usr/lib/os-info.json"
     if info.is_file():
-        return _identity_from_os_info(info)
+        return _identity_from_os_info(sysroot, info)
     release = sysroot / "usr/lib/os-release"
     try:
-        text = release.read_text(encoding="utf-8")
+        text = _read_tree_text(sysroot, release)
     except FileNotFoundError:
         raise BootInputError(f"{release}: missing (and no {info}): no OS identity") from None
     except (OSError, UnicodeDecodeError) as err:
@@ -135,9 +151,9 @@ def parse_os_release(text: str) -> dict[str, str]:
     return fields
 
 
-def _identity_from_os_info(path: Path) -> OsIdentity:
+def _identity_from_os_info(sysroot: Path, path: Path) -> OsIdentity:
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        document = json.loads(_read_tree_text(sysroot, path))
         identity = document["metadata"]["identity"]
         former = tuple(str(f["id"]) for f in identity.get("former_identities", []))
         return OsIdentity(str(identity["id"]), str(identity["display"]), former)
@@ -167,17 +183,24 @@ def read_etc_cmdline(root: Path, warn: Warn) -> EtcCmdline:
     return EtcCmdline(tuple(snippets), frozenset(masks))
 
 
-def _read_snippet(path: Path, warn: Warn) -> str:
+def _read_snippet(path: Path, warn: Warn, sysroot: Path | None = None) -> str:
+    """A snippet; one from a state's tree (`sysroot`) only if it stays inside that tree."""
     try:
-        return parse_snippet(path.read_text(encoding="utf-8"))
+        if sysroot is None:
+            return parse_snippet(path.read_text(encoding="utf-8"))
+        return parse_snippet(_read_tree_text(sysroot, path))
     except (OSError, UnicodeDecodeError) as err:
-        warn(f"{path}: skipped, unreadable: {err}")
+        warn(f"{path}: skipped, unreadable: {getattr(err, 'strerror', None) or err}")
         return ""
 
 
-def _snippets(paths: Iterable[Path], masks: frozenset[str], warn: Warn) -> tuple[str, ...]:
+def _snippets(
+    sysroot: Path, paths: Iterable[Path], masks: frozenset[str], warn: Warn
+) -> tuple[str, ...]:
     texts = (
-        _read_snippet(p, warn) for p in sorted(paths, key=lambda p: p.name) if p.name not in masks
+        _read_snippet(p, warn, sysroot)
+        for p in sorted(paths, key=lambda p: p.name)
+        if p.name not in masks
     )
     return tuple(t for t in texts if t)
 
@@ -215,7 +238,9 @@ def read_state(
         vendor_paths = [vendor_dir / n for n in os.listdir(vendor_dir) if n.endswith(".cmdline")]
     except (FileNotFoundError, NotADirectoryError):
         vendor_paths = []
-    return BootState(state_id, identity, tuple(kernels), _snippets(vendor_paths, masks, warn))
+    return BootState(
+        state_id, identity, tuple(kernels), _snippets(sysroot, vendor_paths, masks, warn)
+    )
 
 
 def _read_kernel(
@@ -228,9 +253,9 @@ def _read_kernel(
 ) -> Kernel | None:
     directory = sysroot / KERNEL_DIR / version
     try:
-        image = _asset(directory / "vmlinuz")
+        image = _asset(sysroot, directory / "vmlinuz")
         initrds = tuple(
-            _asset(directory / name)
+            _asset(sysroot, directory / name)
             for name in sorted(names, key=str.lower)
             if name.endswith(".initrd")
         )
@@ -240,18 +265,24 @@ def _read_kernel(
             f"{err.filename or directory}: {err.strerror}"
         )
         return None
-    cmdline = _snippets((directory / n for n in names if n.endswith(".cmdline")), masks, warn)
+    cmdline = _snippets(
+        sysroot, (directory / n for n in names if n.endswith(".cmdline")), masks, warn
+    )
     return Kernel(version, image, initrds, cmdline)
 
 
-def _asset(path: Path) -> Asset:
-    digest, size = digest_file(path)
-    return Asset(path, path.name, digest, size)
+def _asset(sysroot: Path, path: Path) -> Asset:
+    with open_in_tree(sysroot, path) as source:
+        digest = hashlib.file_digest(source, "sha256").hexdigest()
+        size = os.fstat(source.fileno()).st_size
+    return Asset(Path(os.path.realpath(path)), path.name, digest, size)
 
 
 def read_loader(sysroot: Path) -> Asset | None:
     """The systemd-boot binary the state ships, if any."""
     try:
-        return _asset(sysroot / LOADER_SOURCE)
+        return _asset(sysroot, sysroot / LOADER_SOURCE)
     except FileNotFoundError:
         return None
+    except OSError as err:
+        raise BootInputError(f"{sysroot / LOADER_SOURCE}: {err.strerror}") from None

@@ -133,7 +133,9 @@ def resync_after_promotion(
         if config is None:
             return
         sync(installation, state_db, layout_db, reporter, config)
-    except MossError as err:
+    except (MossError, OSError) as err:
+        if isinstance(err, OSError):
+            err = BootError(f"{err.filename or installation.root}: {err.strerror}")
         active = installation.active_state_id()
         raise BootResyncError(
             f"state {active} is active, but its boot entries were not updated: {err} "
