@@ -199,3 +199,16 @@ def test_any_entry_or_loader_conf_text_parses(text: str) -> None:
     assert all(isinstance(v, list) for v in keys.values())
     parse_loader_conf(text)
     owned_entry_state("aerynos-6.1-1.conf", text, ["aerynos"])
+
+
+def test_display_name_cannot_add_keys() -> None:
+    identity = OsIdentity("aerynos", "Evil\noptions init=/bin/sh\x00")
+    state = BootState(1, identity, (Kernel("6.1", asset("vmlinuz", b"k"), (), ()),), ())
+    plan = plan_boot(Request([state], 1, "root=X", IDENTITY, loader=LOADER), existing_of({}))
+    (entry,) = plan.entries
+    assert entry.text.splitlines()[0] == "title Evil options init=/bin/sh (6.1, state 1)"
+    assert [line.split()[0] for line in entry.text.splitlines() if line] == [
+        "title",
+        "linux",
+        "options",
+    ]

@@ -163,6 +163,11 @@ def compose_options(root_cmdline: str, state: BootState, kernel: Kernel, etc: Et
     return " ".join(" ".join(parts).split())
 
 
+def _one_line(text: str) -> str:
+    """A package's display name on one line: a newline in it would add keys to the entry."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
+
+
 def entry_text(title: str, linux: str, initrds: Iterable[str], options: str) -> str:
     lines = [f"title {title}", f"linux /{linux}", ""]
     lines.extend(f"initrd /{path}" for path in initrds)
@@ -312,7 +317,7 @@ def _plan_entries(
             files = (kernel.image, *kernel.initrds)
             paths = [_spell(spelling, f"{directory}/{asset_name(f)}") for f in files]
             assets.update(zip(paths, files, strict=True))
-            title = f"{state.identity.display} ({kernel.version}, state {state.id})"
+            title = f"{_one_line(state.identity.display)} ({kernel.version}, state {state.id})"
             options = compose_options(request.root_cmdline, state, kernel, request.etc)
             entries.append(
                 PlannedEntry(
