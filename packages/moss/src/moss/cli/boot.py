@@ -81,7 +81,7 @@ def _print_status(status: dict[str, Any]) -> None:
         click.echo(f"  {entry['name']}  [{owner}]{marker}")
 
 
-def _configured(ctx: click.Context, client: Any, config: BootConfig | None) -> BootConfig:
+def _configured(client: Any, config: BootConfig | None) -> BootConfig:
     from moss_core.boot.errors import BootError
     from moss_core.boot.targets import config_path
 
@@ -103,7 +103,7 @@ def boot_status(ctx: click.Context, as_json: bool) -> None:
     from moss_core.client import boot as glue
 
     with session(ctx, write=False) as client:
-        config = _configured(ctx, client, glue.configure(client.installation, None, None, None))
+        config = _configured(client, glue.configure(client.installation, None, None, None))
         status = _status(client.installation.root, config, explicit_targets(config))
     if as_json:
         emit_json(status)
@@ -137,7 +137,7 @@ def boot_sync(
 
     with session(ctx, write=True) as client:
         config = _configured(
-            ctx, client, glue.configure(client.installation, esp, xbootldr, root_cmdline, window)
+            client, glue.configure(client.installation, esp, xbootldr, root_cmdline, window)
         )
         result = glue.sync(
             client.installation, client.state_db, client.layout_db, client.reporter, config
