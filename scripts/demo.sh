@@ -65,5 +65,44 @@ run $MOSS state prune -k 1
 run $MOSS state list
 
 echo
+echo "== moss boot: a kernel and systemd-boot, entries per state, a second kernel, a rollback"
+BROOT="$DEMO/bootroot"
+BOOT="$DEMO/boot"
+mkdir -p "$BROOT" "$BOOT/esp" "$BOOT/xbootldr" "$BOOT/os/lib/systemd/boot/efi"
+printf '{"metadata":{"identity":{"id":"aerynos","display":"AerynOS demo"}}}\n' > "$BOOT/os/lib/os-info.json"
+printf 'not really systemd-boot, but bytes to copy\n' > "$BOOT/os/lib/systemd/boot/efi/systemd-bootx64.efi"
+$RUN stone create --root "$BOOT/os" --name os-base --version 1 --release 1 \
+    --summary "OS identity and boot loader" -o "$BOOT/os-base.stone" >/dev/null
+for version in 6.18.12 6.18.13; do
+    mkdir -p "$BOOT/linux-$version/lib/kernel/$version-1.desktop"
+    printf 'bzImage %s\n' "$version" > "$BOOT/linux-$version/lib/kernel/$version-1.desktop/vmlinuz"
+    printf 'initrd %s\n' "$version" > "$BOOT/linux-$version/lib/kernel/$version-1.desktop/50-default.initrd"
+    $RUN stone create --root "$BOOT/linux-$version" --name linux-desktop --version "$version" --release 1 \
+        --summary "A demo kernel" -o "$BOOT/linux-$version.stone" >/dev/null
+done
+BMOSS="$RUN moss -D $BROOT -y"
+show_boot() {
+    printf '\n$ find %s -type f | sort\n' "$BOOT/esp $BOOT/xbootldr"
+    (cd "$BOOT" && find esp xbootldr -type f | sort)
+    for entry in "$BOOT"/xbootldr/loader/entries/*.conf; do
+        printf '\n$ cat %s\n' "$entry"; cat "$entry"
+    done
+    run cat "$BOOT/esp/loader/loader.conf"
+}
+run $BMOSS install "$BOOT/os-base.stone" "$BOOT/linux-6.18.12.stone"
+run $BMOSS boot sync --esp "$BOOT/esp" --xbootldr "$BOOT/xbootldr" \
+    --root-cmdline "root=PARTUUID=6ca59a0c-e8c9-4ec4-b331-351d120fbb32"
+show_boot
+echo
+echo "-- a second kernel: the transaction resyncs boot by itself"
+run $BMOSS install "$BOOT/linux-6.18.13.stone"
+show_boot
+echo
+echo "-- roll back to state 1: its entry becomes the default, state 2 keeps its entry"
+run $BMOSS state activate 1
+run $BMOSS boot status
+run cat "$BOOT/esp/loader/loader.conf"
+
+echo
 echo "== boulder: build real C code rootless, then install it with moss"
 bash scripts/demo-boulder.sh "$DEMO/boulder"

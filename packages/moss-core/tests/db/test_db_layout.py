@@ -237,3 +237,28 @@ def test_concurrent_writers_wait_for_each_other(layout_db: LayoutDb, tmp_path: P
     other.close()
     assert len(layout_db.ids()) == 60
     assert len(layout_db.query(layout_db.ids())) == 3000
+
+
+def test_files_under_a_directory(layout_db: LayoutDb) -> None:
+    layout_db.add_many(
+        [
+            (
+                "linux",
+                [
+                    LayoutEntry.directory("lib/kernel/6.1", 0o755),
+                    LayoutEntry.regular("lib/kernel/6.1/vmlinuz", 1),
+                    LayoutEntry.symlink("lib/kernel/default", "6.1/vmlinuz"),
+                    LayoutEntry.regular("lib/kernelx/other", 2),
+                    LayoutEntry.regular("LIB/KERNEL/upper", 3),
+                ],
+            ),
+            ("other", [LayoutEntry.regular("lib/kernel/6.2/vmlinuz", 4)]),
+        ]
+    )
+    found = layout_db.files_under(["linux"], "lib/kernel/")
+    assert [(p, e.path) for p, e in found] == [
+        ("linux", "lib/kernel/6.1/vmlinuz"),
+        ("linux", "lib/kernel/default"),
+    ]
+    with pytest.raises(ValueError, match="not a plain directory"):
+        layout_db.files_under(["linux"], "lib/' OR 1=1 --/")

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from moss_core import fetch, repository, resolve, triggers, vfs
     from moss_core import model as system_model
     from moss_core.client import apply, gc, hooks, rebuild
+    from moss_core.client import boot as boot_glue
     from moss_core.client import verify as checks
 else:
     fetch = lazy_import("moss_core.fetch")
@@ -54,6 +55,7 @@ else:
     gc = lazy_import("moss_core.client.gc")
     hooks = lazy_import("moss_core.client.hooks")
     rebuild = lazy_import("moss_core.client.rebuild")
+    boot_glue = lazy_import("moss_core.client.boot")
     checks = lazy_import("moss_core.client.verify")
 
 
@@ -474,7 +476,15 @@ class Client:
             self.reporter.info(line)
         self._installed.clear()
         self._system_triggers(tree)
+        self._after_promotion()
         return state
+
+    def _after_promotion(self) -> None:
+        """The one place a change of states reaches the boot partitions (spec boot.md §6):
+        the change is done whatever happens here; a failure is the command's error."""
+        boot_glue.resync_after_promotion(
+            self.installation, self.state_db, self.layout_db, self.reporter
+        )
 
     def _system_triggers(self, tree: vfs.Tree) -> None:
         runner = hooks.system_runner(
@@ -484,7 +494,9 @@ class Client:
             triggers.Scope.SYSTEM, self.installation.root, tree, runner, self.reporter
         )
 
-    def activate(self, state_id: int, *, skip_triggers: bool = False) -> int | None:
+    def activate(
+        self, state_id: int, *, skip_triggers: bool = False, skip_boot: bool = False
+    ) -> int | None:
         """Make an archived state live again (offline rollback); returns the state it replaced."""
         target = self.state_db.get(state_id)
         if target is None:
@@ -515,6 +527,8 @@ class Client:
             self._system_triggers(
                 apply.compose(self.layout_db, [s.package_id for s in target.selections])
             )
+        if not skip_boot:
+            self._after_promotion()
         return previous
 
     def prune(
@@ -551,6 +565,7 @@ class Client:
             raise Cancelled()
         gc.remove_states(self.installation, self.state_db, [s.id for s in doomed])
         gc.collect_garbage(self.installation, self.state_db, self.install_db, self.layout_db)
+        self._after_promotion()
         return doomed
 
     def cache_prune(self) -> int:

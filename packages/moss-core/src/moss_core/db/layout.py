@@ -7,6 +7,7 @@ symlink its target and path; every other kind its path in `entry_value1` and NUL
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from operator import itemgetter
 from typing import Any, ClassVar
@@ -74,6 +75,24 @@ class LayoutDb(Database):
                 conn, _SELECT + " WHERE package_id IN ({}) ORDER BY id", set(package_ids)
             )
         # Many ids take several statements; merging their ordered runs is linear.
+        rows.sort(key=itemgetter(0))
+        return self._entries(rows)
+
+    def files_under(
+        self, package_ids: Iterable[str], directory: str
+    ) -> list[tuple[str, LayoutEntry]]:
+        """Regular files and symlinks below `directory` (moss's own constant, such as
+        `lib/kernel/`) of those packages, in stored order: what boot needs of a state without
+        reading its whole layout."""
+        if not re.fullmatch(r"[A-Za-z0-9_.+-]+(/[A-Za-z0-9_.+-]+)*/", directory):
+            raise ValueError(f"not a plain directory path: {directory!r}")
+        with self._read() as conn:
+            rows = self._select_in(
+                conn,
+                _SELECT + " WHERE package_id IN ({}) AND entry_type IN ('regular', 'symlink')"
+                f" AND substr(entry_value2, 1, {len(directory)}) = '{directory}' ORDER BY id",
+                set(package_ids),
+            )
         rows.sort(key=itemgetter(0))
         return self._entries(rows)
 

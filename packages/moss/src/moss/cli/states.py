@@ -124,12 +124,15 @@ def state_export(ctx: click.Context, state_id: int | None, output: str | None) -
 @state.command(name="activate")
 @click.argument("state_id", type=int)
 @click.option("--skip-triggers", is_flag=True)
+@click.option(
+    "--skip-boot", is_flag=True, help="Leave the boot entries alone (the initrd's rollback)."
+)
 @click.pass_context
 @user_errors
-def state_activate(ctx: click.Context, state_id: int, skip_triggers: bool) -> None:
+def state_activate(ctx: click.Context, state_id: int, skip_triggers: bool, skip_boot: bool) -> None:
     """Make an earlier state live again (offline rollback)."""
     with session(ctx, write=True) as client:
-        previous = client.activate(state_id, skip_triggers=skip_triggers)
+        previous = client.activate(state_id, skip_triggers=skip_triggers, skip_boot=skip_boot)
     archived = f" ({previous} archived)" if previous is not None else ""
     click.echo(f"State {state_id} activated{archived}")
 
