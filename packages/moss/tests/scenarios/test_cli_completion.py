@@ -11,7 +11,7 @@ import pytest
 
 from moss_core.repository import build_index
 
-from .scenarios.helpers import make_stone, run_moss_process
+from .helpers import make_stone, run_moss_process
 
 
 def _complete(root: Path, *words: str) -> list[str]:

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from moss.cli import main
 from moss.cli.base import normalise_args
 
-from .scenarios.helpers import make_stone
+from .helpers import make_stone
 
 
 @pytest.mark.parametrize(
