@@ -1,0 +1,100 @@
+"""Fetching and unpacking the sources a draft or an update names: `http(s)://` through boulder's
+download code, `file://` read in place, `git|URL` mirrored and cloned as builds do. What is
+fetched is also put in boulder's upstream cache, so the first build does not fetch it again."""
+
+from __future__ import annotations
+
+import shutil
+import tarfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from boulder.build.upstreams import (
+    _download,
+    fetch_git,
+    plain_cache_path,
+    share_file,
+    unpack,
+)
+from boulder.draft.metadata import file_name, split_git
+from boulder.errors import UpstreamError
+from boulder.recipe.model import GitUpstream, PlainUpstream
+from moss_core.fs import sha256_file
+
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A fetched upstream: as the recipe writes it (`uri`, sha256 or commit in `hash`) and the
+    local file or clone."""
+
+    uri: str
+    hash: str
+    path: Path
+    git: bool
+
+
+def download(url: str, target: Path) -> None:
+    """`url` into the file `target`; errors name the URI."""
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https"):
+        _download(url, target)
+    elif parts.scheme == "file":
+        source = Path(unquote(parts.path))
+        try:
+            shutil.copyfile(source, target)
+        except OSError as err:
+            raise UpstreamError(f"cannot fetch {url}: {err.strerror or err}") from err
+    else:
+        raise UpstreamError(f"cannot fetch {url}: only http://, https:// and file:// URIs")
+
+
+def fetch_plain(url: str, workdir: Path, cache: Path) -> Fetched:
+    name = file_name(url) or "upstream"
+    target = workdir / "downloads" / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    download(url, target)
+    digest = sha256_file(target)
+    cached = plain_cache_path(cache, PlainUpstream(url, digest))
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    share_file(target, cached)
+    return Fetched(url, digest, target, git=False)
+
+
+def fetch_repository(url: str, ref: str, workdir: Path, cache: Path) -> Fetched:
+    """Clone `url` at `ref`; the commit it resolves to is the hash a draft records."""
+    dest = workdir / "git" / (file_name(url).removesuffix(".git") or "repository")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    commit = fetch_git(cache, GitUpstream(url, ref), dest, lambda _line: None)
+    return Fetched(f"git|{url}", commit, dest, git=True)
+
+
+def fetch_uri(uri: str, workdir: Path, cache: Path) -> Fetched:
+    url, git = split_git(uri)
+    if git:
+        return fetch_repository(url, "HEAD", workdir, cache)
+    return fetch_plain(url, workdir, cache)
+
+
+def is_archive(path: Path) -> bool:
+    with open(path, "rb") as raw:
+        magic = raw.read(4)
+    return magic == _ZSTD_MAGIC or zipfile.is_zipfile(path) or tarfile.is_tarfile(path)
+
+
+def extract(fetched: Fetched, dest: Path) -> Path:
+    """Unpack (or, for a clone, point at) the source; the directory holding the project."""
+    if fetched.git:
+        return fetched.path
+    if not is_archive(fetched.path):
+        raise UpstreamError(
+            f"{fetched.uri}: {fetched.path.name} is not an archive (tar, compressed tar or zip)"
+        )
+    unpack(fetched.path, dest, 0)
+    entries = list(dest.iterdir())
+    if len(entries) == 1 and entries[0].is_dir() and not entries[0].is_symlink():
+        return entries[0]
+    return dest
