@@ -68,7 +68,12 @@ def fetch_repository(url: str, ref: str, workdir: Path, cache: Path) -> Fetched:
     """Clone `url` at `ref`; the commit it resolves to is the hash a draft records."""
     dest = workdir / "git" / (file_name(url).removesuffix(".git") or "repository")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    commit = fetch_git(cache, GitUpstream(url, ref), dest, lambda _line: None)
+    try:
+        commit = fetch_git(cache, GitUpstream(url, ref), dest, lambda _line: None)
+    except UpstreamError as err:
+        # git explains over several lines; the first says what went wrong.
+        first = err.message.splitlines()[0] if err.message else "git failed"
+        raise UpstreamError(first if url in first else f"{url}: {first}", key="upstream") from err
     return Fetched(f"git|{url}", commit, dest, git=True)
 
 
