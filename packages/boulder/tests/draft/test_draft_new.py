@@ -396,3 +396,22 @@ def test_an_existing_recipe_is_not_overwritten(
     code, _, err = run(capsys, "recipe", "new", "-o", str(out), archive.as_uri())
     assert code == 1 and err == f"Error: {out / 'stone.yaml'}: already exists; not overwritten\n"
     assert (out / "stone.yaml").read_text() == "mine\n"
+
+
+def test_every_plain_upstream_must_be_an_archive(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    archive = make_archive(tmp_path, "tiny-0.1.tar.gz", {"Makefile": "all:\n"}, "tiny-0.1")
+    patch = tmp_path / "fix.patch"
+    patch.write_text("--- a\n+++ b\n")
+    out = tmp_path / "out"
+    code, _, err = run(
+        capsys, "--cache-dir", str(tmp_path / "c"), "recipe", "new", "-o", str(out),
+        archive.as_uri(), patch.as_uri(),
+    )  # fmt: skip
+    assert code == 1
+    assert (
+        err
+        == f"Error: {patch.as_uri()}: fix.patch is not an archive (tar, compressed tar or zip)\n"
+    )
+    assert not out.exists()

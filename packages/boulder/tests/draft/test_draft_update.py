@@ -245,3 +245,24 @@ def test_quoting_and_comments_of_hand_written_recipes(
         f"  - '{tarball.as_uri()}': {{hash: '{sha256_file(tarball)}', stripdirs: 2}}  # mirror\n"
     )
     assert load_recipe(recipe).recipe.version == "1.10"
+
+
+def test_written_values_read_back_as_strings(tmp_path: Path) -> None:
+    from ruamel.yaml import YAML
+
+    from boulder.draft.update import update_text
+
+    text = "name: x\nversion: 1.0\nrelease: 1\nupstreams:\n  - https://h/x-1.0.tar.gz: abc\n"
+    file = tmp_path / "stone.yaml"
+    document = YAML(typ="rt").load(text)
+    digits = "1" * 64
+    change = update_text(
+        text, document, file, version="2", sources=["https://h/x #2.tar.gz"], bump=True,
+        fetch_hash=lambda url: digits, check_ref=lambda url, ref: None,
+    )  # fmt: skip
+    assert change.text == (
+        f'name: x\nversion: "2"\nrelease: 2\nupstreams:\n  - "https://h/x #2.tar.gz": "{digits}"\n'
+    )
+    reread = YAML(typ="safe").load(change.text)
+    assert reread["version"] == "2"
+    assert reread["upstreams"] == [{"https://h/x #2.tar.gz": digits}]

@@ -52,7 +52,7 @@ def download(url: str, target: Path) -> None:
         raise UpstreamError(f"cannot fetch {url}: only http://, https:// and file:// URIs")
 
 
-def fetch_plain(url: str, workdir: Path, cache: Path) -> Fetched:
+def fetch_file(url: str, workdir: Path, cache: Path) -> Fetched:
     name = file_name(url) or "upstream"
     target = workdir / "downloads" / name
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -81,7 +81,7 @@ def fetch_uri(uri: str, workdir: Path, cache: Path) -> Fetched:
     url, git = split_git(uri)
     if git:
         return fetch_repository(url, "HEAD", workdir, cache)
-    return fetch_plain(url, workdir, cache)
+    return fetch_file(url, workdir, cache)
 
 
 def is_archive(path: Path) -> bool:
@@ -90,14 +90,18 @@ def is_archive(path: Path) -> bool:
     return magic == _ZSTD_MAGIC or zipfile.is_zipfile(path) or tarfile.is_tarfile(path)
 
 
+def check_archive(fetched: Fetched) -> None:
+    if not fetched.git and not is_archive(fetched.path):
+        raise UpstreamError(
+            f"{fetched.uri}: {fetched.path.name} is not an archive (tar, compressed tar or zip)"
+        )
+
+
 def extract(fetched: Fetched, dest: Path) -> Path:
     """Unpack (or, for a clone, point at) the source; the directory holding the project."""
     if fetched.git:
         return fetched.path
-    if not is_archive(fetched.path):
-        raise UpstreamError(
-            f"{fetched.uri}: {fetched.path.name} is not an archive (tar, compressed tar or zip)"
-        )
+    check_archive(fetched)
     unpack(fetched.path, dest, 0)
     entries = list(dest.iterdir())
     if len(entries) == 1 and entries[0].is_dir() and not entries[0].is_symlink():

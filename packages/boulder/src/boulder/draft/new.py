@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 from boulder.draft.detect import builddeps, detect_system
-from boulder.draft.fetch import Fetched, extract, fetch_uri
+from boulder.draft.fetch import Fetched, check_archive, extract, fetch_uri
 from boulder.draft.licenses import Licenses, detect_licenses
 from boulder.draft.metadata import Facts, file_name, from_project, from_uri, split_git
 from boulder.draft.render import Draft, Source
@@ -22,8 +22,9 @@ def draft_recipe(uris: list[str], cache: Path) -> Draft:
     with tempfile.TemporaryDirectory(prefix="boulder-draft-") as scratch:
         workdir = Path(scratch)
         fetched = [fetch_uri(uri, workdir, cache) for uri in uris]
-        roots = [extract(f, workdir / "src" / str(i)) for i, f in enumerate(fetched)]
-        tree = read_tree(roots[0])
+        for other in fetched[1:]:
+            check_archive(other)
+        tree = read_tree(extract(fetched[0], workdir / "source"))
         return plan_draft(uris[0], fetched, tree)
 
 

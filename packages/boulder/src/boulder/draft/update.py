@@ -4,6 +4,7 @@ so every other byte (layout, quoting, comments) stays as it was, as `recipe bump
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from boulder.recipe.bump import bump_text
 
 # A plain YAML scalar that would read back as a number, not the version string.
 _NUMBER = re.compile(r"[-+]?(?:[0-9][0-9_]*)?(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?")
+_SPECIAL = frozenset({"true", "false", "null", "~", "yes", "no", "on", "off"})
+_PLAIN_SAFE = re.compile(r"[A-Za-z0-9_./+~|%()=@-][A-Za-z0-9_./:+~|%()=@,?&#-]*")
 # Where a plain scalar ends: a comment, or the `:` after a key.
 _PLAIN_END = re.compile(r"\s#|\s*:(?:\s|$)")
 
@@ -31,8 +34,6 @@ class Edit:
     column: int
     old: str | None
     new: str
-    # For a plain (unquoted) scalar: quote `new` if it would not read back as a string.
-    keep_string: bool = False
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ def _ref(value: Any) -> str | None:
 def _version_edit(document: CommentedMap, new: str) -> Edit:
     line, column = document.lc.value("version")
     # Not compared: an unquoted `1.10` reads back as 1.1.
-    return Edit(line, column, None, new, keep_string=True)
+    return Edit(line, column, None, new)
 
 
 def _upstream_edits(
@@ -208,9 +209,18 @@ def _written(edit: Edit, quote: str) -> str:
         return '"' + edit.new.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if quote == "'":
         return "'" + edit.new.replace("'", "''") + "'"
-    if edit.keep_string and _NUMBER.fullmatch(edit.new):
-        return f'"{edit.new}"'
-    return edit.new
+    return edit.new if _plain_ok(edit.new) else json.dumps(edit.new)
+
+
+def _plain_ok(value: str) -> bool:
+    """Whether `value`, written unquoted, reads back as this same string."""
+    return (
+        _PLAIN_SAFE.fullmatch(value) is not None
+        and not _NUMBER.fullmatch(value)
+        and value.lower() not in _SPECIAL
+        and " #" not in value
+        and not value.endswith(":")
+    )
 
 
 def update_text(
