@@ -415,3 +415,18 @@ def test_every_plain_upstream_must_be_an_archive(
         == f"Error: {patch.as_uri()}: fix.patch is not an archive (tar, compressed tar or zip)\n"
     )
     assert not out.exists()
+
+
+def test_a_local_file_cached_no_more_readable_than_itself(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    archive = make_archive(tmp_path, "tiny-0.1.tar.gz", {"Makefile": "all:\n"}, "tiny-0.1")
+    archive.chmod(0o600)
+    cache = tmp_path / "c"
+    code, _, err = run(
+        capsys, "--cache-dir", str(cache), "recipe", "new", "-o", str(tmp_path / "out"),
+        archive.as_uri(),
+    )  # fmt: skip
+    assert (code, err) == (0, "")
+    cached = plain_cache_path(cache, PlainUpstream(archive.as_uri(), sha256_file(archive)))
+    assert cached.stat().st_mode & 0o777 == 0o600

@@ -46,6 +46,8 @@ def download(url: str, target: Path) -> None:
         source = Path(unquote(parts.path))
         try:
             shutil.copyfile(source, target)
+            # The copy (and so the cached one) is no more readable than the file itself.
+            target.chmod(0o644 & source.stat().st_mode)
         except OSError as err:
             raise UpstreamError(f"cannot fetch {url}: {err.strerror or err}") from err
     else:
