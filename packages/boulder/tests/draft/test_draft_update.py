@@ -8,6 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from loopback_http import LoopbackServer
 
 from boulder.cli import main
@@ -266,3 +268,42 @@ def test_written_values_read_back_as_strings(tmp_path: Path) -> None:
     reread = YAML(typ="safe").load(change.text)
     assert reread["version"] == "2"
     assert reread["upstreams"] == [{"https://h/x #2.tar.gz": digits}]
+
+
+_VERSIONS = st.from_regex(r"[0-9][0-9a-z.+~_]{0,12}", fullmatch=True)
+_URLS = st.from_regex(r"https://[a-z0-9.-]{1,12}/[A-Za-z0-9._/%~+#: -]{1,30}", fullmatch=True)
+_QUOTES = st.sampled_from(["", "'", '"'])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    version=_VERSIONS, url=_URLS, digest=st.from_regex(r"[0-9a-f]{64}", fullmatch=True),
+    version_quote=_QUOTES, url_quote=_QUOTES, bump=st.booleans(),
+)  # fmt: skip
+def test_update_changes_exactly_the_values(
+    version: str, url: str, digest: str, version_quote: str, url_quote: str, bump: bool
+) -> None:
+    from ruamel.yaml import YAML
+
+    from boulder.draft.update import update_text
+
+    q, u = version_quote, url_quote
+    text = (
+        "# a comment: with colons\n"
+        f"name        : x  # trailing\nversion     : {q}1.0{q}\nrelease     : 3\n"
+        f"upstreams   :\n    - {u}https://h/x-1.0.tar.gz{u} : {'0' * 64}  # pinned\n"
+        "summary     : s\n"
+    )
+    change = update_text(
+        text, YAML(typ="rt").load(text), Path("stone.yaml"), version=version, sources=[url],
+        bump=bump, fetch_hash=lambda _url: digest, check_ref=lambda _url, _ref: None,
+    )  # fmt: skip
+    reread = YAML(typ="safe").load(change.text)
+    assert reread["version"] == version
+    assert reread["release"] == (4 if bump else 3)
+    assert reread["upstreams"] == [{url: digest}]
+    old_lines, new_lines = text.splitlines(), change.text.splitlines()
+    assert len(old_lines) == len(new_lines)
+    changed = {i for i, (a, b) in enumerate(zip(old_lines, new_lines, strict=True)) if a != b}
+    assert changed <= {2, 3, 5}
+    assert new_lines[5].endswith("  # pinned") and digest in new_lines[5]

@@ -170,11 +170,12 @@ def _upstream_edits(
 
 def _value_edit(item: CommentedMap, key: str, value: Any, field: str, new: str) -> Edit:
     """The edit of an upstream's hash or ref, written `url: value` or `url: {field: value}`."""
+    # Not compared with what is written: a hash of digits reads back as a number.
     if isinstance(value, CommentedMap):
         line, column = value.lc.value(field)
-        return Edit(line, column, str(value[field]), new)
+        return Edit(line, column, None, new)
     line, column = item.lc.value(key)
-    return Edit(line, column, str(value), new)
+    return Edit(line, column, None, new)
 
 
 def apply_edits(text: str, edits: list[Edit], file: Path) -> str:
