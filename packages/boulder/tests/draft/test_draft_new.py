@@ -384,6 +384,7 @@ def test_errors_are_one_line(
     assert code == 1 and stdout == ""
     assert err.startswith("Error: ") and message in err and err.count("\n") == 1, err
     assert not out.exists()
+    assert not [p for p in (tmp_path / "c").rglob("*") if p.is_file() and "fetched" in p.parts]
 
 
 def test_an_existing_recipe_is_not_overwritten(

@@ -10,7 +10,7 @@ import click
 
 from boulder.cli.app import recipe
 from boulder.cli.build import _cache_dir
-from boulder.draft.fetch import fetch_file, fetch_repository
+from boulder.draft.fetch import fetch_file, fetch_repository, keep
 from boulder.draft.new import draft_recipe
 from boulder.draft.render import render_monitoring, render_stone
 from boulder.draft.update import update_text
@@ -70,7 +70,7 @@ def update(
         workdir = Path(scratch)
 
         def fetch_hash(url: str) -> str:
-            return fetch_file(url, workdir, cache).hash
+            return keep(fetch_file(url, workdir), cache).hash
 
         def check_ref(url: str, ref: str) -> None:
             fetch_repository(url, ref, workdir, cache)

@@ -54,16 +54,20 @@ def download(url: str, target: Path) -> None:
         raise UpstreamError(f"cannot fetch {url}: only http://, https:// and file:// URIs")
 
 
-def fetch_file(url: str, workdir: Path, cache: Path) -> Fetched:
+def fetch_file(url: str, workdir: Path) -> Fetched:
     name = file_name(url) or "upstream"
     target = workdir / "downloads" / name
     target.parent.mkdir(parents=True, exist_ok=True)
     download(url, target)
-    digest = sha256_file(target)
-    cached = plain_cache_path(cache, PlainUpstream(url, digest))
+    return Fetched(url, sha256_file(target), target, git=False)
+
+
+def keep(fetched: Fetched, cache: Path) -> Fetched:
+    """Put a fetched file where a build of its recipe looks for it first."""
+    cached = plain_cache_path(cache, PlainUpstream(fetched.uri, fetched.hash))
     cached.parent.mkdir(parents=True, exist_ok=True)
-    share_file(target, cached)
-    return Fetched(url, digest, target, git=False)
+    share_file(fetched.path, cached)
+    return fetched
 
 
 def fetch_repository(url: str, ref: str, workdir: Path, cache: Path) -> Fetched:
@@ -79,11 +83,17 @@ def fetch_repository(url: str, ref: str, workdir: Path, cache: Path) -> Fetched:
     return Fetched(f"git|{url}", commit, dest, git=True)
 
 
-def fetch_uri(uri: str, workdir: Path, cache: Path) -> Fetched:
+def fetch_source(uri: str, workdir: Path, cache: Path) -> Fetched:
+    """A source to draft from: a repository at its HEAD, or an archive (kept in the cache)."""
     url, git = split_git(uri)
     if git:
         return fetch_repository(url, "HEAD", workdir, cache)
-    return fetch_file(url, workdir, cache)
+    fetched = fetch_file(url, workdir)
+    if not is_archive(fetched.path):
+        raise UpstreamError(
+            f"{fetched.uri}: {fetched.path.name} is not an archive (tar, compressed tar or zip)"
+        )
+    return keep(fetched, cache)
 
 
 def is_archive(path: Path) -> bool:
@@ -92,18 +102,10 @@ def is_archive(path: Path) -> bool:
     return magic == _ZSTD_MAGIC or zipfile.is_zipfile(path) or tarfile.is_tarfile(path)
 
 
-def check_archive(fetched: Fetched) -> None:
-    if not fetched.git and not is_archive(fetched.path):
-        raise UpstreamError(
-            f"{fetched.uri}: {fetched.path.name} is not an archive (tar, compressed tar or zip)"
-        )
-
-
 def extract(fetched: Fetched, dest: Path) -> Path:
     """Unpack (or, for a clone, point at) the source; the directory holding the project."""
     if fetched.git:
         return fetched.path
-    check_archive(fetched)
     unpack(fetched.path, dest, 0)
     entries = list(dest.iterdir())
     if len(entries) == 1 and entries[0].is_dir() and not entries[0].is_symlink():

@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 from boulder.draft.detect import builddeps, detect_system
-from boulder.draft.fetch import Fetched, check_archive, extract, fetch_uri
+from boulder.draft.fetch import Fetched, extract, fetch_source
 from boulder.draft.licenses import Licenses, detect_licenses
 from boulder.draft.metadata import Facts, file_name, from_project, from_uri, split_git
 from boulder.draft.render import Draft, Source
@@ -21,9 +21,7 @@ def draft_recipe(uris: list[str], cache: Path) -> Draft:
     """Fetch every URI (into boulder's cache too), unpack them, draft from the first."""
     with tempfile.TemporaryDirectory(prefix="boulder-draft-") as scratch:
         workdir = Path(scratch)
-        fetched = [fetch_uri(uri, workdir, cache) for uri in uris]
-        for other in fetched[1:]:
-            check_archive(other)
+        fetched = [fetch_source(uri, workdir, cache) for uri in uris]
         tree = read_tree(extract(fetched[0], workdir / "source"))
         return plan_draft(uris[0], fetched, tree)
 
