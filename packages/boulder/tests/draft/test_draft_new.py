@@ -411,9 +411,9 @@ def test_every_plain_upstream_must_be_an_archive(
         archive.as_uri(), patch.as_uri(),
     )  # fmt: skip
     assert code == 1
-    assert (
-        err
-        == f"Error: {patch.as_uri()}: fix.patch is not an archive (tar, compressed tar or zip)\n"
+    assert err == (
+        f"Error: upstream: {patch.as_uri()}: fix.patch is not an archive"
+        " (tar, compressed tar or zip)\n"
     )
     assert not out.exists()
 

@@ -49,9 +49,13 @@ def download(url: str, target: Path) -> None:
             # The copy (and so the cached one) is no more readable than the file itself.
             target.chmod(0o644 & source.stat().st_mode)
         except OSError as err:
-            raise UpstreamError(f"cannot fetch {url}: {err.strerror or err}") from err
+            raise UpstreamError(
+                f"cannot fetch {url}: {err.strerror or err}", key="upstream"
+            ) from err
     else:
-        raise UpstreamError(f"cannot fetch {url}: only http://, https:// and file:// URIs")
+        raise UpstreamError(
+            f"cannot fetch {url}: only http://, https:// and file:// URIs", key="upstream"
+        )
 
 
 def fetch_file(url: str, workdir: Path) -> Fetched:
@@ -91,7 +95,8 @@ def fetch_source(uri: str, workdir: Path, cache: Path) -> Fetched:
     fetched = fetch_file(url, workdir)
     if not is_archive(fetched.path):
         raise UpstreamError(
-            f"{fetched.uri}: {fetched.path.name} is not an archive (tar, compressed tar or zip)"
+            f"{fetched.uri}: {fetched.path.name} is not an archive (tar, compressed tar or zip)",
+            key="upstream",
         )
     return keep(fetched, cache)
 
