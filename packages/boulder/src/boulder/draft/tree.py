@@ -76,8 +76,8 @@ def is_license_file(relative: str) -> bool:
 
 
 def read_tree(root: Path) -> SourceTree:
-    """Walk `root` (symlinks not followed) and read the files drafting looks at; a file too
-    large or not text is left unread."""
+    """Walk `root` (symlinks not followed) and read the files drafting looks at, undecodable
+    bytes replaced; a symlink or a file over 1 MiB is left unread. At most 200,000 paths."""
     paths: set[str] = set()
     texts: dict[str, str] = {}
     for directory, dirs, files in os.walk(root):
