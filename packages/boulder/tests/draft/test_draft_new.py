@@ -367,7 +367,7 @@ def _git_repo(repo: Path, files: dict[str, str]) -> None:
     [
         (lambda p: f"http://127.0.0.1:{dead_port()}/a-1.tar.gz", "cannot fetch http://127.0.0.1:"),
         (lambda p: (p / "missing-1.tar.gz").as_uri(), "cannot fetch file://"),
-        (lambda p: "ftp://example.org/a-1.tar.gz", "only http://, https:// and file:// URIs"),
+        (lambda p: "ftp://example.org/a-1.tar.gz", "unsupported URI scheme 'ftp'"),
         (lambda p: (p / "notes-1.tar.gz").as_uri(), "notes-1.tar.gz is not an archive"),
         (lambda p: f"git|{(p / 'nowhere.git').as_uri()}", "git clone"),
     ],

@@ -1,15 +1,13 @@
-"""Fetching and unpacking the sources a draft or an update names: `http(s)://` through boulder's
-download code, `file://` read in place, `git|URL` mirrored and cloned as builds do. What is
-fetched is also put in boulder's upstream cache, so the first build does not fetch it again."""
+"""Fetching and unpacking the sources a draft or an update names: `http(s)://` and `file://`
+through boulder's download code, `git|URL` mirrored and cloned as builds do. What is fetched is
+also put in boulder's upstream cache, so the first build does not fetch it again."""
 
 from __future__ import annotations
 
-import shutil
 import tarfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 from boulder.build.upstreams import (
     _download,
@@ -22,6 +20,7 @@ from boulder.draft.metadata import file_name, split_git
 from boulder.errors import UpstreamError
 from boulder.recipe.model import GitUpstream, PlainUpstream
 from moss_core.fs import sha256_file
+from moss_core.repository.limits import DEFAULT_LIMITS
 
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
@@ -37,32 +36,13 @@ class Fetched:
     git: bool
 
 
-def download(url: str, target: Path) -> None:
-    """`url` into the file `target`; errors name the URI."""
-    parts = urlsplit(url)
-    if parts.scheme in ("http", "https"):
-        _download(url, target)
-    elif parts.scheme == "file":
-        source = Path(unquote(parts.path))
-        try:
-            shutil.copyfile(source, target)
-            # The copy (and so the cached one) is no more readable than the file itself.
-            target.chmod(0o644 & source.stat().st_mode)
-        except OSError as err:
-            raise UpstreamError(
-                f"cannot fetch {url}: {err.strerror or err}", key="upstream"
-            ) from err
-    else:
-        raise UpstreamError(
-            f"cannot fetch {url}: only http://, https:// and file:// URIs", key="upstream"
-        )
-
-
 def fetch_file(url: str, workdir: Path) -> Fetched:
     name = file_name(url) or "upstream"
     target = workdir / "downloads" / name
     target.parent.mkdir(parents=True, exist_ok=True)
-    download(url, target)
+    # Boulder's own download: moss-core's transport for http(s):// and file://, with its
+    # limits, a local file's copy no more readable than the file.
+    _download(url, target, DEFAULT_LIMITS)
     return Fetched(url, sha256_file(target), target, git=False)
 
 
