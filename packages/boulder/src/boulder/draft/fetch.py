@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from boulder.build.upstreams import (
-    _download,
+    download_upstream,
     fetch_git,
     plain_cache_path,
     share_file,
@@ -42,7 +42,7 @@ def fetch_file(url: str, workdir: Path) -> Fetched:
     target.parent.mkdir(parents=True, exist_ok=True)
     # Boulder's own download: moss-core's transport for http(s):// and file://, with its
     # limits, a local file's copy no more readable than the file.
-    _download(url, target, DEFAULT_LIMITS)
+    download_upstream(url, target, DEFAULT_LIMITS)
     return Fetched(url, sha256_file(target), target, git=False)
 
 
