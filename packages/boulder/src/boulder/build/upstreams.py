@@ -80,7 +80,8 @@ def check_local(upstreams: tuple[Upstream, ...], recipe_dir: Path, *, allow: boo
             )
 
 
-def _download(url: str, target: Path, limits: TransferLimits) -> None:
+def download_upstream(url: str, target: Path, limits: TransferLimits) -> None:
+    """`url` (http(s):// or file://) into `target`, replaced only once complete."""
     partial = target.with_name(target.name + ".part")
     try:
         download(url, partial, limits)
@@ -111,7 +112,7 @@ def fetch_plain(
         log(f"Shared {name} (cached)")
         return cached
     cached.parent.mkdir(parents=True, exist_ok=True)
-    _download(upstream.url, cached, limits)
+    download_upstream(upstream.url, cached, limits)
     actual = sha256_file(cached)
     if actual != upstream.hash:
         cached.unlink()

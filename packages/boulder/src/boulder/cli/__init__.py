@@ -7,6 +7,7 @@ import sys
 import click
 
 from boulder.cli import build as _build_commands  # noqa: F401  (registers them)
+from boulder.cli import draft as _draft_commands  # noqa: F401  (registers them)
 from boulder.cli.app import cli
 from boulder.errors import BoulderError
 from moss_core.errors import MossError

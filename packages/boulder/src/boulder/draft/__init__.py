@@ -1,0 +1,1 @@
+"""Drafting recipes (`boulder recipe new`) and moving them to new releases (`recipe update`)."""
