@@ -1,0 +1,53 @@
+"""moss's settings files: defaults, precedence, and every bad setting refused by name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from moss_core import kdl
+from moss_core.installation import Installation
+from moss_core.settings import Settings, SettingsError, apply_nodes, load_settings
+
+
+def test_defaults_without_files(tmp_path: Path) -> None:
+    assert load_settings(Installation.open(tmp_path)) == Settings(trigger_timeout=600.0)
+
+
+def test_etc_overrides_usr_share(tmp_path: Path) -> None:
+    for relative, text in (("usr/share/moss", "trigger-timeout 30\n"), ("etc/moss", "")):
+        (tmp_path / relative).mkdir(parents=True)
+        (tmp_path / relative / "moss.kdl").write_text(text)
+    installation = Installation.open(tmp_path)
+    assert load_settings(installation).trigger_timeout == 30.0
+    (tmp_path / "etc/moss/moss.kdl").write_text(
+        "// an hour for slow machines\ntrigger-timeout 3600"
+    )
+    assert load_settings(installation).trigger_timeout == 3600.0
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("trigger-timout 5", "unknown setting 'trigger-timout'"),
+        ("trigger-timeout", "trigger-timeout takes one number of seconds"),
+        ("trigger-timeout 1 2", "trigger-timeout takes one number of seconds"),
+        ('trigger-timeout "5"', "trigger-timeout must be a number of seconds"),
+        ("trigger-timeout #true", "trigger-timeout must be a number of seconds"),
+        ("trigger-timeout 0", "trigger-timeout must be positive, not 0"),
+        ("trigger-timeout -1.5", "trigger-timeout must be positive, not -1.5"),
+        ("trigger-timeout #inf", "trigger-timeout must be positive, not inf"),
+    ],
+)
+def test_bad_settings_name_file_line_and_problem(text: str, problem: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        apply_nodes(Settings(), kdl.parse("\n" + text), "/etc/moss/moss.kdl")
+    assert str(raised.value) == f"/etc/moss/moss.kdl:2: {problem}"
+
+
+def test_unreadable_file_is_an_error_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "etc/moss").mkdir(parents=True)
+    (tmp_path / "etc/moss/moss.kdl").write_text("trigger-timeout {")
+    with pytest.raises(SettingsError, match=r"etc/moss/moss.kdl:1:"):
+        load_settings(Installation.open(tmp_path))
