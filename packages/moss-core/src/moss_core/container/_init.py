@@ -16,10 +16,14 @@ import os
 import select
 import signal
 import sys
+from typing import TYPE_CHECKING
 
-from moss_core.container import confine, privileges, protocol, syscalls
+from moss_core.container import privileges, protocol, syscalls
 from moss_core.container.errors import ContainerError
 from moss_core.container.setup import prepare, step
+
+if TYPE_CHECKING:
+    from moss_core.container.confine import Confinement
 
 _FAILED = 127
 
@@ -91,7 +95,7 @@ def _exit_if_orphaned(from_helper: int) -> None:
 
 
 def _confine(
-    request: protocol.Request, confinement: confine.Confinement, from_helper: int, to_helper: int
+    request: protocol.Request, confinement: Confinement, from_helper: int, to_helper: int
 ) -> None:
     """Enter the command's own user and mount namespaces, then drop what it does not need.
 
@@ -119,11 +123,12 @@ def _confine(
     confinement.restrict()
 
 
-def _pid1(request: protocol.Request, from_helper: int, to_helper: int) -> None:
+def _pid1(
+    request: protocol.Request, confinement: Confinement, from_helper: int, to_helper: int
+) -> None:
     """Set the container up and execute the command; return only by raising."""
     _exit_if_orphaned(from_helper)
     spec = request.spec
-    confinement = confine.Confinement.of(privileges.policy_for(spec))
     warning = prepare(spec)
     if warning is not None:
         protocol.send_warning(request.status_fd, warning)
@@ -184,6 +189,10 @@ def main(arguments: list[str]) -> int:
     # Decided now: in the user namespace it may enter, an ordinary user is root too.
     as_root = os.geteuid() == 0
     try:
+        # Imported here, so that a missing libseccomp is reported like any set-up failure.
+        from moss_core.container.confine import Confinement
+
+        confinement = Confinement.of(privileges.policy_for(request.spec))
         _enter_namespaces(request)
     except ContainerError as error:
         protocol.send_error(status_fd, _explained(error))
@@ -197,7 +206,7 @@ def main(arguments: list[str]) -> int:
         os.close(from_pid1)
         os.close(proc_fd)
         try:
-            _pid1(request, from_helper, to_helper)
+            _pid1(request, confinement, from_helper, to_helper)
         except ContainerError as error:
             protocol.send_error(status_fd, _explained(error))
         # Whatever went wrong in the forked child, report it and exit: never return into main.

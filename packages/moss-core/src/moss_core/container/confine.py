@@ -11,11 +11,17 @@ import errno
 import os
 from dataclasses import dataclass
 
-import pyseccomp
-
 from moss_core.container import syscalls
+from moss_core.container.errors import ContainerError
 from moss_core.container.privileges import Policy, dropped_capabilities
 from moss_core.container.setup import step
+
+try:
+    import pyseccomp
+except (ImportError, RuntimeError) as error:  # RuntimeError: the binding found no libseccomp
+    raise ContainerError(
+        "load seccomp", detail=f"{error} (the seccomp filter needs pyseccomp and libseccomp2)"
+    ) from error
 
 _LAST_CAP = "/proc/sys/kernel/cap_last_cap"
 
