@@ -45,11 +45,12 @@ def test_policy_denies_the_kernel_and_tracing_only_when_asked() -> None:
     build = policy_for(ContainerSpec(root=Path("/r"), tracing=True))
     for name in ("mount", "kexec_load", "init_module", "finit_module", "open_by_handle_at"):
         assert name in trigger.denied_syscalls and name in build.denied_syscalls
-    for name in ("keyctl", "bpf", "perf_event_open", "reboot", "swapon", "unshare"):
+    for name in ("keyctl", "bpf", "perf_event_open", "reboot", "swapon", "setns"):
         assert name in trigger.denied_syscalls
     assert set(TRACING_SYSCALLS) <= set(trigger.denied_syscalls)
     assert build.denied_syscalls == DENIED_SYSCALLS
-    assert 0x10000000 in trigger.denied_clone_flags  # CLONE_NEWUSER
+    assert "unshare" not in trigger.denied_syscalls  # only with a namespace flag:
+    assert 0x10000000 in trigger.denied_namespace_flags  # CLONE_NEWUSER
     assert trigger.enosys_syscalls == ("clone3",)
 
 

@@ -69,7 +69,7 @@ class Confinement:
 
 def build_filter(policy: Policy) -> pyseccomp.SyscallFilter:
     """The policy as a seccomp filter: allow by default, refuse what the policy names."""
-    refuse = pyseccomp.ERRNO(policy.errno)
+    refuse = pyseccomp.ERRNO(policy.refusal)
     fltr = pyseccomp.SyscallFilter(defaction=pyseccomp.ALLOW)
     for arch in _COMPAT_ARCHES.get(pyseccomp.system_arch(), ()):
         fltr.add_arch(arch)
@@ -77,8 +77,9 @@ def build_filter(policy: Policy) -> pyseccomp.SyscallFilter:
         _add(fltr, refuse, name)
     for name in policy.enosys_syscalls:
         _add(fltr, pyseccomp.ERRNO(errno.ENOSYS), name)
-    for flag in policy.denied_clone_flags:
-        _add(fltr, refuse, "clone", pyseccomp.Arg(0, pyseccomp.MASKED_EQ, flag, flag))
+    for flag in policy.denied_namespace_flags:
+        for name in ("clone", "unshare"):
+            _add(fltr, refuse, name, pyseccomp.Arg(0, pyseccomp.MASKED_EQ, flag, flag))
     for request in policy.denied_ioctls:
         _add(fltr, refuse, "ioctl", pyseccomp.Arg(1, pyseccomp.MASKED_EQ, 0xFFFFFFFF, request))
     return fltr

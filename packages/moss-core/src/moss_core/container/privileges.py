@@ -114,9 +114,7 @@ DENIED_SYSCALLS = (
     "fsmount",
     "fspick",
     "mount_setattr",
-    # No new namespaces (a fresh user namespace would hand back every capability) and no
-    # joining others.
-    "unshare",
+    # No joining other namespaces (new ones: see NEW_NAMESPACE_FLAGS).
     "setns",
 )
 
@@ -134,7 +132,8 @@ NEW_NAMESPACE_FLAGS = (
     0x40000000,  # CLONE_NEWNET
     0x00000080,  # CLONE_NEWTIME
 )
-"""`clone` flags refused: each is a namespace `unshare` would make."""
+"""`clone` and `unshare` flags refused: a fresh user namespace would hand back every
+capability, and the others need one. `unshare(CLONE_FS)` and the like stay allowed."""
 
 DENIED_IOCTLS = (0x5412, 0x541C)
 """`TIOCSTI` and `TIOCLINUX`, which push input into a terminal: refused, so that a command
@@ -167,9 +166,9 @@ class Policy:
     kept_capabilities: frozenset[int]
     denied_syscalls: tuple[str, ...]
     enosys_syscalls: tuple[str, ...]
-    denied_clone_flags: tuple[int, ...]
+    denied_namespace_flags: tuple[int, ...]
     denied_ioctls: tuple[int, ...]
-    errno: int = errno.EPERM
+    refusal: int = errno.EPERM
 
 
 def policy_for(spec: ContainerSpec) -> Policy:
@@ -179,7 +178,7 @@ def policy_for(spec: ContainerSpec) -> Policy:
         kept_capabilities=frozenset(CAPABILITIES[name] for name in KEPT_CAPABILITIES),
         denied_syscalls=denied,
         enosys_syscalls=ENOSYS_SYSCALLS,
-        denied_clone_flags=NEW_NAMESPACE_FLAGS,
+        denied_namespace_flags=NEW_NAMESPACE_FLAGS,
         denied_ioctls=DENIED_IOCTLS,
     )
 
