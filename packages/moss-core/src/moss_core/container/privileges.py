@@ -201,7 +201,10 @@ def inner_id_maps(spec: ContainerSpec, *, as_root: bool) -> tuple[IdMap, IdMap]:
     return IdMap(spec.uid, spec.uid, 1), IdMap(spec.gid, spec.gid, 1)
 
 
-READ_ONLY_PROC = ("sys", "sysrq-trigger", "irq", "bus", "fs")
-"""`/proc` entries made read-only: as real root (the identity map) a command could otherwise
-write kernel settings whose permission check is only the file's owner, as docker and podman
-also guard against."""
+READ_ONLY_PROC = (
+    "sys", "sysrq-trigger", "irq", "bus", "fs", "scsi", "acpi", "asound", "driver", "mtrr",
+    "pressure", "latency_stats", "timer_stats",
+)  # fmt: skip
+"""`/proc` entries made read-only (those present): as real root (the identity map) a command
+could otherwise write kernel settings whose only permission check is the file's owner, such
+as `sys/kernel/core_pattern` or `scsi/scsi`. docker and podman guard the same entries."""
