@@ -56,11 +56,5 @@ def test_a_hostile_build_run_by_root_cannot_reach_the_host(
     )
     results = hostile.parse(reported)
     assert hostile.not_refused(results, read_only) == {}
-    assert sorted(p.name for p in project.recipe.parent.iterdir()) == [
-        "attack",
-        "attack.c",
-        "manifest.x86_64.bin",
-        "manifest.x86_64.jsonc",
-        "stone.yaml",
-    ]
+    assert not list(project.recipe.parent.rglob("pwned"))
     assert not list(project.cache.rglob("disk")) and not list(project.cache.rglob("mem"))
