@@ -8,7 +8,7 @@ import pytest
 
 from moss_core import kdl
 from moss_core.installation import Installation
-from moss_core.settings import Settings, SettingsError, apply_nodes, load_settings
+from moss_core.settings import Number, Settings, SettingsError, load_settings, parse_numbers
 
 
 def test_defaults_without_files(tmp_path: Path) -> None:
@@ -30,24 +30,36 @@ def test_etc_overrides_usr_share(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        ("trigger-timout 5", "unknown setting 'trigger-timout'"),
-        ("trigger-timeout", "trigger-timeout takes one number of seconds"),
-        ("trigger-timeout 1 2", "trigger-timeout takes one number of seconds"),
-        ('trigger-timeout "5"', "trigger-timeout must be a number of seconds"),
-        ("trigger-timeout #true", "trigger-timeout must be a number of seconds"),
-        ("trigger-timeout 0", "trigger-timeout must be positive, not 0"),
-        ("trigger-timeout -1.5", "trigger-timeout must be positive, not -1.5"),
-        ("trigger-timeout #inf", "trigger-timeout must be positive, not inf"),
+        ("trigger-timout 5", "unknown setting 'trigger-timout' (known: trigger-timeout)"),
+        ("trigger-timeout", "trigger-timeout takes one number of at least 0.001, not nothing"),
+        ("trigger-timeout 1 2", "trigger-timeout takes one number of at least 0.001, not 1 2"),
+        ('trigger-timeout "5"', 'trigger-timeout takes one number of at least 0.001, not "5"'),
+        ("trigger-timeout #true", "trigger-timeout takes one number of at least 0.001, not #true"),
+        ("trigger-timeout 0", "trigger-timeout takes one number of at least 0.001, not 0"),
+        ("trigger-timeout -1.5", "trigger-timeout takes one number of at least 0.001, not -1.5"),
+        ("trigger-timeout #inf", "trigger-timeout takes one number of at least 0.001, not #inf"),
+        ("trigger-timeout 5 { x }", "trigger-timeout takes one number of at least 0.001, not 5"),
     ],
 )
-def test_bad_settings_name_file_line_and_problem(text: str, problem: str) -> None:
+def test_bad_settings_name_file_line_and_problem(tmp_path: Path, text: str, problem: str) -> None:
+    (tmp_path / "etc/moss").mkdir(parents=True)
+    (tmp_path / "etc/moss/moss.kdl").write_text("\n" + text)
     with pytest.raises(SettingsError) as raised:
-        apply_nodes(Settings(), kdl.parse("\n" + text), "/etc/moss/moss.kdl")
-    assert str(raised.value) == f"/etc/moss/moss.kdl:2: {problem}"
+        load_settings(Installation.open(tmp_path))
+    assert str(raised.value) == f"{tmp_path}/etc/moss/moss.kdl:2:1: {problem}"
+
+
+def test_whole_numbers_refuse_fractions() -> None:
+    schema = {"count": Number("count", fraction=False, least=0)}
+    assert parse_numbers(kdl.parse("count 3"), "f.kdl", schema) == {"count": 3}
+    with pytest.raises(
+        SettingsError, match=r"count takes one whole number of at least 0, not 1\.5"
+    ):
+        parse_numbers(kdl.parse("count 1.5"), "f.kdl", schema)
 
 
 def test_unreadable_file_is_an_error_naming_it(tmp_path: Path) -> None:
     (tmp_path / "etc/moss").mkdir(parents=True)
     (tmp_path / "etc/moss/moss.kdl").write_text("trigger-timeout {")
-    with pytest.raises(SettingsError, match=r"etc/moss/moss.kdl:1:"):
+    with pytest.raises(kdl.KdlError, match=r"etc/moss/moss.kdl:1:"):
         load_settings(Installation.open(tmp_path))
