@@ -26,8 +26,8 @@ NOBODY = 65534
 MAIN = "import sys; from boulder.cli import main; main(sys.argv[1:])"
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 THIRD_PARTY = (
-    "annotated-types", "click", "pydantic", "pydantic-core", "pyelftools", "ruamel.yaml",
-    "typing-extensions", "typing-inspection", "xxhash", "zstandard",
+    "annotated-types", "click", "pydantic", "pydantic-core", "pyelftools", "pyseccomp",
+    "ruamel.yaml", "typing-extensions", "typing-inspection", "xxhash", "zstandard",
 )  # fmt: skip
 WORKSPACE = Path(__file__).resolve().parents[3]
 SOURCES = ("stone/src/stone", "moss-core/src/moss_core", "fnmatch-ext/src/fnmatch_ext",

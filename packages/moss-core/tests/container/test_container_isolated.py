@@ -173,3 +173,15 @@ def test_delete_refuses_what_the_container_could_not_delete(
         execute_plan(plan, runner(tmp_path, staging))
     assert isinstance(info.value.__cause__, cause)
     assert (tmp_path / "etc/keep").exists() and (staging / "usr/bin/sh").exists()
+
+
+def test_handler_past_its_time_is_killed_and_stops_the_plan(tmp_path: Path, staging: Path) -> None:
+    plan = plan_of(sh("slow", "while :; do :; done"), sh("next", "echo > /usr/next"))
+    isolated = IsolatedRunner(tmp_path / "isolation", staging / "usr", tmp_path / "etc", timeout=1)
+    with pytest.raises(TriggerRunError) as info:
+        execute_plan(plan, isolated)
+    assert str(info.value) == (
+        "trigger 'slow': '/usr/bin/sh -c while :; do :; done' did not finish within 1 s"
+        " and was killed, with every process it started"
+    )
+    assert not (staging / "usr/next").exists()

@@ -2,7 +2,7 @@
 
 The test process is root, so it switches to nobody with setpriv and runs Debian's Python with a
 copy of moss_core that nobody can read: the project's virtualenv is private to root. That also
-proves `moss_core.container` needs nothing outside the standard library.
+proves `moss_core.container` needs nothing beyond the standard library and the seccomp binding.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyseccomp
 import pytest
 
 import moss_core
@@ -89,6 +90,7 @@ def base() -> Iterator[Path]:
 def test_rootless_container(namespaces: None, base: Path) -> None:
     package = Path(moss_core.__file__).parent
     shutil.copytree(package, base / "src" / "moss_core", ignore=shutil.ignore_patterns("*.pyc"))
+    shutil.copy(pyseccomp.__file__, base / "src")
     (base / "check.py").write_text(CHECK)
     for owned in (make_host_root(base / "root"), base / "shared"):
         owned.mkdir(exist_ok=True)

@@ -1,8 +1,9 @@
 """The build's directories (spec §3.2) and the container each script runs in (§3.3).
 
 The container comes from `moss_core.container`: new mount, PID, UTS, IPC (and, unless the
-recipe asks for networking, network) namespaces, plus a user namespace mapping the builder to
-root when boulder is not run as root. Every host directory the build writes to belongs to the
+recipe asks for networking, network) namespaces, and always a user namespace: the builder is
+root inside it, with capabilities over nothing outside, even when boulder runs as root
+(docs/container.md). Every host directory the build writes to belongs to the
 builder, so nothing outside needs privileges to clean up.
 """
 
@@ -204,4 +205,6 @@ def build_spec(
         hostname="boulder",
         workdir=workdir,
         env=env,
+        # Test suites debug and trace their own processes.
+        tracing=True,
     )

@@ -39,7 +39,7 @@ from stone import LayoutEntry, Meta
 # What only a changing command needs (the HTTP stack, pydantic trigger models, the VFS and
 # blit) loads on first use: `moss list installed` should start in a blink.
 if TYPE_CHECKING:
-    from moss_core import fetch, repository, resolve, triggers, vfs
+    from moss_core import fetch, repository, resolve, settings, triggers, vfs
     from moss_core import model as system_model
     from moss_core.client import apply, gc, hooks, rebuild
     from moss_core.client import boot as boot_glue
@@ -49,6 +49,7 @@ else:
     system_model = lazy_import("moss_core.model")
     repository = lazy_import("moss_core.repository")
     resolve = lazy_import("moss_core.resolve")
+    settings = lazy_import("moss_core.settings")
     triggers = lazy_import("moss_core.triggers")
     vfs = lazy_import("moss_core.vfs")
     apply = lazy_import("moss_core.client.apply")
@@ -93,10 +94,17 @@ class Client:
         self._local_files: dict[str, Path] = {}
         self._repositories: list[repository.RepositorySource] | None = None
         self._model: system_model.SystemModel | None = None
+        self._settings: settings.Settings | None = None
         # Layouts this client unpacked and recorded, in that order (see `apply.compose`).
         self._recorded: dict[str, list[LayoutEntry]] = {}
         # "Installed …" lines, said once the state holding those packages is live.
         self._installed: list[str] = []
+
+    def trigger_timeout(self) -> float:
+        """Seconds a trigger handler may run, from moss's settings (`moss_core.settings`)."""
+        if self._settings is None:
+            self._settings = settings.load_settings(self.installation)
+        return self._settings.trigger_timeout
 
     def close(self) -> None:
         self._close_sources()
@@ -454,7 +462,10 @@ class Client:
             apply.make_root_links(self.installation.isolation_dir)
             (self.installation.root / "etc").mkdir(exist_ok=True)
             runner = hooks.transaction_runner(
-                self.installation.isolation_dir, staging_usr, self.installation.root / "etc"
+                self.installation.isolation_dir,
+                staging_usr,
+                self.installation.root / "etc",
+                timeout=self.trigger_timeout(),
             )
             hooks.run_triggers(
                 triggers.Scope.TRANSACTION,
@@ -488,7 +499,10 @@ class Client:
 
     def _system_triggers(self, tree: vfs.Tree) -> None:
         runner = hooks.system_runner(
-            self.installation.isolation_dir, self.installation.usr, self.installation.root / "etc"
+            self.installation.isolation_dir,
+            self.installation.usr,
+            self.installation.root / "etc",
+            timeout=self.trigger_timeout(),
         )
         hooks.run_triggers(
             triggers.Scope.SYSTEM, self.installation.root, tree, runner, self.reporter

@@ -31,10 +31,13 @@ def run_triggers(
     execute_plan(plan, runner)
 
 
-def transaction_runner(isolation: Path, staging_usr: Path, etc: Path) -> TriggerRunner:
-    """Handlers see the new `/usr` read-write, the system's `/etc` read-only, and no network."""
-    return IsolatedRunner(isolation, usr=staging_usr, etc=etc, etc_writable=False)
+def transaction_runner(
+    isolation: Path, staging_usr: Path, etc: Path, *, timeout: float
+) -> TriggerRunner:
+    """Handlers see the new `/usr` read-write, the system's `/etc` read-only, and no network;
+    each is killed after `timeout` seconds."""
+    return IsolatedRunner(isolation, usr=staging_usr, etc=etc, etc_writable=False, timeout=timeout)
 
 
-def system_runner(isolation: Path, usr: Path, etc: Path) -> TriggerRunner:
-    return IsolatedRunner(isolation, usr=usr, etc=etc, etc_writable=True)
+def system_runner(isolation: Path, usr: Path, etc: Path, *, timeout: float) -> TriggerRunner:
+    return IsolatedRunner(isolation, usr=usr, etc=etc, etc_writable=True, timeout=timeout)

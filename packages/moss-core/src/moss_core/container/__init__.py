@@ -6,7 +6,7 @@ this machine allows it. The trigger runner built on it lives in `moss_core.conta
 (imported separately: this package must not pull in `moss_core.triggers` and its dependencies).
 """
 
-from moss_core.container.errors import ContainerError
+from moss_core.container.errors import ContainerError, ContainerTimeout
 from moss_core.container.run import Stream, namespaces_available, run_container
 from moss_core.container.spec import MINIMAL_DEVICES, Bind, ContainerSpec, Dev
 
@@ -15,6 +15,7 @@ __all__ = [
     "Bind",
     "ContainerError",
     "ContainerSpec",
+    "ContainerTimeout",
     "Dev",
     "Stream",
     "namespaces_available",

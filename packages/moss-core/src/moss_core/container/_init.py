@@ -1,22 +1,29 @@
 """The helper process `run_container` starts: `python -m moss_core.container._init <request>`.
 
 A fresh interpreter is needed because unshare(CLONE_NEWUSER) refuses multi-threaded callers.
-The helper enters new namespaces and writes the id maps; it then forks the container's PID 1,
-which builds the filesystem and executes the command, while the helper waits to report its
-status. Both die with their parent (PDEATHSIG), so killing the caller kills the container.
+The helper enters new namespaces (with a user namespace when not root) and forks the
+container's PID 1, which builds the filesystem, enters a user namespace of its own (whose id
+maps the helper writes from outside), drops what the command may not do and executes it, while
+the helper waits to report its status, or kills it when it runs past its time. Both die with
+their parent (PDEATHSIG), so killing the caller kills the container.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import select
 import signal
 import sys
+from typing import TYPE_CHECKING
 
-from moss_core.container import protocol, syscalls
+from moss_core.container import privileges, protocol, syscalls
 from moss_core.container.errors import ContainerError
 from moss_core.container.setup import prepare, step
+
+if TYPE_CHECKING:
+    from moss_core.container.confine import Confinement
 
 _FAILED = 127
 
@@ -60,6 +67,8 @@ def _explained(error: ContainerError) -> ContainerError:
 
 
 def _enter_namespaces(request: protocol.Request) -> None:
+    """The namespaces the container is set up in. Root needs no user namespace for that:
+    its command gets one later (`_confine`), which also locks every mount made here."""
     spec = request.spec
     uid, gid = os.geteuid(), os.getegid()
     rootless = uid != 0
@@ -76,31 +85,96 @@ def _enter_namespaces(request: protocol.Request) -> None:
             syscalls.map_ids(spec.uid, uid, spec.gid, gid)
 
 
-def _pid1(request: protocol.Request, helper_alive: int) -> None:
-    """Set the container up and execute the command; return only by raising."""
+def _exit_if_orphaned(from_helper: int) -> None:
+    """Die with the helper (the parent-death signal is reset by every change of credentials,
+    and the helper may have died before it was set)."""
     with step("set parent-death signal"):
         syscalls.set_parent_death_signal(signal.SIGKILL)
-    # The helper may have died before the line above; then its end of the pipe is closed.
-    if select.select([helper_alive], [], [], 0)[0]:
+    if select.select([from_helper], [], [], 0)[0]:
         os._exit(_FAILED)
-    os.close(helper_alive)
+
+
+def _confine(
+    request: protocol.Request, confinement: Confinement, from_helper: int, to_helper: int
+) -> None:
+    """Enter the command's own user and mount namespaces, then drop what it does not need.
+
+    The mount namespace is made in the new user namespace, so the kernel locks every mount
+    copied into it: no read-only, `nosuid` or `nodev` flag can be cleared, no mount removed
+    to uncover what is below it. The helper, outside, writes the id maps.
+    """
+    with step("unshare the command's user namespace"):
+        syscalls.unshare(syscalls.CLONE_NEWUSER | syscalls.CLONE_NEWNS)
+    os.write(to_helper, b"u")
+    os.close(to_helper)
+    if os.read(from_helper, 1) != b"m":
+        os._exit(_FAILED)
+    _exit_if_orphaned(from_helper)
+    confinement.drop_capabilities()
     spec = request.spec
-    warning = prepare(spec)
-    if warning is not None:
-        protocol.send_warning(request.status_fd, warning)
     with step(f"workdir {spec.workdir}"):
         os.chdir(spec.workdir)
     if os.geteuid() == 0 and (spec.uid, spec.gid) != (0, 0):
-        # No user namespace when started by root: switch ids for real.
         with step(f"switch to {spec.uid}:{spec.gid}"):
             os.setgroups([])
             os.setgid(spec.gid)
             os.setuid(spec.uid)
+    _exit_if_orphaned(from_helper)
+    confinement.restrict()
+
+
+def _pid1(
+    request: protocol.Request, confinement: Confinement, from_helper: int, to_helper: int
+) -> None:
+    """Set the container up and execute the command; return only by raising."""
+    _exit_if_orphaned(from_helper)
+    spec = request.spec
+    warning = prepare(spec)
+    if warning is not None:
+        protocol.send_warning(request.status_fd, warning)
+    _confine(request, confinement, from_helper, to_helper)
     os.umask(0o022)
     if request.probe:
         os._exit(0)
     with step(f"exec {request.argv[0]}"):
         os.execvpe(request.argv[0], list(request.argv), dict(spec.env))
+
+
+def _map_command(
+    request: protocol.Request, pid: int, from_pid1: int, proc_fd: int, *, as_root: bool
+) -> bool:
+    """Write the maps of PID 1's user namespace once it has made it; False if it never did.
+
+    `proc_fd` is the host's `/proc`, opened before PID 1 existed: PID 1 shares this process's
+    mount namespace, and its `pivot_root` moved this process's root too.
+    """
+    if os.read(from_pid1, 1) != b"u":
+        return False
+    uid_map, gid_map = privileges.inner_id_maps(request.spec, as_root=as_root)
+    with step("write the command's uid/gid maps"):
+        syscalls.write_id_maps(pid, uid_map.line(), gid_map.line(), proc_fd=proc_fd)
+    return True
+
+
+def _wait(pid: int, timeout: float | None) -> tuple[int, bool]:
+    """PID 1's wait status, and whether it was killed for running past `timeout` seconds.
+
+    Killing PID 1 kills every process of its PID namespace, and it is reaped only after
+    them: when this returns, nothing of the container runs any more.
+    """
+    timed_out = False
+
+    def expire(_signum: int, _frame: object) -> None:
+        nonlocal timed_out
+        timed_out = True
+        os.kill(pid, signal.SIGKILL)
+
+    if timeout is not None:
+        signal.signal(signal.SIGALRM, expire)
+        signal.setitimer(signal.ITIMER_REAL, timeout)
+    _, wait_status = os.waitpid(pid, 0)
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    return wait_status, timed_out
 
 
 def main(arguments: list[str]) -> int:
@@ -112,26 +186,48 @@ def main(arguments: list[str]) -> int:
     syscalls.set_parent_death_signal(signal.SIGKILL)
     if os.getppid() != request.parent:
         return _FAILED
+    # Decided now: in the user namespace it may enter, an ordinary user is root too.
+    as_root = os.geteuid() == 0
     try:
+        # Imported here, so that a missing libseccomp is reported like any set-up failure.
+        from moss_core.container.confine import Confinement
+
+        confinement = Confinement.of(privileges.policy_for(request.spec))
         _enter_namespaces(request)
     except ContainerError as error:
         protocol.send_error(status_fd, _explained(error))
         return _FAILED
-    helper_alive, keep_open = os.pipe()
+    from_helper, to_pid1 = os.pipe()
+    from_pid1, to_helper = os.pipe()
+    proc_fd = os.open("/proc", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     pid = os.fork()
     if pid == 0:
-        os.close(keep_open)
+        os.close(to_pid1)
+        os.close(from_pid1)
+        os.close(proc_fd)
         try:
-            _pid1(request, helper_alive)
+            _pid1(request, confinement, from_helper, to_helper)
         except ContainerError as error:
             protocol.send_error(status_fd, _explained(error))
         # Whatever went wrong in the forked child, report it and exit: never return into main.
         except BaseException as error:
             protocol.send_error(status_fd, ContainerError("setup", detail=repr(error)))
         os._exit(_FAILED)
-    os.close(helper_alive)
-    _, wait_status = os.waitpid(pid, 0)
-    protocol.send_status(status_fd, os.waitstatus_to_exitcode(wait_status))
+    os.close(from_helper)
+    os.close(to_helper)
+    try:
+        mapped = _map_command(request, pid, from_pid1, proc_fd, as_root=as_root)
+    except ContainerError as error:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        protocol.send_error(status_fd, _explained(error))
+        return _FAILED
+    if mapped:
+        with contextlib.suppress(BrokenPipeError):
+            os.write(to_pid1, b"m")
+    wait_status, timed_out = _wait(pid, request.timeout if mapped else None)
+    os.close(to_pid1)
+    protocol.send_status(status_fd, os.waitstatus_to_exitcode(wait_status), timed_out=timed_out)
     return 0
 
 

@@ -24,3 +24,12 @@ class ContainerError(MossError):
         self.step = step
         self.errno = errno
         self.detail = detail
+
+
+class ContainerTimeout(MossError):
+    """The command ran past its time; its container (every process in it) was killed."""
+
+    def __init__(self, command: str, seconds: float) -> None:
+        super().__init__(f"{command} did not finish within {seconds:g} s; its container was killed")
+        self.command = command
+        self.seconds = seconds

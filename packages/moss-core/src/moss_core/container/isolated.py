@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from moss_core.container.errors import ContainerError
+from moss_core.container.errors import ContainerError, ContainerTimeout
 from moss_core.container.run import run_container
 from moss_core.container.setup import step
 from moss_core.container.spec import Bind, ContainerSpec, Dev
@@ -29,6 +29,9 @@ ROOT_LINKS = (
 
 DEFAULT_ENV = {"PATH": "/usr/bin:/usr/sbin"}
 
+DEFAULT_TIMEOUT = 600.0
+"""Seconds a handler may run: generous, as a font cache or initramfs can take minutes."""
+
 
 class IsolatedRunner:
     """Runs each handler in a fresh container rooted at `isolation_dir`.
@@ -38,6 +41,7 @@ class IsolatedRunner:
     nothing else of the host. The root itself is read-only: a handler writes only to `/usr`,
     `/tmp` and (system triggers) `/etc`. `env` is the handlers' whole environment. `delete`
     paths are taken as the container sees them: under `/usr`, or under `/etc` when writable.
+    A handler still running after `timeout` seconds is killed with everything it started.
     The root links are (re)created in `isolation_dir` now.
     """
 
@@ -49,8 +53,10 @@ class IsolatedRunner:
         *,
         etc_writable: bool = False,
         env: Mapping[str, str] = DEFAULT_ENV,
+        timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self.isolation_dir = isolation_dir
+        self.timeout = timeout
         self.usr = usr
         self.etc = etc
         self.etc_writable = etc_writable
@@ -80,7 +86,14 @@ class IsolatedRunner:
                     stdin=subprocess.DEVNULL,
                     stdout=stdout,
                     stderr=stderr,
+                    timeout=self.timeout,
                 )
+            except ContainerTimeout as error:
+                raise TimeoutError(
+                    errno.ETIMEDOUT,
+                    f"did not finish within {self.timeout:g} s"
+                    " and was killed, with every process it started",
+                ) from error
             except ContainerError as error:
                 # The runner contract: a command that cannot be started is an OSError.
                 if error.errno is None:

@@ -16,13 +16,15 @@ from moss_core.container.spec import ContainerSpec
 
 @dataclass(frozen=True)
 class Request:
-    """Run `argv` in `spec`; `probe` stops just before executing it."""
+    """Run `argv` in `spec`; `probe` stops just before executing it. After `timeout` seconds
+    the container is killed."""
 
     spec: ContainerSpec
     argv: tuple[str, ...]
     status_fd: int
     parent: int
     probe: bool = False
+    timeout: float | None = None
 
     def to_json(self) -> str:
         return json.dumps(
@@ -32,6 +34,7 @@ class Request:
                 "status_fd": self.status_fd,
                 "parent": self.parent,
                 "probe": self.probe,
+                "timeout": self.timeout,
             }
         )
 
@@ -44,6 +47,7 @@ class Request:
             status_fd=int(data["status_fd"]),
             parent=int(data["parent"]),
             probe=bool(data["probe"]),
+            timeout=None if data["timeout"] is None else float(data["timeout"]),
         )
 
 
@@ -55,8 +59,8 @@ def send_warning(fd: int, warning: str) -> None:
     _send(fd, {"warning": warning})
 
 
-def send_status(fd: int, status: int) -> None:
-    _send(fd, {"status": status})
+def send_status(fd: int, status: int, *, timed_out: bool) -> None:
+    _send(fd, {"status": status, "timed_out": timed_out})
 
 
 def _send(fd: int, message: dict[str, object]) -> None:
@@ -70,6 +74,7 @@ class Reports:
     errors: list[ContainerError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     status: int | None = None
+    timed_out: bool = False
 
 
 def parse_reports(data: bytes) -> Reports:
@@ -83,4 +88,5 @@ def parse_reports(data: bytes) -> Reports:
             reports.warnings.append(message["warning"])
         else:
             reports.status = int(message["status"])
+            reports.timed_out = bool(message["timed_out"])
     return reports

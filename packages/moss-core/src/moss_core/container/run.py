@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import subprocess
@@ -11,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from moss_core.container.errors import ContainerError
+from moss_core.container.errors import ContainerError, ContainerTimeout
 from moss_core.container.protocol import Request, parse_reports
 from moss_core.container.spec import ContainerSpec
 
@@ -20,8 +21,15 @@ log = logging.getLogger(__name__)
 Stream = int | IO[Any] | None
 """Like `subprocess`: `None` (inherit), a file descriptor, a file object, or `DEVNULL`."""
 
-# The directory holding the `moss_core` package, for the helper interpreter's import path.
-_IMPORT_ROOT = str(Path(__file__).resolve().parents[2])
+
+def _import_path() -> str:
+    """The helper interpreter's import path: the directories holding `moss_core` and the
+    seccomp binding (found without importing it: that loads libseccomp)."""
+    directories = [str(Path(__file__).resolve().parents[2])]
+    found = importlib.util.find_spec("pyseccomp")
+    if found is not None and found.origin is not None:
+        directories.append(str(Path(found.origin).parent))
+    return os.pathsep.join(dict.fromkeys(directories))
 
 
 def run_container(
@@ -31,19 +39,24 @@ def run_container(
     stdin: Stream = None,
     stdout: Stream = None,
     stderr: Stream = None,
+    timeout: float | None = None,
 ) -> int:
     """Run `argv` in a container built as `spec` says; return its exit status.
 
     A negative status is the signal that killed the command. Works as root and, through a user
     namespace, as an ordinary user. `argv[0]` is looked up in `spec.env`'s `PATH` when it has
     no slash. Raises `ContainerError` if the container cannot be set up or the command cannot
-    be executed; that is never confused with the command failing.
+    be executed; that is never confused with the command failing. After `timeout` seconds the
+    whole container is killed and `ContainerTimeout` raised, once nothing of it runs any more.
     """
     if not argv:
         raise ContainerError("spec", detail="no command to run")
     if subprocess.PIPE in (stdin, stdout, stderr):
         raise ValueError("run_container cannot create pipes: pass a file or descriptor")
-    return _run_helper(spec, tuple(argv), probe=False, streams=(stdin, stdout, stderr))
+    if timeout is not None and not timeout > 0:
+        raise ValueError(f"timeout must be positive, not {timeout}")
+    streams = (stdin, stdout, stderr)
+    return _run_helper(spec, tuple(argv), probe=False, streams=streams, timeout=timeout)
 
 
 def namespaces_available() -> str | None:
@@ -61,11 +74,18 @@ def namespaces_available() -> str | None:
 
 
 def _run_helper(
-    spec: ContainerSpec, argv: tuple[str, ...], *, probe: bool, streams: tuple[Stream, ...]
+    spec: ContainerSpec,
+    argv: tuple[str, ...],
+    *,
+    probe: bool,
+    streams: tuple[Stream, ...],
+    timeout: float | None = None,
 ) -> int:
     read_end, write_end = os.pipe()
     try:
-        request = Request(spec, argv, status_fd=write_end, parent=os.getpid(), probe=probe)
+        request = Request(
+            spec, argv, status_fd=write_end, parent=os.getpid(), probe=probe, timeout=timeout
+        )
         helper = subprocess.Popen(
             [sys.executable, "-P", "-m", "moss_core.container._init", request.to_json()],
             stdin=streams[0],
@@ -74,7 +94,7 @@ def _run_helper(
             pass_fds=(write_end,),
             # "/" so that nothing in the caller's directory can shadow a module of the helper.
             cwd="/",
-            env={"PYTHONPATH": _IMPORT_ROOT},
+            env={"PYTHONPATH": _import_path()},
         )
     except BaseException:
         os.close(read_end)
@@ -98,4 +118,6 @@ def _run_helper(
         raise ContainerError(
             "helper", detail=f"the helper exited with status {returncode} without a report"
         )
+    if reports.timed_out and timeout is not None:
+        raise ContainerTimeout(" ".join(argv), timeout)
     return reports.status

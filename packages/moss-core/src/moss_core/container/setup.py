@@ -21,6 +21,7 @@ from pathlib import Path
 
 from moss_core.container import syscalls
 from moss_core.container.errors import ContainerError
+from moss_core.container.privileges import READ_ONLY_PROC
 from moss_core.container.spec import MINIMAL_DEVICES, Bind, ContainerSpec, Dev
 
 _MAX_SYMLINKS = 40
@@ -125,15 +126,20 @@ def _kept_flags(host_path: str) -> int:
     return flags
 
 
-def make_read_only(host_path: str) -> None:
-    """Remount the mount at `host_path` and every mount below it read-only."""
+def restrict_mounts(host_path: str, *, read_only: bool, devices: bool = False) -> None:
+    """Remount the mount at `host_path` and every mount below it `nosuid`, `nodev` (unless
+    `devices`) and, if asked, read-only."""
+    added = syscalls.MS_NOSUID | (0 if devices else syscalls.MS_NODEV)
+    if read_only:
+        added |= syscalls.MS_RDONLY
     for point in _mount_points_under(host_path):
-        flags = syscalls.MS_BIND | syscalls.MS_REMOUNT | syscalls.MS_RDONLY | _kept_flags(point)
+        flags = syscalls.MS_BIND | syscalls.MS_REMOUNT | added | _kept_flags(point)
         syscalls.mount(None, point, None, flags)
 
 
-def bind(root: str, spec: Bind) -> None:
-    """Mount `spec.source` (recursively, with everything mounted below it) at its target."""
+def bind(root: str, spec: Bind, *, devices: bool = False) -> None:
+    """Mount `spec.source` (recursively, with everything mounted below it) at its target,
+    `nosuid` and, unless `devices`, `nodev`."""
     name = f"bind {spec.source} -> {spec.target}"
     with step(name):
         source = str(spec.source)
@@ -141,18 +147,24 @@ def bind(root: str, spec: Bind) -> None:
         target = resolve_in_root(root, spec.target)
         make_mount_point(target, directory=directory)
         syscalls.mount(source, target, None, syscalls.MS_BIND | syscalls.MS_REC)
-    if spec.read_only:
-        with step(f"{name} (read-only)"):
-            make_read_only(target)
+    with step(f"{name} ({'read-only, ' if spec.read_only else ''}nosuid)"):
+        restrict_mounts(target, read_only=spec.read_only, devices=devices)
 
 
 def mount_proc(root: str) -> None:
-    """A `proc` of the container's PID namespace at `/proc`."""
+    """A `proc` of the container's PID namespace at `/proc`, its kernel settings read-only."""
     with step("mount /proc"):
         target = resolve_in_root(root, "/proc")
         make_mount_point(target, directory=True)
         flags = syscalls.MS_NOSUID | syscalls.MS_NODEV | syscalls.MS_NOEXEC
         syscalls.mount("proc", target, "proc", flags)
+    for name in READ_ONLY_PROC:
+        entry = os.path.join(target, name)
+        if not os.path.exists(entry):
+            continue
+        with step(f"read-only /proc/{name}"):
+            syscalls.mount(entry, entry, None, syscalls.MS_BIND | syscalls.MS_REC)
+            restrict_mounts(entry, read_only=True)
 
 
 def mount_tmpfs(root: str, path: str, *, mode: int = 0o1777) -> None:
@@ -169,7 +181,7 @@ def mount_dev(root: str, mode: Dev) -> None:
     if mode is Dev.NONE:
         return
     if mode is Dev.HOST:
-        bind(root, Bind(source=Path(_HOST_DEV), target="/dev", read_only=False))
+        bind(root, Bind(source=Path(_HOST_DEV), target="/dev", read_only=False), devices=True)
         return
     mount_tmpfs(root, "/dev", mode=0o755)
     dev = resolve_in_root(root, "/dev")
@@ -229,11 +241,12 @@ def prepare(spec: ContainerSpec) -> str | None:
         mount_tmpfs(root, path)
     with step("sethostname"):
         syscalls.sethostname(spec.hostname)
-    if spec.read_only_root:
-        with step("read-only root"):
-            # Not recursive: the binds and tmpfs mounted on the root keep their own modes.
-            flags = syscalls.MS_BIND | syscalls.MS_REMOUNT | syscalls.MS_RDONLY | _kept_flags(root)
-            syscalls.mount(None, root, None, flags)
+    with step("restrict root"):
+        # Not recursive: the binds and tmpfs mounted on the root keep their own modes.
+        flags = syscalls.MS_BIND | syscalls.MS_REMOUNT | syscalls.MS_NOSUID | syscalls.MS_NODEV
+        if spec.read_only_root:
+            flags |= syscalls.MS_RDONLY
+        syscalls.mount(None, root, None, flags | _kept_flags(root))
     if not spec.network:
         bring_up_loopback()
     return enter_root(root)

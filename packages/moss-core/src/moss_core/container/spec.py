@@ -54,7 +54,9 @@ class ContainerSpec:
     `env` is the command's whole environment. `uid`/`gid` are the ids the command runs as,
     inside; whoever starts the container is mapped to them when it is not root. With
     `read_only_root`, the root itself (not what is mounted on it) is read-only, so a command
-    can write only where a writable bind or tmpfs puts it.
+    can write only where a writable bind or tmpfs puts it. `tracing` lets the command use
+    `ptrace` on its own processes (test suites do; trigger handlers never need it). What the
+    command may do beyond that is `moss_core.container.privileges`'s to say.
     """
 
     root: Path
@@ -69,6 +71,7 @@ class ContainerSpec:
     uid: int = 0
     gid: int = 0
     read_only_root: bool = False
+    tracing: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "root", Path(self.root))
@@ -102,6 +105,7 @@ class ContainerSpec:
                 "workdir": self.workdir,
                 "env": dict(self.env),
                 "read_only_root": self.read_only_root,
+                "tracing": self.tracing,
                 "uid": self.uid,
                 "gid": self.gid,
             }
@@ -122,6 +126,7 @@ class ContainerSpec:
             workdir=str(data["workdir"]),
             env=dict(data["env"]),
             read_only_root=bool(data.get("read_only_root", False)),
+            tracing=bool(data.get("tracing", False)),
             uid=int(data["uid"]),
             gid=int(data["gid"]),
         )

@@ -33,6 +33,8 @@ MS_STRICTATIME = 1 << 24
 MNT_DETACH = 2
 
 PR_SET_PDEATHSIG = 1
+PR_CAPBSET_DROP = 24
+PR_SET_NO_NEW_PRIVS = 38
 
 # pivot_root has no glibc wrapper. Newer architectures share the generic syscall table.
 _SYS_PIVOT_ROOT = {
@@ -106,17 +108,9 @@ def map_ids(uid: int, outside_uid: int, gid: int, outside_gid: int) -> None:
     """Map one user and one group id of a new user namespace (the caller's) to ids outside it,
     with supplementary groups denied (without that, an unprivileged process may not write its
     gid_map)."""
-    for name, text in (
-        ("setgroups", "deny"),
-        ("uid_map", f"{uid} {outside_uid} 1\n"),
-        ("gid_map", f"{gid} {outside_gid} 1\n"),
-    ):
-        # Each must arrive in a single write(2).
-        fd = os.open(f"/proc/self/{name}", os.O_WRONLY)
-        try:
-            os.write(fd, text.encode())
-        finally:
-            os.close(fd)
+    with open("/proc/self/setgroups", "w", encoding="ascii") as setgroups:
+        setgroups.write("deny")
+    write_id_maps("self", f"{uid} {outside_uid} 1\n", f"{gid} {outside_gid} 1\n")
 
 
 def umount2(target: str, flags: int = 0) -> None:
@@ -146,3 +140,28 @@ def sethostname(name: str) -> None:
 def set_parent_death_signal(signal: int) -> None:
     """prctl(PR_SET_PDEATHSIG): deliver `signal` to this process when its parent thread exits."""
     _check(_libc.prctl(PR_SET_PDEATHSIG, signal, 0, 0, 0))
+
+
+def drop_bounding_capability(capability: int) -> None:
+    """prctl(PR_CAPBSET_DROP): no program this process executes can hold `capability`."""
+    _check(_libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0))
+
+
+def set_no_new_privs() -> None:
+    """prctl(PR_SET_NO_NEW_PRIVS): execve never grants privileges (set-id bits, file caps)."""
+    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+
+
+def write_id_maps(
+    pid: int | str, uid_map: str, gid_map: str, *, proc_fd: int | None = None
+) -> None:
+    """Write the uid and gid maps of the user namespace of process `pid` (or `self`), found in
+    `/proc` or in the proc filesystem open as `proc_fd`."""
+    for name, text in (("uid_map", uid_map), ("gid_map", gid_map)):
+        # Each must arrive in a single write(2).
+        path = f"{pid}/{name}" if proc_fd is not None else f"/proc/{pid}/{name}"
+        fd = os.open(path, os.O_WRONLY, dir_fd=proc_fd)
+        try:
+            os.write(fd, text.encode())
+        finally:
+            os.close(fd)

@@ -18,10 +18,10 @@ import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from moss_core import kdl
 from moss_core.repository._model import RepositoryError
+from moss_core.settings import Number, layers, read_numbers
 
-FILES = ("usr/share/moss/fetch.kdl", "etc/moss/fetch.kdl")
+FILES = layers("fetch")
 
 
 @dataclass(frozen=True)
@@ -54,47 +54,17 @@ class TransferLimits:
 
 DEFAULT_LIMITS = TransferLimits()
 
-# setting name -> (field, whether it takes a fraction, smallest value)
-_SETTINGS: dict[str, tuple[str, bool, float]] = {
-    "timeout": ("timeout", True, 0.001),
-    "speed-limit": ("speed_limit", False, 0),
-    "speed-time": ("speed_time", True, 0.001),
-    "max-index-size": ("max_index_bytes", False, 1),
-    "max-download-size": ("max_download_bytes", False, 1),
+_SETTINGS = {
+    "timeout": Number("timeout", fraction=True, least=0.001),
+    "speed-limit": Number("speed_limit", fraction=False, least=0),
+    "speed-time": Number("speed_time", fraction=True, least=0.001),
+    "max-index-size": Number("max_index_bytes", fraction=False, least=1),
+    "max-download-size": Number("max_download_bytes", fraction=False, least=1),
 }
 
 
 def load_limits(root: Path) -> TransferLimits:
     """The limits `root`'s configuration sets (the defaults where it sets none). A setting that
     is unknown or not a number in range is an error naming the file and line."""
-    limits = TransferLimits()
-    for relative in FILES:
-        path = root / relative
-        if path.is_file():
-            limits = _apply(limits, kdl.load(path), str(path))
-    return limits
-
-
-def _apply(limits: TransferLimits, nodes: list[kdl.Node], file: str) -> TransferLimits:
-    for node in nodes:
-        where = f"{file}:{node.line}:{node.column}"
-        setting = _SETTINGS.get(node.name)
-        if setting is None:
-            known = ", ".join(_SETTINGS)
-            raise RepositoryError(f"{where}: unknown setting {node.name!r} (known: {known})")
-        name, fraction, least = setting
-        value = node.args[0] if len(node.args) == 1 and not node.props else None
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or (isinstance(value, float) and not fraction)
-            or not math.isfinite(value)
-            or value < least
-        ):
-            kind = "number" if fraction else "whole number"
-            shown = " ".join(kdl.format_value(arg) for arg in node.args) or "nothing"
-            raise RepositoryError(
-                f"{where}: {node.name} takes one {kind} of at least {least:g}, not {shown}"
-            )
-        limits = replace(limits, **{name: value})  # type: ignore[arg-type]
-    return limits
+    values = read_numbers(root, FILES, _SETTINGS, RepositoryError)
+    return replace(TransferLimits(), **values)  # type: ignore[arg-type]

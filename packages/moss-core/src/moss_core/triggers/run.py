@@ -30,7 +30,8 @@ class TriggerRunner(Protocol):
     """Where and how trigger commands execute (directly, in a container, ...)."""
 
     def run(self, command: RunCommand) -> CommandResult:
-        """Run the command to completion. Raise `OSError` if it cannot be started."""
+        """Run the command to completion. Raise `TimeoutError` if it ran out of time (and was
+        killed, with everything it started), `OSError` if it cannot be started."""
         ...
 
     def delete(self, command: DeleteCommand) -> None:
@@ -118,6 +119,10 @@ def execute_plan(plan: Plan, runner: TriggerRunner) -> None:
             continue
         try:
             result = runner.run(command)
+        except TimeoutError as error:
+            raise TriggerRunError(
+                invocation.trigger, str(command), status=None, reason=error.strerror or str(error)
+            ) from error
         except OSError as error:
             raise TriggerRunError(
                 invocation.trigger, str(command), status=None, reason=f"could not start: {error}"
