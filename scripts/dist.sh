@@ -16,9 +16,14 @@ read -r -a tools <<<"${tools[*]}"
 [ -x "$PYTHON" ] || { echo "dist: needs $PYTHON (set DIST_PYTHON to another Python without an RPATH)" >&2; exit 1; }
 UV_PROJECT_ENVIRONMENT=$ENV $UV sync --frozen --all-packages --no-dev --group dist --python "$PYTHON" --quiet
 mkdir -p dist build/dyn
+# The container's system-call filter needs libseccomp (found by ctypes at run time).
+libseccomp=$("$ENV/bin/python" -c 'import ctypes.util; print(ctypes.util.find_library("seccomp") or "")')
+[ -n "$libseccomp" ] || { echo "dist: libseccomp is missing (Debian: libseccomp2)" >&2; exit 1; }
+libseccomp=$(PATH="$PATH:/sbin:/usr/sbin" ldconfig -p | awk -v n="$libseccomp" '$1 == n { print $NF; exit }')
 for tool in "${tools[@]}"; do
     extra=()
     [ "$tool" = boulder ] && extra=(--collect-data boulder)
+    [ "$tool" = stone ] || extra+=(--add-binary "$libseccomp:." --runtime-hook "$PWD/scripts/pyi_rth_libraries.py")
     "$ENV/bin/pyinstaller" --onefile --noconfirm --log-level WARN --name "$tool" \
         --distpath build/dyn --workpath "build/pyinstaller/$tool" --specpath build/pyinstaller \
         --collect-submodules "$tool" --collect-submodules moss_core --collect-submodules stone \

@@ -55,13 +55,16 @@ def moss_executable() -> Path:
 
 
 def _in_empty_root(root: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    """Run `argv` chrooted into `root`, which holds only what the test put there plus the
+    kernel's /proc and /dev (bound in from the host before the chroot)."""
     chroot = shutil.which("chroot", path="/usr/sbin:/usr/bin:/sbin:/bin")
     unshare = shutil.which("unshare")
     assert chroot is not None and unshare is not None
+    enter = f'mount --rbind /dev "{root}/dev" && exec "{chroot}" "{root}" "$@"'
     return subprocess.run(
         [unshare, "--user", "--map-root-user", "--mount", "--pid", "--fork",
-         f"--mount-proc={root / 'proc'}", chroot, str(root), *argv],
-        capture_output=True, text=True, env={"PATH": "/"}, timeout=120,
+         f"--mount-proc={root / 'proc'}", "/bin/sh", "-c", enter, "sh", *argv],
+        capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}, timeout=300,
     )  # fmt: skip
 
 
@@ -71,7 +74,7 @@ def test_dist_moss_installs_and_removes_in_an_empty_root(
     if subprocess.run(["unshare", "--user", "--map-root-user", "true"]).returncode != 0:
         pytest.skip("this machine does not allow user namespaces")
     root = tmp_path / "empty"
-    for directory in ("proc", "tmp", "system"):
+    for directory in ("proc", "dev", "tmp", "system"):
         (root / directory).mkdir(parents=True)
     shutil.copy2(moss_executable, root / "moss")
     tree = tmp_path / "tree"
@@ -96,3 +99,48 @@ def test_dist_moss_installs_and_removes_in_an_empty_root(
     removed = _in_empty_root(root, "/moss", "-D", "/system", "-y", "remove", "hello")
     assert removed.returncode == 0, removed.stderr
     assert not (root / "system/usr/bin/hello").exists()
+
+
+STAMP_SOURCE = r"""
+#include <fcntl.h>
+#include <unistd.h>
+int main(void) {
+    int fd = open("/usr/share/stamped", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    return fd < 0 ? 1 : (write(fd, "ran\n", 4) == 4 && close(fd) == 0 ? 0 : 2);
+}
+"""
+
+
+def test_dist_moss_runs_a_packages_trigger_in_its_container(
+    moss_executable: Path, tmp_path: Path
+) -> None:
+    """The executable is its own container helper, with libseccomp bundled for the filter."""
+    if subprocess.run(["unshare", "--user", "--map-root-user", "true"]).returncode != 0:
+        pytest.skip("this machine does not allow user namespaces")
+    if shutil.which("gcc") is None:
+        pytest.skip("gcc is needed to build a static trigger handler")
+    root = tmp_path / "empty"
+    for directory in ("proc", "dev", "tmp", "system"):
+        (root / directory).mkdir(parents=True)
+    shutil.copy2(moss_executable, root / "moss")
+    tree = tmp_path / "tree"
+    (tree / "bin").mkdir(parents=True)
+    (tree / "share/moss/triggers/tx.d").mkdir(parents=True)
+    (tmp_path / "stamp.c").write_text(STAMP_SOURCE)
+    subprocess.run(
+        ["gcc", "-static", "-O1", "-o", str(tree / "bin/stamp"), str(tmp_path / "stamp.c")],
+        check=True,
+    )
+    (tree / "share/moss/triggers/tx.d/stamp.yaml").write_text(
+        "name: stamp\ndescription: test trigger\nhandlers:\n  go:\n    run: /usr/bin/stamp\n"
+        '    args: []\npaths:\n  "/usr/bin/stamp":\n    handlers: [go]\n'
+    )
+    packed = subprocess.run(
+        [sys.executable, "-m", "stone", "create", "--root", str(tree), "--name", "stamp",
+         "--version", "1.0", "--release", "1", "-o", str(root / "stamp.stone")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert packed.returncode == 0, packed.stderr
+    installed = _in_empty_root(root, "/moss", "-D", "/system", "-y", "install", "/stamp.stone")
+    assert installed.returncode == 0, installed.stderr
+    assert (root / "system/usr/share/stamped").read_text() == "ran\n"

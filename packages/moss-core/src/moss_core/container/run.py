@@ -6,13 +6,13 @@ import importlib.util
 import logging
 import os
 import subprocess
-import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
 from moss_core.container.errors import ContainerError, ContainerTimeout
+from moss_core.container.frozen import helper_argv
 from moss_core.container.protocol import Request, parse_reports
 from moss_core.container.spec import ContainerSpec
 
@@ -87,7 +87,7 @@ def _run_helper(
             spec, argv, status_fd=write_end, parent=os.getpid(), probe=probe, timeout=timeout
         )
         helper = subprocess.Popen(
-            [sys.executable, "-P", "-m", "moss_core.container._init", request.to_json()],
+            helper_argv(request.to_json()),
             stdin=streams[0],
             stdout=streams[1],
             stderr=streams[2],
