@@ -8,6 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import boulder_startup
 import fetch_install
 import moss_blit
 import peers
@@ -22,6 +23,10 @@ BENCHES: dict[str, tuple[Bench, list[tuple[str, float]]]] = {
     "moss cached re-install: blit vs cp -al": (moss_blit.main, [("ratio", 1.0)]),
     "fetch + unpack of 200 packages: 8 in flight vs 1": (fetch_install.main, [("ratio", 1.2)]),
     "resolution over the corpus index": (resolve_corpus.main, []),
+    "boulder start-up: --help and recipe check": (
+        boulder_startup.main,
+        [("help_ratio", 1.0), ("check_ratio", 1.0)],
+    ),
     "moss vs pacman/ostree on real content": (
         peers.main,
         [("install_ratio", 2.0), ("blit_ratio", 1.0), ("startup_ratio", 1.0)],

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from enum import Enum
 from functools import lru_cache
 from pathlib import PurePosixPath
 
 from boulder.errors import ScriptError, TuningError, UnknownMacroError
 from boulder.macros.load import MacroSet
 from boulder.macros.tuning import Tuning, TuningFailure, TuningRequest
+from boulder.phase import Phase
 from boulder.recipe.load import LoadedRecipe, Loc
 from boulder.recipe.model import GitUpstream, Recipe
 from boulder.recipe.targets import NoTargetsError, Stage, build_targets, stages
@@ -24,15 +24,6 @@ GUEST_RECIPE = PurePosixPath("/mason/recipe")
 GUEST_BUILD = PurePosixPath("/mason/build")
 GUEST_SOURCES = PurePosixPath("/mason/sourcedir")
 GUEST_INSTALL = PurePosixPath("/mason/install")
-
-
-class Phase(Enum):
-    PREPARE = "prepare"
-    SETUP = "setup"
-    BUILD = "build"
-    INSTALL = "install"
-    CHECK = "check"
-    WORKLOAD = "workload"
 
 
 NORMAL_PHASES = (Phase.PREPARE, Phase.SETUP, Phase.BUILD, Phase.INSTALL, Phase.CHECK)

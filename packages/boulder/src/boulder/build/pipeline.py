@@ -47,7 +47,8 @@ from boulder.build.upstreams import (
 from boulder.compiled import CompiledRecipe, compile_recipe
 from boulder.errors import BoulderError, BuildError
 from boulder.macros.load import MacroSet
-from boulder.phases import BuildContext, Phase, shell_macros
+from boulder.phase import Phase
+from boulder.phases import BuildContext, shell_macros
 from boulder.profiles import HOST, Profile, ProfileStore, default_config_dir
 from boulder.recipe.load import LoadedRecipe, load_recipe
 from boulder.recipe.model import GitUpstream, PlainUpstream, Recipe, url_file_name

@@ -16,7 +16,8 @@ from typing import IO
 from boulder.build.container import BuildDirs, build_spec, fresh_dir, write_file
 from boulder.build.upstreams import prepare
 from boulder.errors import BuildError
-from boulder.phases import Phase, PhaseScript, buildroot, workdir
+from boulder.phase import Phase
+from boulder.phases import PhaseScript, buildroot, workdir
 from boulder.recipe.model import GitUpstream, Recipe
 from boulder.recipe.targets import Stage
 from boulder.script import Breakpoint

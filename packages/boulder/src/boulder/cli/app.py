@@ -8,24 +8,36 @@ import os
 import subprocess
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from boulder.compiled import compile_recipe
 from boulder.errors import BoulderError, MacroError
-from boulder.macros.catalog import catalog, find
-from boulder.macros.load import MacroSet, bundled_data_dir, load_macros
-from boulder.packages import plan_packages
-from boulder.phases import BuildContext, Phase, PhaseScript
-from boulder.recipe.bump import bump_release
-from boulder.recipe.load import load_recipe
+from boulder.phase import Phase
+from moss_core._lazy import lazy_import
+
+# The recipe model, macros and compiler load when a command needs them, not for `--help`.
+if TYPE_CHECKING:
+    from boulder import compiled, phases
+    from boulder import packages as package_plan
+    from boulder.macros import catalog, load
+    from boulder.recipe import bump as recipe_bump
+    from boulder.recipe import load as recipe_load
+else:
+    compiled = lazy_import("boulder.compiled")
+    package_plan = lazy_import("boulder.packages")
+    phases = lazy_import("boulder.phases")
+    catalog = lazy_import("boulder.macros.catalog")
+    load = lazy_import("boulder.macros.load")
+    recipe_bump = lazy_import("boulder.recipe.bump")
+    recipe_load = lazy_import("boulder.recipe.load")
 
 _PHASES = [p.value for p in Phase]
 
 
-def _macros(ctx: click.Context) -> MacroSet:
+def _macros(ctx: click.Context) -> load.MacroSet:
     data_dir: Path | None = ctx.find_root().params.get("data_dir")
-    return load_macros((data_dir or bundled_data_dir()).resolve())
+    return load.load_macros((data_dir or load.bundled_data_dir()).resolve())
 
 
 def _host() -> str:
@@ -90,11 +102,11 @@ def recipe() -> None:
 def check(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     """Parse each recipe and expand every phase of every target; one line per recipe."""
     macros = _macros(ctx)
-    context = BuildContext(jobs=os.cpu_count() or 1, source_date_epoch=0, host=_host())
+    context = phases.BuildContext(jobs=os.cpu_count() or 1, source_date_epoch=0, host=_host())
     failed = 0
     for path in paths:
         try:
-            compile_recipe(load_recipe(path), macros, context)
+            compiled.compile_recipe(recipe_load.load_recipe(path), macros, context)
         except BoulderError as err:
             failed += 1
             click.echo(f"{path}: {err}")
@@ -120,17 +132,17 @@ def show(
     compiler_cache: bool,
 ) -> None:
     """Print the exact script(s) a build would run."""
-    loaded = load_recipe(path)
-    context = BuildContext(
+    loaded = recipe_load.load_recipe(path)
+    context = phases.BuildContext(
         jobs=jobs or os.cpu_count() or 1,
         source_date_epoch=_source_date_epoch(loaded.path.parent),
         compiler_cache=compiler_cache,
         host=_host(),
     )
-    compiled = compile_recipe(loaded, _macros(ctx), context)
+    recipe = compiled.compile_recipe(loaded, _macros(ctx), context)
     chosen = [
         s
-        for s in compiled.scripts
+        for s in recipe.scripts
         if (phase is None or s.phase.value == phase) and (target is None or s.target == target)
     ]
     if not chosen:
@@ -142,7 +154,7 @@ def show(
         click.echo(script.text, nl=not script.text.endswith("\n"))
 
 
-def _header(script: PhaseScript) -> str:
+def _header(script: phases.PhaseScript) -> str:
     return f"### target={script.target} stage={script.stage.value} phase={script.phase.value}"
 
 
@@ -152,7 +164,7 @@ def _header(script: PhaseScript) -> str:
 @click.pass_context
 def packages(ctx: click.Context, path: Path, as_json: bool) -> None:
     """List the packages the recipe can produce, with their rundeps and collection paths."""
-    plan = plan_packages(load_recipe(path), _macros(ctx), _host())
+    plan = package_plan.plan_packages(recipe_load.load_recipe(path), _macros(ctx), _host())
     if as_json:
         click.echo(json.dumps([dataclasses.asdict(p) for p in plan.packages], indent=2))
         return
@@ -170,9 +182,9 @@ def packages(ctx: click.Context, path: Path, as_json: bool) -> None:
 @click.pass_context
 def macros_command(ctx: click.Context, name: str | None, as_json: bool) -> None:
     """List actions and definitions, or describe one (NAME, %NAME or %(NAME))."""
-    entries = catalog(_macros(ctx), _host())
+    entries = catalog.catalog(_macros(ctx), _host())
     if name is not None:
-        entries = find(entries, name)
+        entries = catalog.find(entries, name)
         if not entries:
             raise MacroError(f"Macro doesn't exist: {name}")
     if as_json:
@@ -196,7 +208,7 @@ def macros_command(ctx: click.Context, name: str | None, as_json: bool) -> None:
 @click.option("--release", "-n", type=click.IntRange(min=1), help="New release [current + 1].")
 def bump(path: Path, release: int | None) -> None:
     """Raise the release number, keeping the file's formatting and comments."""
-    done = bump_release(path, release)
+    done = recipe_bump.bump_release(path, release)
     click.echo(f"{done.path}: {done.name} release updated from {done.old} to {done.new}")
 
 

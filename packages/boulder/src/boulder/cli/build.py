@@ -5,22 +5,24 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from boulder.build import HOST_PROFILE, BuildOptions, build, cache, default_cache_dir
-from boulder.build.pipeline import chroot
 from boulder.cli.app import _host, _macros, _source_date_epoch, cli
 from boulder.errors import ProfileError
-from boulder.profiles import (
-    Profile,
-    ProfileRepository,
-    ProfileStore,
-    default_config_dir,
-    parse_repository_spec,
-    profile_id,
-)
-from boulder.recipe.load import recipe_file
+from moss_core._lazy import lazy_import
+
+# Builds, profiles and their repositories load when a command needs them, not for `--help`.
+if TYPE_CHECKING:
+    from boulder import profiles
+    from boulder.build import cache, pipeline
+    from boulder.recipe import load as recipe_load
+else:
+    profiles = lazy_import("boulder.profiles")
+    cache = lazy_import("boulder.build.cache")
+    pipeline = lazy_import("boulder.build.pipeline")
+    recipe_load = lazy_import("boulder.recipe.load")
 
 
 def _root_option(ctx: click.Context, name: str) -> Path | None:
@@ -29,11 +31,11 @@ def _root_option(ctx: click.Context, name: str) -> Path | None:
 
 
 def _cache_dir(ctx: click.Context, given: Path | None = None) -> Path:
-    return given or _root_option(ctx, "cache_dir") or default_cache_dir()
+    return given or _root_option(ctx, "cache_dir") or pipeline.default_cache_dir()
 
 
-def _store(ctx: click.Context) -> ProfileStore:
-    return ProfileStore(_root_option(ctx, "config_dir") or default_config_dir())
+def _store(ctx: click.Context) -> profiles.ProfileStore:
+    return profiles.ProfileStore(_root_option(ctx, "config_dir") or profiles.default_config_dir())
 
 
 @cli.command("build")
@@ -42,7 +44,7 @@ def _store(ctx: click.Context) -> ProfileStore:
     "-o", "--output", type=click.Path(path_type=Path), default=Path("."),
     help="Directory receiving the packages [.].",
 )  # fmt: skip
-@click.option("-p", "--profile", default=HOST_PROFILE, help="Build root profile [host].")
+@click.option("-p", "--profile", default=lambda: profiles.HOST, help="Build root profile [host].")
 @click.option("-b", "--build-release", type=click.IntRange(min=1), default=1, help="[1]")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Value of %(jobs) [CPU count].")
 @click.option(
@@ -84,8 +86,8 @@ def build_command(
 ) -> None:
     """Build a recipe into .stone packages, rootless, in a container."""
     # Absolute: the recipe's directory is bound into the container, and binds need one.
-    recipe = recipe_file(path).absolute()
-    options = BuildOptions(
+    recipe = recipe_load.recipe_file(path).absolute()
+    options = pipeline.BuildOptions(
         output=output,
         cache_dir=_cache_dir(ctx, cache_dir),
         jobs=jobs or os.cpu_count() or 1,
@@ -103,7 +105,7 @@ def build_command(
         allow_local_upstreams=allow_local_upstreams,
         out=click.echo,
     )
-    build(recipe, _macros(ctx), options)
+    pipeline.build(recipe, _macros(ctx), options)
 
 
 @cli.command("chroot")
@@ -112,15 +114,15 @@ def build_command(
 @click.pass_context
 def chroot_command(ctx: click.Context, path: Path, cache_dir: Path | None) -> None:
     """A shell in the build root of the recipe's last build."""
-    recipe = recipe_file(path)
-    options = BuildOptions(
+    recipe = recipe_load.recipe_file(path)
+    options = pipeline.BuildOptions(
         output=Path("."),
         cache_dir=_cache_dir(ctx, cache_dir),
         jobs=os.cpu_count() or 1,
         source_date_epoch=_source_date_epoch(recipe.parent),
         architecture=_host(),
     )
-    ctx.exit(chroot(recipe, _macros(ctx), options))
+    ctx.exit(pipeline.chroot(recipe, _macros(ctx), options))
 
 
 @cli.group("cache")
@@ -170,7 +172,7 @@ def profile_list(ctx: click.Context) -> None:
             click.echo(f" - {repo.name} = {repo.describe()} [{repo.priority}]")
 
 
-def _refresh(ctx: click.Context, found: Profile) -> None:
+def _refresh(ctx: click.Context, found: profiles.Profile) -> None:
     # Imported here: only profile commands and repository-backed builds need the moss client.
     from boulder.build.roots import profile_moss_dir, refresh_profile
 
@@ -200,11 +202,14 @@ def profile_add(
 ) -> None:
     """Save profile NAME with repositories (URIs of stone.index files, or -r specs), then
     fetch their indexes."""
-    repos = [parse_repository_spec(spec) for spec in specs]
-    repos += [ProfileRepository(f"repo{i}", uri) for i, uri in enumerate(uris, len(repos) + 1)]
+    repos = [profiles.parse_repository_spec(spec) for spec in specs]
+    repos += [
+        profiles.ProfileRepository(f"repo{i}", uri)
+        for i, uri in enumerate(uris, len(repos) + 1)
+    ]
     if not repos:
         raise ProfileError("a profile needs at least one repository (URI or -r)")
-    found = Profile(profile_id(name), tuple(repos), tuple(packages) or None)
+    found = profiles.Profile(profiles.profile_id(name), tuple(repos), tuple(packages) or None)
     store = _store(ctx)
     store.save(found)
     _refresh(ctx, found)

@@ -10,12 +10,7 @@ import click
 
 from boulder.cli.app import recipe
 from boulder.cli.build import _cache_dir
-from boulder.draft.fetch import fetch_file, fetch_repository, keep
-from boulder.draft.new import draft_recipe
-from boulder.draft.render import render_monitoring, render_stone
-from boulder.draft.update import update_text
 from boulder.errors import BoulderError
-from boulder.recipe.load import load_recipe, read_document, recipe_file
 
 
 @recipe.command("new")
@@ -27,6 +22,9 @@ from boulder.recipe.load import load_recipe, read_document, recipe_file
 @click.pass_context
 def new(ctx: click.Context, uris: tuple[str, ...], output: Path) -> None:
     """Draft a recipe from source archives (http(s)://, file://) or git|URL repositories."""
+    from boulder.draft.new import draft_recipe
+    from boulder.draft.render import render_monitoring, render_stone
+
     stone, monitoring = output / "stone.yaml", output / "monitoring.yaml"
     for existing in (stone, monitoring):
         if existing.exists():
@@ -63,6 +61,10 @@ def update(
     no_bump: bool,
 ) -> None:
     """Move a recipe to a new release: upstreams, hashes, version and release."""
+    from boulder.draft.fetch import fetch_file, fetch_repository, keep
+    from boulder.draft.update import update_text
+    from boulder.recipe.load import load_recipe, read_document, recipe_file
+
     file = recipe_file(path)
     load_recipe(file)
     cache = _cache_dir(ctx)
