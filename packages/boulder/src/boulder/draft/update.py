@@ -11,15 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
 
 from boulder.draft.metadata import GIT_PREFIX, file_name, from_archive_name, from_uri
 from boulder.errors import RecipeError
 from boulder.recipe.bump import bump_text
 
-# A plain YAML scalar that would read back as a number, not the version string.
-_NUMBER = re.compile(r"[-+]?(?:[0-9][0-9_]*)?(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?")
-_SPECIAL = frozenset({"true", "false", "null", "~", "yes", "no", "on", "off"})
 _PLAIN_SAFE = re.compile(r"[A-Za-z0-9_./+~|%()=@-][A-Za-z0-9_./:+~|%()=@,?&#-]*")
 # Where a plain scalar ends: a comment, or the `:` after a key.
 _PLAIN_END = re.compile(r"\s#|\s*:(?:\s|$)")
@@ -214,14 +213,16 @@ def _written(edit: Edit, quote: str) -> str:
 
 
 def _plain_ok(value: str) -> bool:
-    """Whether `value`, written unquoted, reads back as this same string."""
-    return (
-        _PLAIN_SAFE.fullmatch(value) is not None
-        and not _NUMBER.fullmatch(value)
-        and value.lower() not in _SPECIAL
-        and " #" not in value
-        and not value.endswith(":")
-    )
+    """Whether `value`, written unquoted, reads back as this same string: asked of the YAML
+    reader recipes are read with, which knows every number (`1.10`, `0o7`), boolean and null
+    spelling, comment and key that a plain scalar can turn into."""
+    if _PLAIN_SAFE.fullmatch(value) is None:
+        return False
+    try:
+        read = YAML(typ="rt").load(f"value: {value}\n")
+    except YAMLError:
+        return False
+    return isinstance(read, dict) and type(read.get("value")) is str and read["value"] == value
 
 
 def update_text(
