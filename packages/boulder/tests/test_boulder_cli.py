@@ -66,7 +66,7 @@ def test_show_all_phases_has_headers(
 def test_user_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, "recipe", "show", str(tmp_path / "missing.yaml"))
     assert code == 1 and out == ""
-    assert err == f'Error: recipe file does not exist: "{tmp_path}/missing.yaml"\n'
+    assert err == f'boulder: error: recipe file does not exist: "{tmp_path}/missing.yaml"\n'
 
 
 def test_invalid_recipe_error(
@@ -75,7 +75,7 @@ def test_invalid_recipe_error(
     path = write_recipe("strip: on\nbuild: b\n")
     code, _, err = run(capsys, "recipe", "show", str(path))
     assert code == 1
-    assert err == f"Error: {path}:6: strip: invalid boolean: expected true or false\n"
+    assert err == f"boulder: error: {path}:6: strip: invalid boolean: expected true or false\n"
 
 
 def test_macros_listing_and_lookup(capsys: pytest.CaptureFixture[str]) -> None:
@@ -100,7 +100,7 @@ def test_macros_json(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_unknown_macro_lookup(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "recipe", "macros", "nope")
-    assert code == 1 and err == "Error: Macro doesn't exist: nope\n"
+    assert code == 1 and err == "boulder: error: Macro doesn't exist: nope\n"
 
 
 def test_bump_keeps_everything_else(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -100,5 +100,5 @@ def test_chroot_needs_a_build_first(tmp_path: Path, capsys: pytest.CaptureFixtur
         main(["chroot", str(recipe), "--cache-dir", str(tmp_path / "cache")])
     assert exited.value.code == 1
     assert capsys.readouterr().err == (
-        "Error: build root doesn't exist, make sure to run build first\n"
+        "boulder: error: build root doesn't exist, make sure to run build first\n"
     )

@@ -382,7 +382,7 @@ def test_errors_are_one_line(
         capsys, "--cache-dir", str(tmp_path / "c"), "recipe", "new", "-o", str(out), uri
     )
     assert code == 1 and stdout == ""
-    assert err.startswith("Error: ") and message in err and err.count("\n") == 1, err
+    assert err.startswith("boulder: error: ") and message in err and err.count("\n") == 1, err
     assert not out.exists()
     assert not [p for p in (tmp_path / "c").rglob("*") if p.is_file() and "fetched" in p.parts]
 
@@ -395,7 +395,7 @@ def test_an_existing_recipe_is_not_overwritten(
     out.mkdir()
     (out / "stone.yaml").write_text("mine\n")
     code, _, err = run(capsys, "recipe", "new", "-o", str(out), archive.as_uri())
-    assert code == 1 and err == f"Error: {out / 'stone.yaml'}: already exists; not overwritten\n"
+    assert code == 1 and err == f"boulder: error: {out / 'stone.yaml'}: already exists; not overwritten\n"
     assert (out / "stone.yaml").read_text() == "mine\n"
 
 
@@ -412,7 +412,7 @@ def test_every_plain_upstream_must_be_an_archive(
     )  # fmt: skip
     assert code == 1
     assert err == (
-        f"Error: upstream: {patch.as_uri()}: fix.patch is not an archive"
+        f"boulder: error: upstream: {patch.as_uri()}: fix.patch is not an archive"
         " (tar, compressed tar or zip)\n"
     )
     assert not out.exists()

@@ -166,7 +166,7 @@ def test_git_ref(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
     code, _, err = update(capsys, tmp_path, str(recipe), "-u", "git|no-such-tag", "--ver", "0.8")
     assert code == 1
-    assert err == f"Error: upstream: git ref no-such-tag not found in {repo.as_uri()}\n"
+    assert err == f"boulder: error: upstream: git ref no-such-tag not found in {repo.as_uri()}\n"
     assert recipe.read_text(encoding="utf-8") == original
 
     code, _, err = update(capsys, tmp_path, str(recipe), "-u", "git|VERSION_0.8")
@@ -207,14 +207,14 @@ def test_errors_leave_the_recipe_alone(
         original = text
     code, out, err = update(capsys, tmp_path, str(recipe), *args)
     assert code == 1 and out == ""
-    assert err.startswith(f"Error: {recipe}") or err.startswith("Error: "), err
+    assert err.startswith(f"boulder: error: {recipe}") or err.startswith("boulder: error: "), err
     assert message in err and err.count("\n") == 1, err
     assert recipe.read_text(encoding="utf-8") == original
 
 
 def test_missing_recipe(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = update(capsys, tmp_path, str(tmp_path / "nope"), "--ver", "2")
-    assert code == 1 and err == f'Error: recipe file does not exist: "{tmp_path / "nope"}"\n'
+    assert code == 1 and err == f'boulder: error: recipe file does not exist: "{tmp_path / "nope"}"\n'
 
 
 def test_quoting_and_comments_of_hand_written_recipes(

@@ -1,3 +1,3 @@
-from stone.cli import main
+from stone.cli import run
 
-main()
+run()

@@ -15,6 +15,7 @@ from typing import Any, BinaryIO, TypeVar
 
 import click
 
+from .console import error_line, run_command
 from .errors import StoneError
 from .extract import extract
 from .header import FileType
@@ -30,7 +31,7 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def _fail(message: str) -> None:
-    click.echo(f"stone: error: {message}", err=True)
+    error_line("stone", message)
     sys.exit(1)
 
 
@@ -307,3 +308,8 @@ def extract_command(file: str, directory: str) -> None:
         f"{directory}: {report.files} files, {report.symlinks} symlinks, "
         f"{report.directories} directories{skipped}"
     )
+
+
+def run() -> None:
+    """The console script."""
+    run_command(main, "stone")

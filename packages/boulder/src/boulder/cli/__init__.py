@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import sys
 
-import click
-
 from boulder.cli import build as _build_commands  # noqa: F401  (registers them)
 from boulder.cli import draft as _draft_commands  # noqa: F401  (registers them)
 from boulder.cli.app import cli
 from boulder.errors import BoulderError
 from moss_core.errors import MossError
+from stone.console import run_command
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
@@ -21,21 +20,8 @@ def _user_errors() -> tuple[type[Exception], ...]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: user errors become one `Error: ...` line on stderr and exit status 1."""
-    try:
-        code = cli.main(args=argv, prog_name="boulder", standalone_mode=False)
-    except click.ClickException as err:
-        err.show()
-        sys.exit(err.exit_code)
-    except click.Abort:
-        click.echo("Aborted.", err=True)
-        sys.exit(1)
-    except Exception as err:
-        if not isinstance(err, (*_user_errors(), OSError)):
-            raise
-        click.echo(f"Error: {err}", err=True)
-        sys.exit(1)
-    sys.exit(code if isinstance(code, int) else 0)
+    """Entry point: user errors become one `boulder: error: ...` line on stderr and exit 1."""
+    run_command(cli, "boulder", argv, user_errors=_user_errors)
 
 
 __all__ = ["cli", "main"]

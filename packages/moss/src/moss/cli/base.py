@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from stone.console import error_line, run_command
+
 if TYPE_CHECKING:
     from moss_core.client import Client
     from moss_core.registry import Package
@@ -86,7 +88,7 @@ def normalise_args(argv: Sequence[str]) -> list[str]:
 
 
 def fail(message: str) -> None:
-    click.echo(f"moss: error: {message}", err=True)
+    error_line("moss", message)
     sys.exit(1)
 
 
@@ -213,7 +215,7 @@ def run() -> None:
     # frees memory as before.
     gc.disable()
     try:
-        main(prog_name="moss")
+        run_command(main, "moss")
     finally:
         # Nor is the collection at interpreter exit worth its walk over everything left.
         gc.freeze()
