@@ -82,7 +82,7 @@ def iter_plain(header: PayloadHeader, body: Readable) -> Iterator[memoryview]:
     if header.compression is Compression.NONE:
         stream = body
     else:
-        dctx = zstandard.ZstdDecompressor(max_window_size=window_limit(expected))
+        dctx = _decompressor(expected)
         # zstandard only ever calls read() on its source.
         source = cast(IO[bytes], body)
         stream = dctx.stream_reader(source, read_size=CHUNK_SIZE, read_across_frames=True)
@@ -102,6 +102,51 @@ def iter_plain(header: PayloadHeader, body: Readable) -> Iterator[memoryview]:
         raise CompressionError(f"zstd: {err}") from None
     if produced != expected:
         raise PlainSizeMismatchError(f"decompresses to {produced} bytes, declared {expected}")
+
+
+def decompress_body(header: PayloadHeader, body: bytes) -> bytes | bytearray:
+    """A structured payload's whole plain body, exactly `plain_size` bytes or an error.
+
+    The output never grows past `plain_size` (which the caller has held to the kind's limit):
+    a single frame that states its content size, as every Rust writer makes, is decompressed
+    in one call once that size is known to be the declared one; anything else (frames without
+    a size, several frames) streams into one buffer of the declared size and stops one byte
+    past it.
+    """
+    expected = header.plain_size
+    if header.compression is Compression.NONE:
+        if len(body) != expected:
+            raise PlainSizeMismatchError(f"body holds {len(body)} bytes, declared {expected}")
+        return body
+    dctx = _decompressor(expected)
+    try:
+        if len(body) >= 6 and zstandard.frame_content_size(body) == expected:
+            one = dctx.decompressobj()
+            plain = one.decompress(body)
+            if one.eof and not one.unused_data and len(plain) == expected:
+                return plain
+        out = bytearray(expected + 1)
+        view = memoryview(out)
+        produced = 0
+        with dctx.stream_reader(body, read_size=CHUNK_SIZE, read_across_frames=True) as stream:
+            while produced <= expected:
+                got = stream.readinto(view[produced:])
+                if not got:
+                    break
+                produced += got
+        view.release()
+    except zstandard.ZstdError as err:
+        raise CompressionError(f"zstd: {err}") from None
+    if produced > expected:
+        raise PlainSizeMismatchError(f"decompresses to more than its declared {expected} bytes")
+    if produced != expected:
+        raise PlainSizeMismatchError(f"decompresses to {produced} bytes, declared {expected}")
+    del out[expected:]
+    return out
+
+
+def _decompressor(plain_size: int) -> zstandard.ZstdDecompressor:
+    return zstandard.ZstdDecompressor(max_window_size=window_limit(plain_size))
 
 
 def check_index(entries: Sequence[IndexEntry], content_size: int) -> list[IndexEntry]:

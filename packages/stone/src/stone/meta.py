@@ -66,7 +66,7 @@ _HEAD = struct.Struct(">IHBB")
 MetaValue = int | str | Dependency | Provider | bytes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MetaRecord:
     """One record as stored. A relation of a kind this library does not know keeps its raw bytes."""
 
