@@ -9,6 +9,7 @@ told to keep it.
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Iterator, Sequence
 from typing import IO, BinaryIO, Protocol, cast
 
@@ -118,7 +119,7 @@ def decompress_body(header: PayloadHeader, body: bytes) -> bytes | bytearray:
         if len(body) != expected:
             raise PlainSizeMismatchError(f"body holds {len(body)} bytes, declared {expected}")
         return body
-    dctx = _decompressor(expected)
+    dctx = _structured_decompressor(expected)
     try:
         if len(body) >= 6 and zstandard.frame_content_size(body) == expected:
             one = dctx.decompressobj()
@@ -147,6 +148,21 @@ def decompress_body(header: PayloadHeader, body: bytes) -> bytes | bytearray:
 
 def _decompressor(plain_size: int) -> zstandard.ZstdDecompressor:
     return zstandard.ZstdDecompressor(max_window_size=window_limit(plain_size))
+
+
+_per_thread = threading.local()
+
+
+def _structured_decompressor(plain_size: int) -> zstandard.ZstdDecompressor:
+    """A decompressor kept per thread and window: an index has one payload per package, and
+    making a decompressor costs more than decompressing one. Used only where a call runs to
+    its end before the next, never across a generator's yields."""
+    window = window_limit(plain_size)
+    cached: tuple[int, zstandard.ZstdDecompressor] | None = getattr(_per_thread, "dctx", None)
+    if cached is None or cached[0] != window:
+        cached = (window, _decompressor(plain_size))
+        _per_thread.dctx = cached
+    return cached[1]
 
 
 def check_index(entries: Sequence[IndexEntry], content_size: int) -> list[IndexEntry]:

@@ -32,6 +32,10 @@ class Compression(IntEnum):
         return self.name.lower()
 
 
+# Lookups rather than enum calls: asked for each of an index's 65,535 payloads, often.
+_KINDS = {kind.value: kind for kind in PayloadKind}
+_COMPRESSIONS = {compression.value: compression for compression in Compression}
+
 # Smallest size of one record of each kind: a record count that cannot fit the plain size is
 # rejected before anything is decompressed.
 MIN_RECORD_SIZE = {
@@ -88,17 +92,11 @@ class PayloadHeader:
 
     @property
     def kind(self) -> PayloadKind | None:
-        try:
-            return PayloadKind(self.kind_code)
-        except ValueError:
-            return None
+        return _KINDS.get(self.kind_code)
 
     @property
     def compression(self) -> Compression | None:
-        try:
-            return Compression(self.compression_code)
-        except ValueError:
-            return None
+        return _COMPRESSIONS.get(self.compression_code)
 
     def limit_problem(self) -> str | None:
         """Why this payload is refused before reading it, or None: a declared size or record

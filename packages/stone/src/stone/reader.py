@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO, TypeVar
 
@@ -22,7 +22,7 @@ from .errors import (
 from .header import HEADER_SIZE, FileType, Header
 from .index import IndexEntry, decode_index
 from .layout import LayoutEntry, decode_layout
-from .meta import Meta, MetaRecord, decode_meta
+from .meta import Meta, MetaRecord, decode_meta, decode_meta_fields
 from .payload import PAYLOAD_HEADER_SIZE, PayloadHeader, PayloadKind
 from .sinks import ContentSink, NullSink
 
@@ -159,15 +159,24 @@ class StoneReader:
 
     def meta(self, ref: PayloadRef | None = None) -> Meta:
         """The package metadata: the first Meta payload unless another is named."""
-        ref = ref or self._first(PayloadKind.META)
-        try:
-            return Meta.from_records(self.meta_records(ref))
-        except StoneError as err:
-            raise err.in_context(file=self.name, payload=ref.label) from None
+        return self._meta(ref or self._first(PayloadKind.META))
 
     def metas(self) -> list[Meta]:
         """Every Meta payload: one per package in repository indexes and build manifests."""
-        return [self.meta(ref) for ref in self.of_kind(PayloadKind.META)]
+        return list(self.iter_metas())
+
+    def iter_metas(self) -> Iterator[Meta]:
+        """Every Meta payload's Meta, one at a time and kept nowhere: an index of 65,535
+        packages is read in the memory of one."""
+        for ref in self.of_kind(PayloadKind.META):
+            yield self._meta(ref)
+
+    def _meta(self, ref: PayloadRef) -> Meta:
+        try:
+            plain = memoryview(self._plain(ref))
+            return Meta.from_fields(decode_meta_fields(plain, ref.header.num_records))
+        except StoneError as err:
+            raise err.in_context(file=self.name, payload=ref.label) from None
 
     def layout(self) -> list[LayoutEntry]:
         return [
