@@ -10,6 +10,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import boulder_startup
 import fetch_install
+import index_refresh
 import moss_blit
 import peers
 import resolve_corpus
@@ -26,6 +27,14 @@ BENCHES: dict[str, tuple[Bench, list[tuple[str, float]]]] = {
     "boulder start-up: --help and recipe check": (
         boulder_startup.main,
         [("help_ratio", 1.0), ("check_ratio", 1.0)],
+    ),
+    "refresh and search of a 65,535-package index": (
+        index_refresh.main,
+        [
+            ("refresh_goal_ratio", 1.0),
+            ("refresh_rss_goal_ratio", 1.0),
+            ("search_goal_ratio", 1.0),
+        ],
     ),
     "moss vs pacman/ostree on real content": (
         peers.main,

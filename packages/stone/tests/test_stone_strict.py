@@ -160,6 +160,9 @@ def test_decompression_bomb_stops_at_the_declared_size(pineapple: bytes) -> None
 def test_absurd_record_count_and_plain_size(pineapple: bytes) -> None:
     head, parts = split(pineapple)
     parts[LAYOUT] = with_plain(parts[LAYOUT], plain(parts[LAYOUT]), num_records=0xFFFFFFFF)
+    rejects(join(head, parts), SizeLimitError, "exceed the limit")
+    head, parts = split(pineapple)
+    parts[LAYOUT] = with_plain(parts[LAYOUT], plain(parts[LAYOUT]), num_records=1000)
     rejects(join(head, parts), SizeLimitError, "cannot fit")
     head, parts = split(pineapple)
     parts[META] = with_plain(parts[META], plain(parts[META]), plain_size=1 << 40)

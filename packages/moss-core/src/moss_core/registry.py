@@ -7,7 +7,8 @@ highest-priority source that has a package wins, as upstream.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+import string
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -64,6 +65,29 @@ class Source(Protocol):
 
     def all(self) -> Iterator[Package]: ...
 
+    def search(self, needle: str) -> list[Package]:
+        """The newest package of each name, where its name or summary contains `needle`,
+        ignoring ASCII case (SQLite's LIKE)."""
+        ...
+
+    def holds(self, names: Collection[str]) -> set[str]:
+        """Which of these package names the source has."""
+        ...
+
+
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def ascii_lower(text: str) -> str:
+    """Lower case for ASCII letters only: how SQLite's LIKE ignores case."""
+    return text.translate(_ASCII_LOWER)
+
+
+def matches(needle: str, name: str, summary: str) -> bool:
+    """Whether a package's name or summary contains `needle`, ignoring ASCII case."""
+    needle = ascii_lower(needle)
+    return needle in ascii_lower(name) or needle in ascii_lower(summary)
+
 
 class MemorySource:
     """Packages held in memory: the installed set, local files, tests."""
@@ -101,6 +125,15 @@ class MemorySource:
 
     def all(self) -> Iterator[Package]:
         return iter(sorted(self._by_id.values(), key=lambda p: (p.name, *release_order(p))))
+
+    def search(self, needle: str) -> list[Package]:
+        newest: dict[str, Package] = {}
+        for package in self.all():
+            newest.setdefault(package.name, package)
+        return [p for p in newest.values() if matches(needle, p.name, p.meta.summary)]
+
+    def holds(self, names: Collection[str]) -> set[str]:
+        return {p.name for p in self._by_id.values() if p.name in names}
 
 
 class Registry:
@@ -150,6 +183,32 @@ class Registry:
 
     def installed(self) -> list[Package]:
         return [p for s in self._sources(True) for p in s.all()]
+
+    def search(self, keyword: str, *, installed: bool | None = None) -> list[Package]:
+        """Packages whose name or summary contains `keyword`, ignoring case, one per name: the
+        installed one, else the winner among the available sources (as `available` picks it),
+        and only if that winner matches. By name, names containing the keyword first. Case is
+        ignored for ASCII letters, as SQLite's LIKE does.
+
+        Each source filters its own packages, so a repository of 65,535 packages costs a scan
+        of names and summaries, not a Meta per package.
+        """
+        needle = ascii_lower(keyword)
+        found: dict[str, Package] = {}
+        if installed is not False:
+            for source in self._sources(True):
+                for package in source.search(needle):
+                    found.setdefault(package.name, package)
+        if installed is not True:
+            higher: list[Source] = []
+            for source in self._sources(False):
+                hits = {p.name: p for p in source.search(needle) if p.name not in found}
+                for earlier in higher:
+                    for name in earlier.holds(hits.keys()):
+                        del hits[name]
+                found.update(hits)
+                higher.append(source)
+        return sorted(found.values(), key=lambda p: (needle not in ascii_lower(p.name), p.name))
 
 
 def with_flags(package: Package, *, explicit: bool) -> Package:

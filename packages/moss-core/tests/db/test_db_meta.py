@@ -246,3 +246,17 @@ def test_large_batches_span_several_statements(meta_db: MetaDb) -> None:
     assert len(meta_db.ids()) == 4000
     assert meta_db.get_many(pid for pid, _ in many[::7]) == dict(many[::7])
     assert dict(meta_db.all()) == dict(many)
+
+
+def test_replace_all_streams_batches_and_the_last_repeat_wins(
+    meta_db: MetaDb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("moss_core.db.meta._BATCH", 3)
+    stream = [(str(n % 5), package(f"p{n}", licenses=(f"L{n}",))) for n in range(12)]
+    meta_db.replace_all(iter(stream))
+    assert dict(meta_db.all()) == dict(stream)
+    # The lookup indexes dropped for the load are back.
+    assert meta_db.by_provider(Provider(NAME, "p11")) == [("1", package("p11", licenses=("L11",)))]
+    conn = sqlite3.connect(meta_db.path)
+    indexes = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+    assert set(MetaDb.INDEXES) <= indexes

@@ -25,6 +25,7 @@ from moss_core.repository import (
     refresh,
     repo_state_dir,
 )
+from moss_core.repository.source import index_uri_of
 from stone import Provider
 
 from .repo_helpers import make_stone, scratch_root, sha256_of, write_raw_index
@@ -171,6 +172,20 @@ def test_corrupt_index_keeps_the_previous_one(installation: Installation, tmp_pa
         assert [p.name for p in source.all()] == ["foo"]
     finally:
         source.close()
+
+
+def test_a_failed_first_refresh_leaves_no_database(
+    installation: Installation, tmp_path: Path
+) -> None:
+    make_stone(tmp_path, "foo")
+    meta = build_index(tmp_path)[0]
+    # The bad package comes after a good one: the DB has taken rows when the error is found.
+    write_raw_index(tmp_path / INDEX_NAME, [meta, replace(meta, name="zzz", hash="bad")])
+    repo = Repository("x", (tmp_path / INDEX_NAME).as_uri(), 0)
+    with pytest.raises(RepositoryError, match="package zzz has no valid PackageHash"):
+        refresh(installation, repo)
+    assert not any(repo_state_dir(installation, repo).glob("db*"))
+    assert index_uri_of(installation, repo) is None
 
 
 def test_refresh_errors_name_the_uri(installation: Installation, tmp_path: Path) -> None:

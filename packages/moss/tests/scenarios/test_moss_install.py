@@ -8,7 +8,11 @@ import re
 import stat
 from pathlib import Path
 
-from stone import FileKind, StoneReader, file_digest
+import pytest
+from moss_roots import moss_argv, moss_env
+from stone_bombs import GiB, bomb, run_limited
+
+from stone import FileKind, PayloadKind, StoneReader, file_digest
 
 from .helpers import MossRun, make_stone
 
@@ -274,3 +278,20 @@ def test_a_corrupt_local_package_is_named_as_given(
     assert result.code == 1 and result.err.count("\n") == 1, result.err
     assert f"broken: {package}: payload" in result.err and ".moss/cache" not in result.err
     assert not (root / "usr/share/broken").exists()
+
+
+@pytest.mark.parametrize("kind", [PayloadKind.META, PayloadKind.LAYOUT], ids=lambda k: k.text)
+def test_install_of_a_1_gib_bomb_is_one_line_under_a_1_gib_limit(
+    root: Path, packages: Path, kind: PayloadKind
+) -> None:
+    package = make_stone(packages, "victim")
+    target = packages / "bomb.stone"
+    target.write_bytes(bomb(package.read_bytes(), kind, GiB))
+    result = run_limited(moss_argv(root, "-y", "install", str(target)), env=moss_env())
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr and "MemoryError" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert str(target) in lines[0] and f"({kind.text})" in lines[0]
+    assert "exceeds the limit" in lines[0]
+    assert not (root / "usr").exists() or not any((root / "usr").iterdir())

@@ -182,3 +182,24 @@ def test_repo_add_of_a_configured_name_needs_replace(tmp_path: Path, moss: MossR
     assert f" - r = {uri} [0]" in moss("repo", "list").out
     assert moss("repo", "add", "r", other, "--replace").code == 0
     assert f" - r = {other} [0]" in moss("repo", "list").out
+
+
+def test_search_lists_installed_then_repository_winners(tmp_path: Path, moss: MossRun) -> None:
+    uri = _repo(
+        tmp_path / "repo",
+        ("toolkit", {"summary": "Legacy widgets", "release": 1}),
+        ("toolkit", {"summary": "Widgets and more", "release": 2}),
+        ("other", {"summary": "Uses a TOOLKIT"}),
+        ("unrelated", {"summary": "nothing"}),
+    )
+    assert moss("repo", "add", "local", uri).code == 0
+    assert moss("search", "tool").out.splitlines() == [
+        "toolkit  Widgets and more",
+        "other    Uses a TOOLKIT",
+    ]
+    # Only the newest toolkit counts: its summary, not the older one's, is searched.
+    assert moss("search", "widgets").out.splitlines() == ["toolkit  Widgets and more"]
+    assert moss("search", "legacy").out == ""
+    assert moss("search", "zzz").out == ""
+    assert moss("install", "other").code == 0
+    assert moss("search", "-i", "tool").out.splitlines() == ["other  Uses a TOOLKIT"]

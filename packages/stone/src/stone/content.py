@@ -9,6 +9,7 @@ told to keep it.
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Iterator, Sequence
 from typing import IO, BinaryIO, Protocol, cast
 
@@ -82,7 +83,7 @@ def iter_plain(header: PayloadHeader, body: Readable) -> Iterator[memoryview]:
     if header.compression is Compression.NONE:
         stream = body
     else:
-        dctx = zstandard.ZstdDecompressor(max_window_size=window_limit(expected))
+        dctx = _decompressor(expected)
         # zstandard only ever calls read() on its source.
         source = cast(IO[bytes], body)
         stream = dctx.stream_reader(source, read_size=CHUNK_SIZE, read_across_frames=True)
@@ -102,6 +103,66 @@ def iter_plain(header: PayloadHeader, body: Readable) -> Iterator[memoryview]:
         raise CompressionError(f"zstd: {err}") from None
     if produced != expected:
         raise PlainSizeMismatchError(f"decompresses to {produced} bytes, declared {expected}")
+
+
+def decompress_body(header: PayloadHeader, body: bytes) -> bytes | bytearray:
+    """A structured payload's whole plain body, exactly `plain_size` bytes or an error.
+
+    The output never grows past `plain_size` (which the caller has held to the kind's limit):
+    a single frame that states its content size, as every Rust writer makes, is decompressed
+    in one call once that size is known to be the declared one; anything else (frames without
+    a size, several frames) streams into one buffer of the declared size and stops one byte
+    past it.
+    """
+    expected = header.plain_size
+    if header.compression is Compression.NONE:
+        if len(body) != expected:
+            raise PlainSizeMismatchError(f"body holds {len(body)} bytes, declared {expected}")
+        return body
+    dctx = _structured_decompressor(expected)
+    try:
+        if len(body) >= 6 and zstandard.frame_content_size(body) == expected:
+            one = dctx.decompressobj()
+            plain = one.decompress(body)
+            if one.eof and not one.unused_data and len(plain) == expected:
+                return plain
+        out = bytearray(expected + 1)
+        view = memoryview(out)
+        produced = 0
+        with dctx.stream_reader(body, read_size=CHUNK_SIZE, read_across_frames=True) as stream:
+            while produced <= expected:
+                got = stream.readinto(view[produced:])
+                if not got:
+                    break
+                produced += got
+        view.release()
+    except zstandard.ZstdError as err:
+        raise CompressionError(f"zstd: {err}") from None
+    if produced > expected:
+        raise PlainSizeMismatchError(f"decompresses to more than its declared {expected} bytes")
+    if produced != expected:
+        raise PlainSizeMismatchError(f"decompresses to {produced} bytes, declared {expected}")
+    del out[expected:]
+    return out
+
+
+def _decompressor(plain_size: int) -> zstandard.ZstdDecompressor:
+    return zstandard.ZstdDecompressor(max_window_size=window_limit(plain_size))
+
+
+_per_thread = threading.local()
+
+
+def _structured_decompressor(plain_size: int) -> zstandard.ZstdDecompressor:
+    """A decompressor kept per thread and window: an index has one payload per package, and
+    making a decompressor costs more than decompressing one. Used only where a call runs to
+    its end before the next, never across a generator's yields."""
+    window = window_limit(plain_size)
+    cached: tuple[int, zstandard.ZstdDecompressor] | None = getattr(_per_thread, "dctx", None)
+    if cached is None or cached[0] != window:
+        cached = (window, _decompressor(plain_size))
+        _per_thread.dctx = cached
+    return cached[1]
 
 
 def check_index(entries: Sequence[IndexEntry], content_size: int) -> list[IndexEntry]:

@@ -11,7 +11,7 @@ from .errors import RecordError
 _RECORD = struct.Struct(">QQQQ")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class IndexEntry:
     """The half-open range `[start, end)` of the plain content holding the file `digest`."""
 

@@ -41,7 +41,7 @@ TYPE_BITS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LayoutEntry:
     """One installed path, relative to `/usr`.
 

@@ -7,8 +7,9 @@ import struct
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import TypeVar
 
-from ._cursor import Cursor, decode_text
+from ._cursor import decode_text
 from .errors import EncodeError, RecordError
 from .relation import Dependency, Provider, RelationKind
 
@@ -66,7 +67,7 @@ _HEAD = struct.Struct(">IHBB")
 MetaValue = int | str | Dependency | Provider | bytes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MetaRecord:
     """One record as stored. A relation of a kind this library does not know keeps its raw bytes."""
 
@@ -76,14 +77,60 @@ class MetaRecord:
 
 
 def decode_meta(data: bytes | memoryview, num_records: int) -> list[MetaRecord]:
-    cursor = Cursor(data)
-    records = []
+    return [MetaRecord(*field) for field in decode_meta_fields(data, num_records)]
+
+
+MetaField = tuple[int, int, MetaValue]
+
+
+def decode_meta_fields(data: bytes | memoryview, num_records: int) -> list[MetaField]:
+    """The records as `(tag, primitive, value)` tuples: what `Meta.from_fields` reads, without
+    a record object each."""
+    # One loop with every field a local, messages built only on failure: a repository index
+    # holds a meta payload for each of up to 65,535 packages, some twenty records each.
+    view = memoryview(data)
+    size = len(view)
+    head_unpack = _HEAD.unpack_from
+    string, dependency = Primitive.STRING, Primitive.DEPENDENCY
+    relations = (Primitive.DEPENDENCY, Primitive.PROVIDER)
+    kinds = _RELATION_KINDS
+    records: list[MetaField] = []
+    append = records.append
+    pos = 0
     for number in range(num_records):
-        what = f"meta record {number}"
-        length, tag, primitive, _pad = cursor.unpack(_HEAD, what)
-        raw = cursor.take(length, what)
-        records.append(MetaRecord(tag, primitive, _decode_value(primitive, raw, what)))
-    cursor.finish(f"{num_records} meta records")
+        if size - pos < 8:
+            raise RecordError(f"meta record {number} overruns the payload body")
+        length, tag, primitive, _pad = head_unpack(view, pos)
+        pos += 8
+        end = pos + length
+        if end > size:
+            raise RecordError(f"meta record {number} overruns the payload body")
+        raw = view[pos:end]
+        pos = end
+        value: MetaValue
+        if primitive == string:
+            try:
+                # A NUL is one byte in UTF-8 and never inside a sequence: stripping after
+                # decoding equals stripping before.
+                value = str(raw, "utf-8").rstrip("\x00")
+            except UnicodeDecodeError:
+                value = decode_text(bytes(raw), f"meta record {number}")
+        elif primitive in relations and length > 1:
+            kind = kinds.get(raw[0])
+            try:
+                name = str(raw[1:], "utf-8").rstrip("\x00") if kind is not None else ""
+            except UnicodeDecodeError:
+                name = ""
+            if name and kind is not None:
+                value = (Dependency if primitive == dependency else Provider)(kind, name)
+            else:
+                # Unknown kinds, empty names and bad text: the general path says which.
+                value = _decode_value(primitive, bytes(raw), f"meta record {number}")
+        else:
+            value = _decode_value(primitive, bytes(raw), f"meta record {number}")
+        append((tag, primitive, value))
+    if pos != size:
+        raise RecordError(f"{size - pos} bytes left over after {num_records} meta records")
     return records
 
 
@@ -99,9 +146,8 @@ def _decode_value(primitive: int, raw: bytes, what: str) -> MetaValue:
     if primitive in (Primitive.DEPENDENCY, Primitive.PROVIDER):
         if not raw:
             raise RecordError(f"{what}: empty dependency or provider")
-        try:
-            kind = RelationKind(raw[0])
-        except ValueError:
+        kind = _RELATION_KINDS.get(raw[0])
+        if kind is None:
             # Forward compatibility, as moss: a relation kind from a newer format is kept raw
             # and left out of the typed model rather than failing the whole archive.
             return raw
@@ -111,6 +157,9 @@ def _decode_value(primitive: int, raw: bytes, what: str) -> MetaValue:
         cls = Dependency if primitive == Primitive.DEPENDENCY else Provider
         return cls(kind, name)
     return raw
+
+
+_RELATION_KINDS = {kind.value: kind for kind in RelationKind}
 
 
 def encode_meta(records: Iterable[MetaRecord]) -> tuple[bytes, int]:
@@ -186,6 +235,10 @@ class Meta:
 
     @classmethod
     def from_records(cls, records: Sequence[MetaRecord]) -> Meta:
+        return cls.from_fields([(r.tag, r.primitive, r.value) for r in records])
+
+    @classmethod
+    def from_fields(cls, fields: Iterable[MetaField]) -> Meta:
         scalars: dict[int, MetaValue] = {}
         lists: dict[int, list[MetaValue]] = {
             MetaTag.LICENSE: [],
@@ -195,13 +248,15 @@ class Meta:
             MetaTag.BUILD_DEPENDS: [],
         }
         extra: list[MetaRecord] = []
-        for record in records:
-            if record.tag in lists:
-                lists[record.tag].append(record.value)
-            elif record.tag in _SCALAR_TAGS:
-                scalars[record.tag] = record.value
+        scalar_tags = _SCALAR_TAGS
+        for tag, primitive, value in fields:
+            values = lists.get(tag)
+            if values is not None:
+                values.append(value)
+            elif tag in scalar_tags:
+                scalars[tag] = value
             else:
-                extra.append(record)
+                extra.append(MetaRecord(tag, primitive, value))
         for tag in _REQUIRED_TAGS:
             if tag not in scalars:
                 raise RecordError(f"meta has no {MetaTag(tag).name.lower()} record")
@@ -216,12 +271,10 @@ class Meta:
             source_id=_text(scalars, MetaTag.SOURCE_ID),
             homepage=_text(scalars, MetaTag.HOMEPAGE),
             licenses=tuple(_texts(lists[MetaTag.LICENSE], MetaTag.LICENSE)),
-            depends=tuple(v for v in lists[MetaTag.DEPENDS] if isinstance(v, Dependency)),
-            provides=tuple(v for v in lists[MetaTag.PROVIDES] if isinstance(v, Provider)),
+            depends=_only(lists[MetaTag.DEPENDS], Dependency),
+            provides=_only(lists[MetaTag.PROVIDES], Provider),
             conflicts=tuple(_as_providers(lists[MetaTag.CONFLICTS])),
-            build_depends=tuple(
-                v for v in lists[MetaTag.BUILD_DEPENDS] if isinstance(v, Dependency)
-            ),
+            build_depends=_only(lists[MetaTag.BUILD_DEPENDS], Dependency),
             uri=_optional_text(scalars, MetaTag.PACKAGE_URI),
             hash=_optional_text(scalars, MetaTag.PACKAGE_HASH),
             download_size=_optional_integer(scalars, MetaTag.PACKAGE_SIZE),
@@ -306,6 +359,14 @@ def _integer(scalars: dict[int, MetaValue], tag: MetaTag, default: int = 0) -> i
 
 def _optional_integer(scalars: dict[int, MetaValue], tag: MetaTag) -> int | None:
     return _integer(scalars, tag) if tag in scalars else None
+
+
+_R = TypeVar("_R", Dependency, Provider)
+
+
+def _only(values: list[MetaValue], cls: type[_R]) -> tuple[_R, ...]:
+    """The relations of one kind, leaving out those of a kind from a newer format (raw)."""
+    return tuple([value for value in values if isinstance(value, cls)]) if values else ()
 
 
 def _texts(values: list[MetaValue], tag: MetaTag) -> Iterator[str]:

@@ -32,6 +32,10 @@ class Compression(IntEnum):
         return self.name.lower()
 
 
+# Lookups rather than enum calls: asked for each of an index's 65,535 payloads, often.
+_KINDS = {kind.value: kind for kind in PayloadKind}
+_COMPRESSIONS = {compression.value: compression for compression in Compression}
+
 # Smallest size of one record of each kind: a record count that cannot fit the plain size is
 # rejected before anything is decompressed.
 MIN_RECORD_SIZE = {
@@ -40,6 +44,40 @@ MIN_RECORD_SIZE = {
     PayloadKind.INDEX: 32,
     PayloadKind.ATTRIBUTES: 16,
 }
+
+_MiB = 1 << 20
+
+# The most a payload of each kind may hold, plain: far beyond any real package (see
+# docs/stone.md, "Limits"), small enough that decoding a payload at the limit stays within a
+# few hundred MB. A payload declaring more is refused when the archive is opened, before any
+# of it is read. Content is streamed, never held: its limit bounds the disk it can fill.
+MAX_PLAIN_SIZE = {
+    PayloadKind.META: 8 * _MiB,
+    PayloadKind.LAYOUT: 128 * _MiB,
+    PayloadKind.INDEX: 32 * _MiB,
+    PayloadKind.ATTRIBUTES: 8 * _MiB,
+    PayloadKind.CONTENT: 32 << 30,
+}
+# The most records a structured payload may hold: each becomes a Python object.
+MAX_RECORDS = {
+    PayloadKind.META: 1 << 17,
+    PayloadKind.LAYOUT: 1 << 20,
+    PayloadKind.INDEX: 1 << 20,
+    PayloadKind.ATTRIBUTES: 1 << 16,
+}
+
+
+def max_stored_size(plain_limit: int) -> int:
+    """The largest stored body that can honestly hold `plain_limit` bytes: zstd's worst-case
+    expansion of incompressible data, with room for a few frames."""
+    return plain_limit + (plain_limit >> 7) + (1 << 17)
+
+
+def size_text(size: int) -> str:
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if size >= 1 << shift and size % (1 << shift) == 0:
+            return f"{size >> shift} {unit}"
+    return f"{size} bytes"
 
 
 @dataclass(frozen=True)
@@ -54,17 +92,39 @@ class PayloadHeader:
 
     @property
     def kind(self) -> PayloadKind | None:
-        try:
-            return PayloadKind(self.kind_code)
-        except ValueError:
-            return None
+        return _KINDS.get(self.kind_code)
 
     @property
     def compression(self) -> Compression | None:
-        try:
-            return Compression(self.compression_code)
-        except ValueError:
+        return _COMPRESSIONS.get(self.compression_code)
+
+    def limit_problem(self) -> str | None:
+        """Why this payload is refused before reading it, or None: a declared size or record
+        count beyond the limits of its kind, or more records than the plain size can hold."""
+        kind = self.kind
+        if kind is None:
             return None
+        limit = MAX_PLAIN_SIZE[kind]
+        if self.plain_size > limit:
+            return (
+                f"declared plain size {self.plain_size} exceeds the limit of {size_text(limit)}"
+                f" for a {kind.text} payload"
+            )
+        if kind is PayloadKind.CONTENT:
+            return None
+        if self.num_records > MAX_RECORDS[kind]:
+            return (
+                f"{self.num_records} records exceed the limit of {MAX_RECORDS[kind]}"
+                f" for a {kind.text} payload"
+            )
+        if self.num_records * MIN_RECORD_SIZE[kind] > self.plain_size:
+            return f"{self.num_records} records cannot fit in {self.plain_size} bytes"
+        if self.stored_size > max_stored_size(limit):
+            return (
+                f"stored size {self.stored_size} exceeds the limit of"
+                f" {size_text(max_stored_size(limit))} for a {kind.text} payload"
+            )
+        return None
 
     def encode(self) -> bytes:
         return _LAYOUT.pack(

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO, TypeVar
 
 import xxhash
 
 from .attributes import Attribute, decode_attributes
-from .content import check_checksum, iter_plain, stream_content
+from .content import check_checksum, decompress_body, stream_content
 from .errors import (
     RecordError,
     SizeLimitError,
@@ -22,12 +22,9 @@ from .errors import (
 from .header import HEADER_SIZE, FileType, Header
 from .index import IndexEntry, decode_index
 from .layout import LayoutEntry, decode_layout
-from .meta import Meta, MetaRecord, decode_meta
-from .payload import MIN_RECORD_SIZE, PAYLOAD_HEADER_SIZE, PayloadHeader, PayloadKind
+from .meta import Meta, MetaRecord, decode_meta, decode_meta_fields
+from .payload import PAYLOAD_HEADER_SIZE, PayloadHeader, PayloadKind
 from .sinks import ContentSink, NullSink
-
-# Structured payloads are held in memory once decoded; nothing real comes near this.
-MAX_STRUCTURED_PLAIN_SIZE = 1 << 30
 
 _T = TypeVar("_T")
 
@@ -49,8 +46,10 @@ class PayloadRef:
 class StoneReader:
     """An open `.stone` archive.
 
-    Opening reads the container header and every payload header, so truncation and a wrong
-    payload count are found at once. Bodies are read, checked and decoded only when asked for.
+    Opening reads the container header and every payload header, so truncation, a wrong
+    payload count and a payload beyond the size limits of its kind (`payload.MAX_PLAIN_SIZE`,
+    `payload.MAX_RECORDS`) are found at once. Bodies are read, checked and decoded only when
+    asked for.
     """
 
     def __init__(self, source: str | os.PathLike[str] | BinaryIO, *, name: str | None = None):
@@ -120,6 +119,9 @@ class StoneReader:
                     f"body of {payload.stored_size} bytes runs past the end of the file",
                     payload=ref.label,
                 )
+            problem = payload.limit_problem()
+            if problem is not None:
+                raise SizeLimitError(problem, payload=ref.label)
             payloads.append(ref)
             offset += payload.stored_size
             self._file.seek(offset)
@@ -130,25 +132,18 @@ class StoneReader:
     def of_kind(self, kind: PayloadKind) -> list[PayloadRef]:
         return [ref for ref in self.payloads if ref.header.kind is kind]
 
-    def _decode(self, ref: PayloadRef, decoder: Callable[[bytes, int], _T]) -> _T:
+    def _decode(self, ref: PayloadRef, decoder: Callable[[memoryview, int], _T]) -> _T:
         if ref.number not in self._decoded:
             try:
-                self._decoded[ref.number] = decoder(self._plain(ref), ref.header.num_records)
+                plain = memoryview(self._plain(ref))
+                self._decoded[ref.number] = decoder(plain, ref.header.num_records)
             except StoneError as err:
                 raise err.in_context(file=self.name, payload=ref.label) from None
         result: _T = self._decoded[ref.number]
         return result
 
-    def _plain(self, ref: PayloadRef) -> bytes:
+    def _plain(self, ref: PayloadRef) -> bytes | bytearray:
         header = ref.header
-        if header.plain_size > MAX_STRUCTURED_PLAIN_SIZE:
-            raise SizeLimitError(f"declared plain size {header.plain_size} exceeds the limit")
-        kind = header.kind
-        minimum = MIN_RECORD_SIZE.get(kind) if kind is not None else None
-        if minimum is not None and header.num_records * minimum > header.plain_size:
-            raise SizeLimitError(
-                f"{header.num_records} records cannot fit in {header.plain_size} bytes"
-            )
         self._file.seek(ref.offset)
         body = self._file.read(header.stored_size)
         if len(body) != header.stored_size:
@@ -156,7 +151,7 @@ class StoneReader:
         check_checksum(header, xxhash.xxh3_64_intdigest(body))
         if header.compression is None:
             raise RecordError(f"unknown compression {header.compression_code}")
-        return b"".join(iter_plain(header, io.BytesIO(body)))
+        return decompress_body(header, body)
 
     def meta_records(self, ref: PayloadRef | None = None) -> list[MetaRecord]:
         ref = ref or self._first(PayloadKind.META)
@@ -164,15 +159,24 @@ class StoneReader:
 
     def meta(self, ref: PayloadRef | None = None) -> Meta:
         """The package metadata: the first Meta payload unless another is named."""
-        ref = ref or self._first(PayloadKind.META)
-        try:
-            return Meta.from_records(self.meta_records(ref))
-        except StoneError as err:
-            raise err.in_context(file=self.name, payload=ref.label) from None
+        return self._meta(ref or self._first(PayloadKind.META))
 
     def metas(self) -> list[Meta]:
         """Every Meta payload: one per package in repository indexes and build manifests."""
-        return [self.meta(ref) for ref in self.of_kind(PayloadKind.META)]
+        return list(self.iter_metas())
+
+    def iter_metas(self) -> Iterator[Meta]:
+        """Every Meta payload's Meta, one at a time and kept nowhere: an index of 65,535
+        packages is read in the memory of one."""
+        for ref in self.of_kind(PayloadKind.META):
+            yield self._meta(ref)
+
+    def _meta(self, ref: PayloadRef) -> Meta:
+        try:
+            plain = memoryview(self._plain(ref))
+            return Meta.from_fields(decode_meta_fields(plain, ref.header.num_records))
+        except StoneError as err:
+            raise err.in_context(file=self.name, payload=ref.label) from None
 
     def layout(self) -> list[LayoutEntry]:
         return [

@@ -22,13 +22,15 @@ class RelationKind(IntEnum):
 
     @property
     def text(self) -> str:
-        return self.name.lower()
+        # A lookup: asked for every relation of every package a refresh stores.
+        return _TEXT_BY_KIND[self]
 
 
+_TEXT_BY_KIND = {kind: kind.name.lower() for kind in RelationKind}
 _KIND_BY_TEXT = {kind.text: kind for kind in RelationKind}
 
 
-@dataclass(frozen=True, order=False)
+@dataclass(frozen=True, order=False, slots=True)
 class _Relation:
     kind: RelationKind
     name: str
@@ -72,6 +74,10 @@ class _Relation:
 class Dependency(_Relation):
     """Something a package needs."""
 
+    __slots__ = ()
+
 
 class Provider(_Relation):
     """Something a package offers (also the form of `conflicts` entries)."""
+
+    __slots__ = ()

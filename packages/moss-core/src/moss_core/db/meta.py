@@ -8,6 +8,7 @@ schema has no place for it, and moss never reads it); unknown `extra` records ar
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +49,13 @@ _V1 = (
     ),
 )
 
+_SIDE_TABLES = ("meta_licenses", "meta_dependencies", "meta_providers", "meta_conflicts")
+# Packages stored per round of inserts while a refresh streams an index in.
+_BATCH = 4096
+# SQLite's page cache while a refresh loads (negative: in KiB): the side tables' keys arrive
+# in no order, and with the default 2 MB each insert into their b-trees misses the cache.
+_BULK_CACHE_SIZE = -(32 << 10)
+
 _META_COLUMNS = (
     "package",
     "name",
@@ -64,6 +72,7 @@ _META_COLUMNS = (
     "download_size",
 )
 _SELECT_META = f"SELECT {', '.join(_META_COLUMNS)} FROM meta"
+_SELECT_HEADLINE = "SELECT package, name, source_release, build_release FROM meta"
 
 
 @dataclass
@@ -101,10 +110,37 @@ class MetaDb(Database):
             self._store(conn, dict(packages))
 
     def replace_all(self, packages: Iterable[tuple[str, Meta]]) -> None:
-        """Wipe the database and load `packages`, in one transaction (a repository refresh)."""
+        """Wipe the database and load `packages`, in one transaction (a repository refresh).
+
+        `packages` is consumed in batches, so a caller streaming an index of 65,535 packages
+        never holds it whole; an exception from it rolls everything back.
+        """
         with self._write() as conn:
-            conn.execute("DELETE FROM meta")
-            self._store(conn, dict(packages))
+            (cache,) = conn.execute("PRAGMA cache_size").fetchone()
+            conn.execute(f"PRAGMA cache_size = {_BULK_CACHE_SIZE:d}")
+            try:
+                self._reload(conn, packages)
+            finally:
+                conn.execute(f"PRAGMA cache_size = {int(cache):d}")
+
+    def _reload(self, conn: sqlite3.Connection, packages: Iterable[tuple[str, Meta]]) -> None:
+        # Our lookup indexes are built again once the rows are in: one sort instead of a
+        # b-tree insert per row. Readers see the old snapshot, indexes and all, until COMMIT.
+        for name in self.INDEXES:
+            conn.execute(f"DROP INDEX IF EXISTS {name}")
+        # The side tables first: emptied whole, they spare the cascade a lookup per row.
+        for table in _SIDE_TABLES:
+            conn.execute(f"DELETE FROM {table}")
+        conn.execute("DELETE FROM meta")
+        seen: set[str] = set()
+        iterator = iter(packages)
+        while batch := dict(itertools.islice(iterator, _BATCH)):
+            # An id met in an earlier batch keeps its last Meta, as `add` does.
+            self._delete(conn, seen.intersection(batch))
+            seen.update(batch)
+            self._insert(conn, batch)
+        for sql in self.INDEXES.values():
+            conn.execute(sql)
 
     def remove(self, package_ids: Iterable[str]) -> None:
         with self._write() as conn:
@@ -177,6 +213,23 @@ class MetaDb(Database):
             (pattern,),
         )
 
+    def headlines_matching(self, keyword: str) -> list[tuple[str, str, int, int]]:
+        """Id, name, source release and build release of the packages `search` finds, without
+        assembling their Metas: what a registry search ranks."""
+        pattern = like_pattern(keyword)
+        with self._read() as conn:
+            rows = conn.execute(
+                _SELECT_HEADLINE + " WHERE name LIKE ?1 ESCAPE '\\' OR summary LIKE ?1 ESCAPE '\\'",
+                (pattern,),
+            ).fetchall()
+        return _headlines(rows)
+
+    def headlines_named(self, names: Iterable[str]) -> list[tuple[str, str, int, int]]:
+        """The same for every package of these names."""
+        with self._read() as conn:
+            rows = self._select_in(conn, _SELECT_HEADLINE + " WHERE name IN ({})", names)
+        return _headlines(rows)
+
     def hashes(self) -> set[str]:
         """Every package hash recorded: the downloads a cache sweep keeps."""
         with self._read() as conn:
@@ -222,6 +275,10 @@ class MetaDb(Database):
 
     def _store(self, conn: sqlite3.Connection, packages: dict[str, Meta]) -> None:
         self._delete(conn, packages)
+        self._insert(conn, packages)
+
+    def _insert(self, conn: sqlite3.Connection, packages: dict[str, Meta]) -> None:
+        """Rows for packages none of whose ids is in the database."""
         meta_rows = []
         licenses: list[tuple[str, str]] = []
         dependencies: list[tuple[str, str]] = []
@@ -267,6 +324,10 @@ class MetaDb(Database):
     def _delete(self, conn: sqlite3.Connection, package_ids: Iterable[str]) -> None:
         # The side tables follow through ON DELETE CASCADE.
         self._execute_in(conn, "DELETE FROM meta WHERE package IN ({})", package_ids)
+
+
+def _headlines(rows: list[Any]) -> list[tuple[str, str, int, int]]:
+    return [(p, name, u64_from_sql(rel), u64_from_sql(build)) for p, name, rel, build in rows]
 
 
 def _meta(row: Any, sets: _Sets) -> Meta:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
@@ -59,6 +59,23 @@ class RepositorySource:
     def all(self) -> Iterator[Package]:
         packages = (self._package(i, meta) for i, meta in self.db.all())
         return iter(sorted(packages, key=lambda p: (p.name, *release_order(p))))
+
+    def search(self, needle: str) -> list[Package]:
+        matching = self.db.headlines_matching(needle)
+        hits = {row[0] for row in matching}
+        # The newest of each name wins, whether or not it is the one that matched.
+        newest: dict[str, tuple[int, int, str]] = {}
+        for package_id, name, release, build in self.db.headlines_named(
+            {row[1] for row in matching}
+        ):
+            rank = (-release, -build, package_id)
+            if name not in newest or rank < newest[name]:
+                newest[name] = rank
+        winners = [rank[2] for rank in newest.values() if rank[2] in hits]
+        return [self._package(i, meta) for i, meta in self.db.get_many(winners).items()]
+
+    def holds(self, names: Collection[str]) -> set[str]:
+        return {row[1] for row in self.db.headlines_named(names)}
 
     def close(self) -> None:
         self.db.close()
@@ -154,19 +171,26 @@ def refresh(installation: Installation, repo: Repository) -> int:
     if validators is None:
         with MetaDb.open(db_path) as db:
             return len(db.ids())
+    created = not db_path.exists()
     try:
-        packages = _read_index(part, index_uri)
+        loaded = _Loaded(part, index_uri)
         with MetaDb.open(db_path) as db:
-            db.replace_all(packages)
+            db.replace_all(loaded)
         os.replace(part, index)
         if repo.root_index is not None:
             write_atomically(directory / INDEX_URI_NAME, f"{index_uri}\n")
         validators.save(validators_path)
-    except OSError as err:
-        raise RepositoryError(f"{err.filename or directory}: {err.strerror}") from None
+    except BaseException as err:
+        if created:
+            # A DB is what says a repository was refreshed: none must outlive a failed first one.
+            for leftover in (db_path, *(db_path.with_name(DB_NAME + e) for e in ("-wal", "-shm"))):
+                leftover.unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise RepositoryError(f"{err.filename or directory}: {err.strerror}") from None
+        raise
     finally:
         part.unlink(missing_ok=True)
-    return len(packages)
+    return loaded.count
 
 
 def index_uri_of(installation: Installation, repo: Repository) -> str | None:
@@ -186,21 +210,29 @@ def _held_index_uri(directory: Path, repo: Repository) -> str | None:
         return None
 
 
-def _read_index(path: Path, uri: str) -> list[tuple[str, Meta]]:
-    try:
-        with StoneReader(path, name=uri) as reader:
-            reader.expect(FileType.REPOSITORY)
-            metas = reader.metas()
-    except StoneError as err:
-        raise RepositoryError(str(err)) from None
-    packages = []
-    for meta in metas:
-        if meta.hash is None or not is_sha256(meta.hash.lower()):
-            raise RepositoryError(f"{uri}: package {meta.name} has no valid PackageHash")
-        if meta.uri is None:
-            raise RepositoryError(f"{uri}: package {meta.name} has no PackageURI")
-        packages.append((meta.hash.lower(), meta))
-    return packages
+class _Loaded:
+    """The packages of a downloaded index, read one at a time as the DB takes them (an index
+    of 65,535 packages is never held whole), each checked for its hash and URI."""
+
+    def __init__(self, path: Path, uri: str) -> None:
+        self.path, self.uri = path, uri
+        self.count = 0
+
+    def __iter__(self) -> Iterator[tuple[str, Meta]]:
+        try:
+            with StoneReader(self.path, name=self.uri) as reader:
+                reader.expect(FileType.REPOSITORY)
+                for meta in reader.iter_metas():
+                    if meta.hash is None or not is_sha256(meta.hash.lower()):
+                        raise RepositoryError(
+                            f"{self.uri}: package {meta.name} has no valid PackageHash"
+                        )
+                    if meta.uri is None:
+                        raise RepositoryError(f"{self.uri}: package {meta.name} has no PackageURI")
+                    self.count += 1
+                    yield meta.hash.lower(), meta
+        except StoneError as err:
+            raise RepositoryError(str(err)) from None
 
 
 def open_source(installation: Installation, repo: Repository) -> RepositorySource:

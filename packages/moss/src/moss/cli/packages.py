@@ -254,17 +254,8 @@ def _one_per_id(candidates: Sequence[Package]) -> list[tuple[Package, str | None
 @user_errors
 def search(ctx: click.Context, keyword: str, installed: bool, as_json: bool) -> None:
     """Packages whose name or summary contains KEYWORD."""
-    needle = keyword.lower()
     with session(ctx, write=False) as client:
-        registry = client.registry()
-        pool = registry.installed() if installed else [*registry.installed(), *registry.available()]
-    seen: dict[str, Package] = {}
-    for package in pool:
-        if package.name not in seen and (
-            needle in package.name.lower() or needle in package.meta.summary.lower()
-        ):
-            seen[package.name] = package
-    hits = sorted(seen.values(), key=lambda p: (needle not in p.name.lower(), p.name))
+        hits = client.registry().search(keyword, installed=True if installed else None)
     if as_json:
         emit_json([package_json(p) for p in hits])
         return
