@@ -1,20 +1,20 @@
 """Running builds on Dask distributed: the only module that imports dask or distributed.
 
 A build is `run_build(spec)` on a worker holding the `builder` resource (one per worker, so one
-build per machine). It runs the builder as a child process in its own process group, which
-dies with the worker (parent-death signal), so a worker killed mid-build leaves no build
-behind, and Dask reruns the task on another worker. Build failures are *returned*, not raised:
-Dask retries only infrastructure failures.
+build per machine). It runs the builder under `summit.supervise` in its own process group,
+which dies with the worker (parent-death signal, then the whole group), so a worker killed
+mid-build leaves no build behind, and Dask reruns the task on another worker. Build failures
+are *returned*, not raised: Dask retries only infrastructure failures.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import signal
 import socket
 import subprocess
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +22,6 @@ from typing import Any
 
 from summit.errors import ClusterError
 
-PR_SET_PDEATHSIG = 1
 BUILD_RESOURCE = "builder"
 
 
@@ -35,11 +34,6 @@ class BuildSpec:
     log: str
     command: tuple[str, ...]
     timeout: float
-
-
-def _die_with_parent() -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def run_build(spec: BuildSpec) -> dict[str, Any]:
@@ -58,8 +52,9 @@ def run_build(spec: BuildSpec) -> dict[str, Any]:
         )
         log.flush()
         process = subprocess.Popen(
-            spec.command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, preexec_fn=_die_with_parent,
+            [sys.executable, "-m", "summit.supervise", *spec.command],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
         )  # fmt: skip
         try:
             code = process.wait(timeout=spec.timeout)
