@@ -7,6 +7,7 @@ import itertools
 import json
 import sqlite3
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -16,13 +17,14 @@ import pytest
 from moss_core.fs import sha256_file
 from stone import FileType, StoneReader
 
-from .conftest import Toy, kill_group, write_recipe
+from .conftest import Toy, kill_group, run_group, write_recipe
 
 pytestmark = pytest.mark.slow
 
 
 def _rows(toy: Toy) -> dict[str, tuple[str, int, float | None, float | None]]:
-    with sqlite3.connect(toy.out / ".summit" / "state.db") as db:
+    db_uri = f"file:{toy.out / '.summit' / 'state.db'}?mode=ro"
+    with sqlite3.connect(db_uri, uri=True) as db:
         rows = db.execute("SELECT name, status, attempt, started, ended FROM task")
         return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
 
@@ -107,6 +109,11 @@ def test_failure_blocks_only_dependents_and_a_fixed_release_releases_them(toy: T
         "right": "failed", "top": "blocked",
     }  # fmt: skip
     assert _read_published(toy.out) == {"base", "left", "solo"}
+    log = run_group([sys.executable, "-m", "summit", "log", "--repo", str(toy.out), "right"])
+    assert "fake builder: failing as asked" in log.stdout
+    retry = run_group([sys.executable, "-m", "summit", "retry", "--repo", str(toy.out), "top"])
+    assert retry.stdout == "top: pending\n"
+    assert _rows(toy)["top"][0] == "pending"
 
     (toy.recipes / "r" / "right" / "fail").unlink()
     write_recipe(toy.recipes, "right", ("soname(libbase.so.1(x86_64))",), ("pkgconfig(right)",), 2)
@@ -126,10 +133,12 @@ def test_killed_controller_resumes_without_rebuilding(toy: Toy) -> None:
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
-            if (toy.out / ".summit" / "state.db").exists():
+            try:
                 statuses = [r[0] for r in _rows(toy).values()]
-                if statuses.count("published") >= 2 and "running" in statuses:
-                    break
+            except sqlite3.Error:  # not created yet
+                statuses = []
+            if statuses.count("published") >= 2 and "running" in statuses:
+                break
             time.sleep(0.1)
         else:
             pytest.fail("the controller never had builds published and running at once")

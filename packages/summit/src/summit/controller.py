@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from summit.errors import SummitError
-from summit.executor import BuildSpec, Cluster, cluster
+from summit.executor import BuildSpec, Cluster
 from summit.publish import Repository, stage
 from summit.queue import Status, Task, blocked_by_failure, blocker, decide, plan, unbootstrapped
 from summit.recipes import scan
@@ -78,6 +78,7 @@ class Controller:
         self.repo = Repository(options.out, options.arch)
         self.state = State(state_path(options.out))
         self.tasks: list[Task] = []
+        self._dask: Cluster | None = None
 
     def run(self) -> list[str]:
         """Build and publish; the problems (failed, blocked, unreadable recipes), one per line."""
@@ -88,9 +89,11 @@ class Controller:
         self.tasks = list(found.tasks)
         self.state.sync(self.tasks)
         self._restore_publication()
-        if any(s is Status.PENDING for s in self._statuses().values()):
-            with cluster(self.options.workers, self.options.scheduler) as dask:
-                self._loop(dask)
+        try:
+            self._loop()
+        finally:
+            if self._dask is not None:
+                self._dask.close()
         for row in self.state.tasks():
             if row.name in self._names() and row.status in (Status.FAILED, Status.BLOCKED):
                 problems.append(f"{row.status}: {row.name}: {row.reason}")
@@ -126,8 +129,13 @@ class Controller:
         published = frozenset().union(*learnt.values()) if learnt else frozenset()
         return plan(self.tasks, learnt, published), published
 
-    def _loop(self, dask: Cluster) -> None:
-        capacity = max(dask.capacity(), 1)
+    def _cluster(self) -> Cluster:
+        """Started on the first build: a run with nothing to build needs no scheduler."""
+        if self._dask is None:
+            self._dask = Cluster(self.options.workers, self.options.scheduler)
+        return self._dask
+
+    def _loop(self) -> None:
         while True:
             graph, published = self._graph()
             statuses = self._statuses()
@@ -135,20 +143,24 @@ class Controller:
                 if statuses.get(name) is Status.PENDING:
                     self._failed(graph, name, None, None, reason)
             statuses = self._statuses()
-            decision = decide(graph, statuses, capacity - dask.running())
+            running = 0 if self._dask is None else self._dask.running()
+            free = self.options.workers if self._dask is None else self._dask.capacity()
+            decision = decide(graph, statuses, max(free, 1) - running)
             for name in decision.assumed_external:
                 self.say(
-                    f"note: {name}: {', '.join(graph.unresolved[name])} provided by no "
-                    "recipe of the set; building it with what the build root has"
+                    f"note: {name}: {', '.join(graph.unresolved[name])} provided by no recipe "
+                    "of the set; building it with what the build root has"
                 )
             for name, reason in decision.stuck.items():
                 self.state.mark(name, Status.FAILED, reason)
                 self.say(f"failed: {name}: {reason}")
-            for name in decision.start:
-                self._submit(dask, name, len(graph.dependents(name)))
-            if dask.running() == 0:
+            if decision.start:
+                dask = self._cluster()
+                for name in decision.start[: max(dask.capacity(), 1) - dask.running()]:
+                    self._submit(dask, name, len(graph.dependents(name)))
+            if self._dask is None or self._dask.running() == 0:
                 return
-            self._finish(graph, dask.next_result())
+            self._finish(graph, self._dask.next_result())
 
     def _submit(self, dask: Cluster, name: str, weight: int) -> None:
         task = next(t for t in self.tasks if t.name == name)
