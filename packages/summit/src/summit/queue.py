@@ -54,6 +54,7 @@ class Graph:
     dropped: tuple[Edge, ...]
     unresolved: Mapping[str, tuple[str, ...]]
     unknown: frozenset[str]
+    needed_by: Mapping[str, tuple[str, ...]]
 
     def dependencies(self, name: str) -> frozenset[str]:
         """Every task `name` transitively needs."""
@@ -68,7 +69,14 @@ class Graph:
 
     def dependents(self, name: str) -> frozenset[str]:
         """Every task that transitively needs `name`."""
-        return frozenset(n for n in self.order if name in self.dependencies(n))
+        seen: set[str] = set()
+        stack = list(self.needed_by.get(name, ()))
+        while stack:
+            current = stack.pop()
+            if current not in seen:
+                seen.add(current)
+                stack.extend(self.needed_by.get(current, ()))
+        return frozenset(seen)
 
 
 def providers_of(task: Task, learnt: Mapping[str, frozenset[str]]) -> frozenset[str] | None:
@@ -127,12 +135,17 @@ def plan(
                     reach[name] |= gained
         if missing:
             unresolved[task.name] = tuple(missing)
+    needed_by: dict[str, list[str]] = {}
+    for name in order:
+        for target in dict.fromkeys(e.target for e in needs[name]):
+            needed_by.setdefault(target, []).append(name)
     return Graph(
         order,
         {k: tuple(v) for k, v in needs.items()},
         tuple(dropped),
         unresolved,
         frozenset(unknown),
+        {k: tuple(v) for k, v in needed_by.items()},
     )
 
 
@@ -207,11 +220,8 @@ def _missing(graph: Graph, statuses: Mapping[str, Status], name: str) -> str:
 
 def blocked_by_failure(graph: Graph, failed: str, statuses: Mapping[str, Status]) -> list[str]:
     """The open tasks a failure blocks: exactly those that transitively need it."""
-    return [
-        n
-        for n in graph.order
-        if statuses.get(n) is Status.PENDING and failed in graph.dependencies(n)
-    ]
+    hit = graph.dependents(failed)
+    return [n for n in graph.order if n in hit and statuses.get(n) is Status.PENDING]
 
 
 def blocker(name: str, arch: str) -> str:
