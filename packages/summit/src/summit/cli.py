@@ -86,6 +86,10 @@ def status_command(out: Path, as_json: bool) -> None:
         line = f"{row.name:24} {row.version}-{row.release:<6} {row.status:9} a{row.attempt}"
         if row.worker:
             line += f" on {row.worker}"
+        if row.started is not None and row.ended is not None:
+            line += f" {row.ended - row.started:.1f}s"
+        if row.log_path:
+            line += f" log {row.log_path}"
         if row.reason:
             line += f": {row.reason}"
         click.echo(line)

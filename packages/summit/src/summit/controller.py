@@ -94,9 +94,14 @@ class Controller:
         finally:
             if self._dask is not None:
                 self._dask.close()
+        counts: dict[str, int] = {}
         for row in self.state.tasks():
-            if row.name in self._names() and row.status in (Status.FAILED, Status.BLOCKED):
+            if row.name not in self._names():
+                continue
+            counts[row.status] = counts.get(row.status, 0) + 1
+            if row.status in (Status.FAILED, Status.BLOCKED):
                 problems.append(f"{row.status}: {row.name}: {row.reason}")
+        self.say("summary: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
         return problems
 
     def close(self) -> None:
@@ -117,7 +122,6 @@ class Controller:
         current = self.repo.current()
         published = {o.file for o in outputs}
         if current is None or not self._snapshot_holds(current, published):
-            self.repo.add_to_pool([], outputs)
             self.repo.switch(self.repo.snapshot(outputs), outputs)
 
     def _snapshot_holds(self, ident: str, files: set[str]) -> bool:
