@@ -44,6 +44,10 @@ def test_cycle_without_bootstrap_fails_before_any_build(tmp_path: Path) -> None:
         "needs cyc-b; publish an older cyc-a first" in err
     )
     assert "blocked: cyc-a: blocked by cyc-b_x86_64 (cyc-b failed)" in err
+    # A failure stays until `retry` or a new release; what it blocks stays blocked by it.
+    code, out, err = _summit("build", str(recipes), "--repo", str(tmp_path / "repo"))
+    assert code == 1 and "started" not in out
+    assert "blocked: cyc-a: blocked by cyc-b_x86_64 (cyc-b failed)" in err
     code, out, _err = _summit("status", "--repo", str(tmp_path / "repo"), "--json")
     assert code == 0
     assert {t["name"]: t["status"] for t in json.loads(out)} == {

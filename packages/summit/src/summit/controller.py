@@ -147,6 +147,10 @@ class Controller:
                 if statuses.get(name) is Status.PENDING:
                     self._failed(graph, name, None, None, reason)
             statuses = self._statuses()
+            for name in [n for n, s in statuses.items() if s is Status.FAILED]:
+                for other in blocked_by_failure(graph, name, statuses):
+                    self._block(other, name)
+                    statuses[other] = Status.BLOCKED
             running = 0 if self._dask is None else self._dask.running()
             free = self.options.workers if self._dask is None else self._dask.capacity()
             decision = decide(graph, statuses, max(free, 1) - running)
@@ -219,9 +223,12 @@ class Controller:
             self.state.fail(name, attempt, worker, reason)
         self.say(f"failed: {name}: {reason}")
         for other in blocked_by_failure(graph, name, self._statuses()):
-            why = f"blocked by {blocker(name, self.options.arch)} ({name} failed)"
-            self.state.mark(other, Status.BLOCKED, why)
-            self.say(f"blocked: {other}: {why}")
+            self._block(other, name)
+
+    def _block(self, name: str, failed: str) -> None:
+        why = f"blocked by {blocker(failed, self.options.arch)} ({failed} failed)"
+        self.state.mark(name, Status.BLOCKED, why)
+        self.say(f"blocked: {name}: {why}")
 
 
 def builder_from_text(text: str | None) -> tuple[str, ...] | None:
