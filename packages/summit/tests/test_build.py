@@ -54,6 +54,11 @@ def test_diamond_in_order_published_atomically_and_not_rebuilt(toy: Toy) -> None
     broken = toy.recipes / "z" / "zbroken"
     broken.mkdir(parents=True)
     (broken / "stone.yaml").write_text("name: zbroken\nversion: [1\n")
+    git = ["git", "-C", str(toy.recipes), "-c", "user.name=t", "-c", "user.email=t@e"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "recipes"], check=True)
+    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout
     seen: list[set[str]] = []
     errors: list[BaseException] = []
     done = threading.Event()
@@ -89,6 +94,9 @@ def test_diamond_in_order_published_atomically_and_not_rebuilt(toy: Toy) -> None
     left, right = rows["left"], rows["right"]
     assert left[2] < right[3] and right[2] < left[3]  # type: ignore[operator]
     assert sorted(toy.builds()) == ["base", "left", "right", "solo", "top"]
+    with sqlite3.connect(toy.out / ".summit" / "state.db") as db:
+        commits = {r[0] for r in db.execute("SELECT built_commit FROM task")}
+    assert commits == {head.strip()}
 
     (broken / "stone.yaml").unlink()
     again = toy.run()
