@@ -106,3 +106,7 @@ run cat "$BOOT/esp/loader/loader.conf"
 echo
 echo "== boulder: build real C code rootless, then install it with moss"
 bash scripts/demo-boulder.sh "$DEMO/boulder"
+
+echo
+echo "== summit: build the examples in dependency order on Dask, publish, install with moss"
+bash scripts/demo-summit.sh "$DEMO/summit"

@@ -1,4 +1,4 @@
-"""Write the man pages of moss, boulder and stone from their command-line definitions
+"""Write the man pages of moss, boulder, stone and summit from their command-line definitions
 (click-man), into packages/<tool>/man/, from where the wheels install them under
 share/man/man1. `make man` runs this; a test fails when a page is out of date."""
 
@@ -19,8 +19,9 @@ def commands() -> dict[str, click.Command]:
     from boulder.cli.app import cli as boulder
     from moss.cli import main as moss
     from stone.cli import main as stone
+    from summit.cli import cli as summit
 
-    return {"moss": moss, "boulder": boulder, "stone": stone}
+    return {"moss": moss, "boulder": boulder, "stone": stone, "summit": summit}
 
 
 def write_all(top: Path) -> None:

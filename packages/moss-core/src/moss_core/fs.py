@@ -83,13 +83,14 @@ def remove_tree(path: Path) -> None:
         os.unlink(path)
 
 
-def write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str | bytes) -> None:
     """Replace `path` with `text` durably: a reader sees the old file or the new, never a part."""
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_name(f".{path.name}.part")
+    data = text.encode() if isinstance(text, str) else text
     try:
-        with open(part, "w", encoding="utf-8") as out:
-            out.write(text)
+        with open(part, "wb") as out:
+            out.write(data)
             out.flush()
             os.fsync(out.fileno())
         os.replace(part, path)

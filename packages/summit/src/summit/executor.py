@@ -1,0 +1,150 @@
+"""Running builds on Dask distributed: the only module that imports dask or distributed.
+
+A build is `run_build(spec)` on a worker holding the `builder` resource (one per worker, so one
+build per machine). It runs the builder under `summit.supervise` in its own process group,
+which dies with the worker (parent-death signal, then the whole group), so a worker killed
+mid-build leaves no build behind, and Dask reruns the task on another worker. Build failures
+are *returned*, not raised: Dask retries only infrastructure failures.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from summit.errors import ClusterError
+
+BUILD_RESOURCE = "builder"
+
+
+@dataclass(frozen=True, slots=True)
+class BuildSpec:
+    task: str
+    attempt: int
+    recipe: str
+    staging: str
+    log: str
+    command: tuple[str, ...]
+    timeout: float
+
+
+def run_build(spec: BuildSpec) -> dict[str, Any]:
+    """Run on a worker: the builder command with the log to `spec.log`; packages land in
+    `spec.staging`. Returns status, reason, worker and the packages built."""
+    staging = Path(spec.staging)
+    staging.mkdir(parents=True, exist_ok=True)
+    for old in staging.glob("*.stone"):
+        old.unlink()
+    Path(spec.log).parent.mkdir(parents=True, exist_ok=True)
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    result: dict[str, Any] = {"task": spec.task, "attempt": spec.attempt, "worker": worker}
+    with open(spec.log, "ab") as log:
+        log.write(
+            f"summit: attempt {spec.attempt} on {worker}: {' '.join(spec.command)}\n".encode()
+        )
+        log.flush()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "summit.supervise", *spec.command],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        try:
+            code = process.wait(timeout=spec.timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            return result | {"status": "failed", "reason": f"timed out after {spec.timeout:g}s"}
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+    stones = sorted(str(p) for p in staging.glob("*.stone"))
+    if code != 0:
+        return result | {"status": "failed", "reason": f"builder exited with {code}"}
+    if not stones:
+        return result | {"status": "failed", "reason": "builder produced no package"}
+    return result | {"status": "ok", "stones": stones}
+
+
+class Cluster:
+    """A Dask client on an embedded LocalCluster (127.0.0.1) or an existing scheduler."""
+
+    def __init__(self, workers: int, scheduler: str | None, timeout: float = 10) -> None:
+        import dask
+        from distributed import Client, LocalCluster
+
+        dask.config.set({"distributed.scheduler.allowed-failures": 2})
+        self._cluster: LocalCluster | None = None
+        try:
+            if scheduler is None:
+                self._cluster = LocalCluster(
+                    n_workers=workers, threads_per_worker=1, processes=True,
+                    host="127.0.0.1", scheduler_port=0, dashboard_address=None,
+                    resources={BUILD_RESOURCE: 1},
+                )  # fmt: skip
+                self.client = Client(self._cluster)
+            else:
+                self.client = Client(scheduler, timeout=timeout)
+        except (OSError, TimeoutError, ValueError) as err:
+            if self._cluster is not None:
+                self._cluster.close()
+            where = scheduler or "embedded LocalCluster"
+            raise ClusterError(f"cannot reach the Dask scheduler {where}: {err}") from None
+        self._futures: dict[str, Any] = {}
+
+    def close(self) -> None:
+        self.client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+    def capacity(self) -> int:
+        workers = self.client.scheduler_info()["workers"].values()
+        return sum(int(w.get("resources", {}).get(BUILD_RESOURCE, 0)) for w in workers)
+
+    def submit(self, spec: BuildSpec, priority: int) -> None:
+        self._futures[spec.task] = self.client.submit(
+            run_build, spec, key=f"build-{spec.task}-a{spec.attempt}",
+            resources={BUILD_RESOURCE: 1}, priority=priority, retries=1, pure=False,
+        )  # fmt: skip
+
+    def running(self) -> int:
+        return len(self._futures)
+
+    def next_result(self) -> dict[str, Any]:
+        """Wait for one build to end; a build whose workers kept dying is a failure."""
+        from distributed import wait
+        from distributed.scheduler import KilledWorker
+
+        done = wait(list(self._futures.values()), return_when="FIRST_COMPLETED").done
+        future = next(iter(done))
+        task = next(t for t, f in self._futures.items() if f is future)
+        del self._futures[task]
+        try:
+            result: dict[str, Any] = future.result()
+        except KilledWorker:
+            return {"task": task, "status": "failed", "reason": "builder died (worker killed)"}
+        except Exception as err:
+            return {"task": task, "status": "failed", "reason": f"{type(err).__name__}: {err}"}
+        return result
+
+    def worker_pids(self) -> dict[str, int]:
+        return dict(self.client.run(os.getpid))
+
+    def processing(self) -> dict[str, Sequence[str]]:
+        return dict(self.client.processing())
+
+
+@contextlib.contextmanager
+def cluster(workers: int, scheduler: str | None) -> Iterator[Cluster]:
+    started = Cluster(workers, scheduler)
+    try:
+        yield started
+    finally:
+        started.close()
