@@ -118,7 +118,9 @@ def test_failing_phase_names_phase_line_and_status(
     assert exited.value.code == 1
     out, err = capsys.readouterr()
     assert "│Build" in out and "│B│ + exit 3" in out and "│S│ setting up" in out
-    assert err.startswith(f"boulder: error: {project.recipe}:9: build (x86_64): failed with status code 3")
+    assert err.startswith(
+        f"boulder: error: {project.recipe}:9: build (x86_64): failed with status code 3"
+    )
     assert list(project.output.iterdir()) == []
 
 

@@ -395,7 +395,8 @@ def test_an_existing_recipe_is_not_overwritten(
     out.mkdir()
     (out / "stone.yaml").write_text("mine\n")
     code, _, err = run(capsys, "recipe", "new", "-o", str(out), archive.as_uri())
-    assert code == 1 and err == f"boulder: error: {out / 'stone.yaml'}: already exists; not overwritten\n"
+    assert code == 1
+    assert err == f"boulder: error: {out / 'stone.yaml'}: already exists; not overwritten\n"
     assert (out / "stone.yaml").read_text() == "mine\n"
 
 

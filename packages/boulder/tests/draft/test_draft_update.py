@@ -214,7 +214,8 @@ def test_errors_leave_the_recipe_alone(
 
 def test_missing_recipe(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = update(capsys, tmp_path, str(tmp_path / "nope"), "--ver", "2")
-    assert code == 1 and err == f'boulder: error: recipe file does not exist: "{tmp_path / "nope"}"\n'
+    assert code == 1
+    assert err == f'boulder: error: recipe file does not exist: "{tmp_path / "nope"}"\n'
 
 
 def test_quoting_and_comments_of_hand_written_recipes(
