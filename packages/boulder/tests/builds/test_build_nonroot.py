@@ -13,10 +13,12 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from importlib.metadata import version
+from importlib.metadata import requires, version
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from stone import StoneReader
 
@@ -25,13 +27,27 @@ from .conftest import Project
 NOBODY = 65534
 MAIN = "import sys; from boulder.cli import main; main(sys.argv[1:])"
 SYSTEM_PYTHON = Path("/usr/bin/python3")
-THIRD_PARTY = (
-    "annotated-types", "click", "pydantic", "pydantic-core", "pyelftools", "pyseccomp",
-    "ruamel.yaml", "typing-extensions", "typing-inspection", "xxhash", "zstandard",
-)  # fmt: skip
+WORKSPACE_DISTRIBUTIONS = {"boulder", "moss-core", "stone", "fnmatch-ext"}
 WORKSPACE = Path(__file__).resolve().parents[3]
 SOURCES = ("stone/src/stone", "moss-core/src/moss_core", "fnmatch-ext/src/fnmatch_ext",
            "boulder/src/boulder")  # fmt: skip
+
+
+def _third_party() -> list[str]:
+    """Every distribution an installed boulder needs, as this environment resolved them."""
+    needed: set[str] = set()
+    pending = ["boulder"]
+    while pending:
+        for text in requires(pending.pop()) or ():
+            requirement = Requirement(text)
+            if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
+                continue
+            name = canonicalize_name(requirement.name)
+            if name not in needed:
+                pending.append(name)
+                if name not in WORKSPACE_DISTRIBUTIONS:
+                    needed.add(name)
+    return sorted(needed)
 
 
 def _uv() -> list[str] | None:
@@ -55,7 +71,7 @@ def shared_dir() -> Iterator[Path]:
     top = Path(tempfile.mkdtemp(prefix="boulder-nonroot-"))
     try:
         top.chmod(0o755)
-        pins = [f"{name}=={version(name)}" for name in THIRD_PARTY]
+        pins = [f"{name}=={version(name)}" for name in _third_party()]
         install = [*uv, "pip", "install", "--python", str(SYSTEM_PYTHON),
                    "--target", str(top / "deps"), "--no-deps", "--quiet", *pins]  # fmt: skip
         # uv's cache holds the wheels `uv sync` installed, but not the index pages `uv pip`
