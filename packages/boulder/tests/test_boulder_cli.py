@@ -28,11 +28,9 @@ def test_check_reports_each_recipe(
     bad.parent.mkdir()
     bad.write_text(good.read_text().replace("'%make'", "'%frobnicate'"))
     code, out, err = run(capsys, "recipe", "check", str(good), str(bad.parent))
-    assert code == 1 and err == ""
-    assert out.splitlines() == [
-        f"{good}: ok",
-        f"{bad.parent}: {bad}:6: build (x86_64): undefined action frobnicate",
-    ]
+    assert code == 1
+    assert out.splitlines() == [f"{good}: ok"]
+    assert err.splitlines() == [f"{bad}:6: build (x86_64): undefined action frobnicate"]
 
 
 def test_check_all_good_exits_zero(
@@ -146,8 +144,8 @@ def test_a_macro_bomb_is_one_error_naming_recipe_line_and_macro(
     (data / "macros" / "actions" / "bomb.yaml").write_text("definitions:\n" + "\n".join(tiers))
     path = write_recipe("build: |\n  echo start\n  echo %(e8)\n")
     code, out, err = run(capsys, "--data-dir", str(data), "recipe", "check", str(path))
-    assert code == 1 and err == ""
-    assert out == (
-        f"{path}: {path}:8: build (x86_64): %(e8): macro expansion larger than {MAX_EXPANSION}"
+    assert code == 1 and out == ""
+    assert err == (
+        f"{path}:8: build (x86_64): %(e8): macro expansion larger than {MAX_EXPANSION}"
         " bytes (the limit, reached in %(e6))\n"
     )

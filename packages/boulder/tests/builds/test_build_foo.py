@@ -174,14 +174,15 @@ def test_workload_runs_pgo_stages_in_order(
     assert result.packages == ()
 
 
-def test_missing_output_directory_fails_first(
+def test_an_output_that_cannot_be_a_directory_fails_first(
     foo_project: Callable[..., Project], macros: MacroSet, tmp_path: Path
 ) -> None:
     project = foo_project()
+    (tmp_path / "file").write_text("")
     options = BuildOptions(
-        output=tmp_path / "nope", cache_dir=project.cache, jobs=1, source_date_epoch=1
+        output=tmp_path / "file" / "out", cache_dir=project.cache, jobs=1, source_date_epoch=1
     )
-    with pytest.raises(BuildError, match=r'output directory does not exist: ".*nope"'):
+    with pytest.raises(BuildError, match=r"file/out: cannot make the output directory"):
         build(project.recipe, macros, options)
     assert not project.cache.exists()
 
@@ -191,12 +192,13 @@ def test_cleanup_leaves_only_the_packages(
 ) -> None:
     project = foo_project()
     lines: list[str] = []
+    output = project.output / "made" / "here"  # a missing output directory is made
     options = BuildOptions(
-        output=project.output, cache_dir=project.cache, jobs=2, source_date_epoch=1,
+        output=output, cache_dir=project.cache, jobs=2, source_date_epoch=1,
         cleanup=True, out=lines.append,
     )  # fmt: skip
     build(project.recipe, macros, options)
-    assert len(list(project.output.glob("*.stone"))) == 4
+    assert len(list(output.glob("*.stone"))) == 4
     for leftover in ("root", "build", "artefacts"):
         assert list((project.cache / leftover).iterdir()) == []
     assert [p for p in (project.cache / "upstreams").rglob("*") if p.is_file()] == []

@@ -106,11 +106,25 @@ class BuildResult:
     log: Path
 
 
-def _check_options(options: BuildOptions) -> None:
-    if not options.output.is_dir():
-        raise BuildError(f'output directory does not exist: "{options.output}"')
+def _check_options(recipe: Path, options: BuildOptions) -> None:
+    """What would make a build fail after all its work is refused before any: the output
+    directory (made if missing) and the recipe's directory, where the manifests go."""
     if options.verify is not None and ".json" in options.verify.suffix:
         raise BuildError(f'Binary manifest required for verification, got "{options.verify}"')
+    try:
+        options.output.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise BuildError(
+            f"cannot make the output directory: {err.strerror}", file=err.filename
+        ) from None
+    if not os.access(options.output, os.W_OK):
+        raise BuildError("the output directory is not writable", file=options.output)
+    if options.verify is None and not os.access(recipe.parent, os.W_OK):
+        raise BuildError(
+            "the recipe's directory is not writable, and the build manifests are written"
+            " there (or pass --verify MANIFEST to check against one instead)",
+            file=recipe.parent,
+        )
 
 
 def _context(options: BuildOptions) -> BuildContext:
@@ -177,7 +191,7 @@ def _build_root(
 
 
 def build(path: Path, macros: MacroSet, options: BuildOptions) -> BuildResult:
-    _check_options(options)
+    _check_options(path, options)
     # Everything is compiled up front: a bad macro fails before any build work.
     loaded = load_recipe(path)
     compiled = compile_recipe(loaded, macros, _context(options))

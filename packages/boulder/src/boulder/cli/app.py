@@ -109,7 +109,8 @@ def check(ctx: click.Context, paths: tuple[Path, ...]) -> None:
             compiled.compile_recipe(recipe_load.load_recipe(path), macros, context)
         except BoulderError as err:
             failed += 1
-            click.echo(f"{path}: {err}")
+            # Errors go to stderr; one that names its file already says which recipe it is.
+            click.echo(str(err) if err.file else f"{path}: {err}", err=True)
         else:
             click.echo(f"{path}: ok")
     if failed:

@@ -177,6 +177,22 @@ def _wait(pid: int, timeout: float | None) -> tuple[int, bool]:
     return wait_status, timed_out
 
 
+def _started_by(parent: int) -> bool:
+    """Whether the process that asked for this helper still runs it (not, say, init after
+    moss died). A single-file moss (`make dist`, staticx) runs each program as the child of
+    a loader of its own, so there the asker is the grandparent."""
+    if os.getppid() == parent:
+        return True
+    if "STATICX_BUNDLE_DIR" not in os.environ:
+        return False
+    try:
+        with open(f"/proc/{os.getppid()}/stat", "rb") as stat:
+            # The parent's own parent is the field after the command's closing parenthesis.
+            return int(stat.read().rpartition(b")")[2].split()[1]) == parent
+    except (OSError, ValueError, IndexError):
+        return False
+
+
 def main(arguments: list[str]) -> int:
     request = protocol.Request.from_json(arguments[1])
     status_fd = request.status_fd
@@ -184,7 +200,7 @@ def main(arguments: list[str]) -> int:
     # Die quietly on Ctrl-C, as the container dies with us.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     syscalls.set_parent_death_signal(signal.SIGKILL)
-    if os.getppid() != request.parent:
+    if not _started_by(request.parent):
         return _FAILED
     # Decided now: in the user namespace it may enter, an ordinary user is root too.
     as_root = os.geteuid() == 0
