@@ -251,6 +251,12 @@ def recover(installation: Installation, state_db: StateDb, reporter: Reporter) -
     elif os.path.lexists(staging_usr):
         remove_tree(staging_usr)
     remove_leftover_trees(installation)
+    if active is not None:
+        # The live state has its tree again (an activation stopped before saying so).
+        live_archive = installation.archived_state_dir(active)
+        (live_archive / RECYCLED_MARKER).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            live_archive.rmdir()
     if active is None and installation.usr.exists() and not is_empty_dir(installation.usr):
         return
     for state_id in state_db.ids():

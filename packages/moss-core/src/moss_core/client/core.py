@@ -566,8 +566,7 @@ class Client:
                 self.recover()
                 raise
         apply.promote(self.installation, staging_usr, journal)
-        if reblit:
-            recycle.forget_recycled(self.installation, state_id)
+        recycle.forget_recycled(self.installation, state_id)
         if not skip_triggers:
             self._system_triggers(lambda: apply.compose(self.layout_db, package_ids))
         if not skip_boot:
