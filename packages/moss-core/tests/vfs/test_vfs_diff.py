@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from moss_core.blit import Strategy, blit, update
@@ -123,6 +123,7 @@ def test_a_planned_change_applied_to_the_old_tree_is_the_new_tree(
     assert old is not None
     new = _compose(layout_db, new_ids)
     planned = plan_change(layout_db, old_ids, new_ids)
+    event("planned" if planned is not None else "left to the full composition")
     if new is None:
         assert planned is None
         return
@@ -179,7 +180,9 @@ def _on_disk(usr: Path) -> dict[str, tuple[int, str | None, int]]:
 
 
 @settings(
-    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture],
 )
 @given(systems())
 def test_updating_a_blitted_tree_gives_the_blit_of_the_new_tree(
