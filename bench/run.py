@@ -12,6 +12,7 @@ import boulder_startup
 import fetch_install
 import index_refresh
 import moss_blit
+import one_change
 import peers
 import resolve_corpus
 import stone_unpack
@@ -22,6 +23,16 @@ Bench = Callable[[], dict[str, float]]
 BENCHES: dict[str, tuple[Bench, list[tuple[str, float]]]] = {
     "stone unpack vs zstd -d": (stone_unpack.main, [("ratio", 0.8), ("large_files_ratio", 0.8)]),
     "moss cached re-install: blit vs cp -al": (moss_blit.main, [("ratio", 1.0)]),
+    "one-package change on 235k entries vs cp -al and vs 20 packages": (
+        one_change.main,
+        [
+            ("remove_ratio", 4.0),
+            ("install_ratio", 4.0),
+            ("remove_scaling", 1 / 1.5),
+            ("install_scaling", 1 / 1.5),
+            ("rss_ratio", 1.0),
+        ],
+    ),
     "fetch + unpack of 200 packages: 8 in flight vs 1": (fetch_install.main, [("ratio", 1.2)]),
     "resolution over the corpus index": (resolve_corpus.main, []),
     "boulder start-up: --help and recipe check": (

@@ -53,7 +53,7 @@ _WRITING = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC
 
 
 def _steps() -> list[tuple[Any, str]]:
-    from moss_core.client import apply, cache, core, gc, hooks
+    from moss_core.client import apply, cache, core, gc, hooks, recycle
     from moss_core.db import LayoutDb, MetaDb, StateDb
 
     return [
@@ -62,6 +62,8 @@ def _steps() -> list[tuple[Any, str]]:
         (MetaDb, "replace_all"),
         (LayoutDb, "add_many"),
         (apply, "blit_staging"),
+        (recycle, "stage"),
+        (recycle, "update"),
         (apply, "write_state_files"),
         (apply, "make_root_links"),
         (hooks, "run_triggers"),
@@ -112,10 +114,12 @@ class Driver:
     def install(self) -> None:
         for owner, name in _steps():
             self._wrap_step(owner, name)
-        from moss_core.client import apply, cache
+        from moss_core.client import apply, cache, recycle
 
         self._wrap_phase(cache, "unpack_content", "unpack")
         self._wrap_phase(apply, "blit_staging", "blit")
+        # Staging from a recycled tree: the archive taken out, then the update in place.
+        self._wrap_phase(recycle, "stage", "blit")
         for name in OPS:
             self._wrap_op(name)
         if self.report is not None:

@@ -49,7 +49,15 @@ RETRY_EVERY = 2
 """After every second kill (and its checks), the same transaction is run again and must succeed."""
 SHARDS = 2
 """Each scenario's kill points are split over this many tests, to spread them over workers."""
-FLOORS = {"install": 50, "remove": 30, "sync": 50, "activate": 20, "prune": 20}
+FLOORS = {
+    "install": 50,
+    "remove": 30,
+    "sync": 50,
+    "activate": 20,
+    "prune": 20,
+    "recycle": 30,
+    "activate-recycled": 20,
+}
 """At least this many kill points per scenario (a smaller number means the harness broke)."""
 
 
@@ -132,6 +140,21 @@ def scenarios(
             [("install", s["base"]), ("install", s["extra"], s["lib"])],
             ("state", "activate", "1"),
         ),
+        # With two trees archived, the transaction updates the oldest (state 1) in staging.
+        "recycle": (
+            [("install", s["base"]), ("install", s["extra"]), ("remove", "extra")],
+            ("install", s["tool"], s["lib"]),
+        ),
+        # State 1's tree was recycled by state 4: activating it blits it again.
+        "activate-recycled": (
+            [
+                ("install", s["base"]),
+                ("install", s["extra"]),
+                ("remove", "extra"),
+                ("install", s["tool"], s["lib"]),
+            ],
+            ("state", "activate", "1"),
+        ),
         "prune": (
             [
                 ("install", s["base"]),
@@ -168,15 +191,19 @@ class Side:
     active: int | None
     db: DbView
     archived: frozenset[int]
+    recycled: frozenset[int]
+    """States whose tree went to a newer state's (see moss_core.client.recycle)."""
 
 
 def _side(root: Path) -> Side:
     listing = frozenset(e for e in tree_listing(root / "usr") if e[0] != ".stateID")
     trees = root / ".moss/root"
-    archived = frozenset(
-        int(p.name) for p in trees.iterdir() if p.name.isdigit() and (p / "usr").is_dir()
+    numbered = [p for p in trees.iterdir() if p.name.isdigit()]
+    archived = frozenset(int(p.name) for p in numbered if (p / "usr").is_dir())
+    recycled = frozenset(
+        int(p.name) for p in numbered if (p / "recycled").exists() and not (p / "usr").is_dir()
     )
-    return Side(listing, active_state(root), db_view(root), archived)
+    return Side(listing, active_state(root), db_view(root), archived, recycled)
 
 
 class Driver:
@@ -243,7 +270,7 @@ def _points(scenario: Scenario, reference: Reference) -> list[str]:
 def _consistent(root: Path, side: Side, label: str) -> None:
     assert not side.db.missing, (label, side.db.missing)
     assert side.active in side.db.states, (label, side.active, side.db.states)
-    assert side.archived == set(side.db.states) - {side.active}, (label, side)
+    assert side.archived | side.recycled == set(side.db.states) - {side.active}, (label, side)
     for state_id in side.archived:
         stamp = root / f".moss/root/{state_id}/usr/.stateID"
         assert stamp.read_text().strip() == str(state_id), label
@@ -314,6 +341,10 @@ def test_sigkill_anywhere_leaves_old_or_new_state(
     driver = Driver(scratch)
     reference = _reference(scenario, scratch, driver)
     assert reference.new.active != reference.old.active or name == "prune"
+    if name == "recycle":
+        assert reference.new.recycled == {1}, "the transaction did not stage from state 1's tree"
+    if name == "activate-recycled":
+        assert reference.old.recycled == {1} and not reference.new.recycled
     points = _points(scenario, reference)
     assert len(points) >= FLOORS[name], (name, len(points), reference.steps, reference.ops)
     mine = points[shard::SHARDS]

@@ -8,6 +8,7 @@ store's files, which are kept read-only.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
@@ -21,7 +22,8 @@ from enum import Enum
 from moss_core.errors import MossError
 from moss_core.processes import ForkedTaskError, Report, run_forked
 from moss_core.store import ASSET_MODE, READ_ONLY_MARKER, asset_name, asset_relpath
-from moss_core.vfs import Node, Tree
+from moss_core.vfs import TOP, Node, Tree
+from moss_core.vfs_diff import Lookup, TreeDiff
 from stone import FileKind
 
 EMPTY_DIGEST = 0x99AA06D3014798D86001C324468D497F
@@ -162,6 +164,98 @@ def blit(
     finally:
         os.umask(umask)
     return BlitStats(entries=count, seconds=time.perf_counter() - start)
+
+
+def update(
+    diff: TreeDiff,
+    new: Lookup,
+    assets_fd: int,
+    target_fd: int,
+    *,
+    strategy: Strategy = Strategy.HARDLINK,
+) -> BlitStats:
+    """Turn the tree in `target_fd` (`/usr`), written for the old tree of `diff`, into the new
+    one (whose nodes `new` looks up): delete what went, write what came, re-mode directories.
+
+    Paths are walked from `target_fd` one directory at a time with `O_NOFOLLOW`, as `blit`
+    writes. Raises `BlitError` naming the path that failed.
+    """
+    start = time.perf_counter()
+    umask = os.umask(0)
+    fds: dict[str, int] = {TOP: target_fd}
+    unlocked: dict[str, int] = {}
+    node: Node | None = None
+
+    def directory(path: str) -> int:
+        fd = fds.get(path)
+        if fd is None:
+            head, _, name = path.rpartition("/")
+            fd = fds[path] = os.open(name, _DIR_FLAGS, dir_fd=directory(head))
+        return fd
+
+    def writable(path: str) -> int:
+        # A directory a package made read-only takes new entries only once it is writable.
+        fd = directory(path)
+        mode = stat.S_IMODE(os.fstat(fd).st_mode)
+        if mode & _OWNER_ALL != _OWNER_ALL and path not in unlocked:
+            unlocked[path] = mode
+            os.fchmod(fd, mode | _OWNER_ALL)
+        return fd
+
+    count = 0
+    try:
+        for node in diff.removed:
+            parent_fd = writable(_parent_path(node))
+            if node.kind is FileKind.DIRECTORY:
+                _remove_subtree(node.name, parent_fd)
+            else:
+                # moss's own files (the state's model) may have gone before the update.
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(node.name, dir_fd=parent_fd)
+            count += 1
+        writer = _Writer(assets_fd, strategy, None)
+        by_parent: dict[str, list[Node]] = {}
+        for node in diff.added:
+            by_parent.setdefault(_parent_path(node), []).append(node)
+        for path, nodes in by_parent.items():
+            parent = new(path)
+            if parent is None:
+                raise BlitError(f"cannot write {nodes[0].path}: its directory is not in the tree")
+            fd = writable(path)
+            count += writer._walk([(fd, iter(nodes), parent)], frozenset(fds.values()))
+        for path, mode in unlocked.items():
+            os.fchmod(fds[path], mode)
+        for node in diff.retuned:
+            fd = directory(node.path)
+            os.fchmod(fd, node.mode & 0o7777)
+            if writer.as_root:
+                os.fchown(fd, node.uid, node.gid)
+            count += 1
+    except OSError as err:
+        where = node.path if node is not None else TOP
+        raise BlitError(f"cannot write {where}: {err.strerror or err}") from err
+    finally:
+        os.umask(umask)
+        for path, fd in fds.items():
+            if path != TOP:
+                os.close(fd)
+    return BlitStats(entries=count, seconds=time.perf_counter() - start)
+
+
+def _remove_subtree(name: str, parent_fd: int) -> None:
+    """Delete a directory and all it holds, read-only directories included, without
+    following a symlink."""
+    fd = os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
+    try:
+        os.fchmod(fd, stat.S_IMODE(os.fstat(fd).st_mode) | _OWNER_ALL)
+        for entry in os.scandir(fd):
+            if entry.is_dir(follow_symlinks=False):
+                _remove_subtree(entry.name, fd)
+            else:
+                os.unlink(entry.name, dir_fd=fd)
+    finally:
+        os.close(fd)
+    os.rmdir(name, dir_fd=parent_fd)
 
 
 def _raise_fd_limit() -> None:

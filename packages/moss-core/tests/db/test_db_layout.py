@@ -262,3 +262,31 @@ def test_files_under_a_directory(layout_db: LayoutDb) -> None:
     ]
     with pytest.raises(ValueError, match="not a plain directory"):
         layout_db.files_under(["linux"], "lib/' OR 1=1 --/")
+
+
+@pytest.mark.parametrize("indexed", [False, True])
+def test_rows_by_path_at_and_beneath(layout_db: LayoutDb, indexed: bool) -> None:
+    """What composing from another state asks, with the path indexes made or not."""
+    layout_db.add_many(
+        [
+            ("a", [LayoutEntry.directory("share"), LayoutEntry.regular("share/x", 1)]),
+            ("b", [LayoutEntry.symlink("lib64", "lib"), LayoutEntry.regular("share/x", 1)]),
+            ("c", [LayoutEntry.regular("lib64/y", 2), LayoutEntry.regular("share-z", 3)]),
+        ]
+    )
+    if indexed:
+        layout_db.index_paths()
+    assert [(p, e.path) for p, e in layout_db.at_paths(["share/x", "share"], ["a", "b"])] == [
+        ("a", "share"),
+        ("a", "share/x"),
+        ("b", "share/x"),
+    ]
+    assert layout_db.at_paths(["share/x"], ["c"]) == []
+    found = layout_db.first_beneath("share", ["b"])
+    assert found is not None and found[1].path == "share/x"
+    assert layout_db.first_beneath("share", ["c"]) is None  # share-z is beside it
+    assert layout_db.first_beneath("", ["c"]) is not None
+    assert layout_db.holding(["share", "share/x", "lib64"], ["a", "c"]) == {"share", "lib64"}
+    assert layout_db.any_beneath_symlink(["b", "c"])
+    assert not layout_db.any_beneath_symlink(["a", "b"])
+    assert not layout_db.any_beneath_symlink(["a", "c"])

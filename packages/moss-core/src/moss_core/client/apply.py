@@ -36,6 +36,10 @@ from moss_core.processes import usable_cores
 from moss_core.vfs import Tree, build_tree
 from stone import LayoutEntry
 
+RECYCLED_MARKER = "recycled"
+"""In `.moss/root/<id>/`: that state's tree became a newer state's (`moss_core.client.recycle`);
+activating the state blits its tree again."""
+
 ROOT_LINKS = {
     "bin": "usr/bin",
     "sbin": "usr/sbin",
@@ -223,8 +227,9 @@ def recover(installation: Installation, state_db: StateDb, reporter: Reporter) -
     tree in staging is archived; if not, a transaction's new tree and state row are dropped and
     an activation's tree goes back to its archive. Without one, staging holds at most a
     half-built tree, which is removed, as are the trees of removed states an interrupted prune
-    left. Finally a state row whose tree is neither live nor archived (a run stopped between
-    recording it and its journal, or a prune stopped before removing its rows) is removed.
+    left. Finally a state row whose tree is neither live nor archived nor recycled (a run
+    stopped between recording it and its journal, or a prune stopped before removing its rows)
+    is removed.
     """
     active = installation.active_state_id()
     staging_usr = installation.staging_dir / "usr"
@@ -246,10 +251,20 @@ def recover(installation: Installation, state_db: StateDb, reporter: Reporter) -
     elif os.path.lexists(staging_usr):
         remove_tree(staging_usr)
     remove_leftover_trees(installation)
+    if active is not None:
+        # The live state has its tree again (an activation stopped before saying so).
+        live_archive = installation.archived_state_dir(active)
+        (live_archive / RECYCLED_MARKER).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            live_archive.rmdir()
     if active is None and installation.usr.exists() and not is_empty_dir(installation.usr):
         return
     for state_id in state_db.ids():
-        if state_id != active and not installation.archived_usr(state_id).exists():
+        if (
+            state_id != active
+            and not installation.archived_usr(state_id).exists()
+            and not (installation.archived_state_dir(state_id) / RECYCLED_MARKER).exists()
+        ):
             state_db.remove([state_id])
             reporter.warn(
                 f"removed state #{state_id}: an interrupted transaction never made it live"

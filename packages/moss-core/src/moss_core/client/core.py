@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,7 +41,7 @@ from stone import LayoutEntry, Meta
 if TYPE_CHECKING:
     from moss_core import fetch, repository, resolve, settings, triggers, vfs
     from moss_core import model as system_model
-    from moss_core.client import apply, gc, hooks, rebuild
+    from moss_core.client import apply, gc, hooks, rebuild, recycle
     from moss_core.client import boot as boot_glue
     from moss_core.client import verify as checks
 else:
@@ -56,6 +56,7 @@ else:
     gc = lazy_import("moss_core.client.gc")
     hooks = lazy_import("moss_core.client.hooks")
     rebuild = lazy_import("moss_core.client.rebuild")
+    recycle = lazy_import("moss_core.client.recycle")
     boot_glue = lazy_import("moss_core.client.boot")
     checks = lazy_import("moss_core.client.verify")
 
@@ -444,19 +445,37 @@ class Client:
     # -- states -------------------------------------------------------------------------------
 
     def new_state(self, selections: Sequence[Selection], summary: str) -> State:
-        """Compose, check, trigger and promote a new state; the live tree changes last."""
+        """Compose, check, trigger and promote a new state; the live tree changes last.
+
+        The new tree is an archived one with only the change applied when that is known to
+        give the same tree (`recycle`), else composed and blitted whole.
+        """
         ids = [s.package_id for s in selections]
         metas = self.install_db.get_many(ids)
-        try:
-            tree = apply.compose(self.layout_db, ids, self._recorded)
-        except vfs.VfsConflictError as err:
-            raise ClientError(_describe_conflicts(err, metas)) from None
         previous = apply.check_replaceable(self.installation)
+        change = recycle.plan_recycling(
+            self.installation, self.state_db, self.layout_db, ids, previous
+        )
+        composed: list[vfs.Tree] = []
+
+        def tree() -> vfs.Tree:
+            if not composed:
+                try:
+                    composed.append(apply.compose(self.layout_db, ids, self._recorded))
+                except vfs.VfsConflictError as err:
+                    raise ClientError(_describe_conflicts(err, metas)) from None
+            return composed[0]
+
+        if change is None:
+            tree()
         model_text = self.model_text(
             [Package(i, metas[i], "installed") for i in ids],
             {s.package_id for s in selections if s.explicit},
         )
-        staging_usr = apply.blit_staging(self.installation, tree, self.reporter)
+        if change is None:
+            staging_usr = apply.blit_staging(self.installation, tree(), self.reporter)
+        else:
+            staging_usr = recycle.stage(self.installation, change, self.reporter)
         try:
             apply.write_state_files(staging_usr, None, model_text)
             apply.make_root_links(self.installation.isolation_dir)
@@ -497,7 +516,7 @@ class Client:
             self.installation, self.state_db, self.layout_db, self.reporter
         )
 
-    def _system_triggers(self, tree: vfs.Tree) -> None:
+    def _system_triggers(self, tree: Callable[[], vfs.Tree]) -> None:
         runner = hooks.system_runner(
             self.installation.isolation_dir,
             self.installation.usr,
@@ -511,39 +530,67 @@ class Client:
     def activate(
         self, state_id: int, *, skip_triggers: bool = False, skip_boot: bool = False
     ) -> int | None:
-        """Make an archived state live again (offline rollback); returns the state it replaced."""
+        """Make an archived state live again (offline rollback); returns the state it replaced.
+
+        A state whose tree was recycled has its tree blitted again from the store first.
+        """
         target = self.state_db.get(state_id)
         if target is None:
             raise ClientError(f"state {state_id} doesn't exist")
         active = self.installation.active_state_id()
         if active == state_id:
             raise ClientError(f"state {state_id} already active")
+        package_ids = [s.package_id for s in target.selections]
         archived = self.installation.archived_usr(state_id)
-        if not archived.is_dir():
+        reblit = not archived.is_dir() and recycle.is_recycled(self.installation, state_id)
+        if not archived.is_dir() and not reblit:
             raise ClientError(f"state {state_id} has no archived tree at {archived}")
         previous = apply.check_replaceable(self.installation)
         self.reporter.info(f"State {state_id} will replace the active state {previous}")
         if not self.reporter.confirm("Do you wish to continue?"):
             raise Cancelled()
         journal = apply.Journal("activation", state_id, previous)
-        journal.write(self.installation)
         staging_usr = self.installation.staging_dir / "usr"
-        try:
-            remove_tree(staging_usr)
-            os.rename(archived, staging_usr)
-            with contextlib.suppress(OSError):
-                self.installation.archived_state_dir(state_id).rmdir()
-        except BaseException:
-            self.recover()
-            raise
+        if reblit:
+            # Written whole before the journal: recovery keeps a tree the journal names.
+            self._reblit(target, staging_usr)
+            journal.write(self.installation)
+        else:
+            journal.write(self.installation)
+            try:
+                remove_tree(staging_usr)
+                os.rename(archived, staging_usr)
+                with contextlib.suppress(OSError):
+                    self.installation.archived_state_dir(state_id).rmdir()
+            except BaseException:
+                self.recover()
+                raise
         apply.promote(self.installation, staging_usr, journal)
+        recycle.forget_recycled(self.installation, state_id)
         if not skip_triggers:
-            self._system_triggers(
-                apply.compose(self.layout_db, [s.package_id for s in target.selections])
-            )
+            self._system_triggers(lambda: apply.compose(self.layout_db, package_ids))
         if not skip_boot:
             self._after_promotion()
         return previous
+
+    def _reblit(self, state: State, staging_usr: Path) -> None:
+        ids = [s.package_id for s in state.selections]
+        metas = self.install_db.get_many(ids)
+        try:
+            tree = apply.compose(self.layout_db, ids)
+        except vfs.VfsConflictError as err:
+            raise ClientError(_describe_conflicts(err, metas)) from None
+        self.reporter.info(f"State #{state.id}'s tree was recycled: blitting it again")
+        apply.blit_staging(self.installation, tree, self.reporter)
+        try:
+            model_text = self.model_text(
+                [Package(i, metas[i], "installed") for i in ids],
+                {s.package_id for s in state.selections if s.explicit},
+            )
+            apply.write_state_files(staging_usr, state.id, model_text)
+        except BaseException:
+            remove_tree(staging_usr)
+            raise
 
     def prune(
         self, keep: int, *, include_newer: bool = False, dry_run: bool = False
@@ -597,7 +644,12 @@ class Client:
         checks.check_assets(self.installation, self.layout_db.digests(), report)
         self.reporter.info("Verifying states")
         active = self.installation.active_state_id()
-        states = self.state_db.list()
+        # A recycled state has no tree to check: activating it blits one afresh.
+        states = [
+            s
+            for s in self.state_db.list()
+            if s.id == active or not recycle.is_recycled(self.installation, s.id)
+        ]
         trees = {
             s.id: checks.check_state(self.installation, self.layout_db, s, active, report)
             for s in states

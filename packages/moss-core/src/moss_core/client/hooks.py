@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from moss_core.client.report import Reporter
@@ -18,13 +19,20 @@ from moss_core.vfs import Tree
 
 
 def run_triggers(
-    scope: Scope, tree_root: Path, tree: Tree, runner: TriggerRunner, reporter: Reporter
+    scope: Scope,
+    tree_root: Path,
+    tree: Callable[[], Tree],
+    runner: TriggerRunner,
+    reporter: Reporter,
 ) -> None:
-    """Plan `scope`'s triggers over every path of `tree` and run them; the first failure aborts."""
+    """Plan `scope`'s triggers over every path of the state's tree and run them; the first
+    failure aborts. `tree` is only asked for when there are triggers to plan."""
     loaded = load_triggers(tree_root, scope)
     for warning in loaded.warnings:
         reporter.warn(str(warning))
-    plan = plan_triggers(loaded.triggers, tree.trigger_paths(), Conditions())
+    if not loaded.triggers:
+        return
+    plan = plan_triggers(loaded.triggers, tree().trigger_paths(), Conditions())
     if not plan.invocations:
         return
     reporter.info(f"Running {'transaction' if scope is Scope.TRANSACTION else 'system'} triggers")

@@ -7,6 +7,7 @@ symlink its target and path; every other kind its path in `entry_value1` and NUL
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Sequence
 from operator import itemgetter
@@ -45,6 +46,15 @@ _KIND_BY_TEXT = {kind.text: kind for kind in FileKind}
 _TEXT_BY_KIND = {kind: text for text, kind in _KIND_BY_TEXT.items()}
 # Kinds whose path is in entry_value2 (entry_value1 holds their source).
 _SOURCE_KINDS = ("regular", "symlink", "unknown")
+# A row's path. The index on it must be spelled exactly as the queries spell it, or SQLite
+# does not use it.
+_PATH = (
+    "(CASE WHEN entry_type IN ('regular', 'symlink', 'unknown')"
+    " THEN entry_value2 ELSE entry_value1 END)"
+)
+# Package ids given as one JSON array: a selection of any size in one parameter. The unary
+# `+` keeps SQLite from looking rows up by package (every row of a system) instead of by path.
+_SELECTED = "+package_id IN (SELECT value FROM json_each(?))"
 
 
 class LayoutDb(Database):
@@ -57,6 +67,14 @@ class LayoutDb(Database):
             "CREATE INDEX IF NOT EXISTS layout_package_id_idx ON layout (package_id)"
         ),
     }
+    # What composing a state from another asks (which rows are at, or beneath, a path), made
+    # by `index_paths` when first needed: kept up while a cold install writes every row, they
+    # would cost it more than making them once afterwards does.
+    PATH_INDEXES: ClassVar[tuple[str, ...]] = (
+        f"CREATE INDEX IF NOT EXISTS layout_path_idx ON layout {_PATH}",
+        "CREATE INDEX IF NOT EXISTS layout_symlink_idx ON layout (entry_value2)"
+        " WHERE entry_type = 'symlink'",
+    )
     FOREIGN_KEYS: ClassVar[bool] = False
 
     def add_many(self, items: Iterable[tuple[str, Sequence[LayoutEntry]]]) -> None:
@@ -95,6 +113,64 @@ class LayoutDb(Database):
             )
         rows.sort(key=itemgetter(0))
         return self._entries(rows)
+
+    def index_paths(self) -> None:
+        """Make the indexes by path that `at_paths`, `first_beneath`, `holding` and
+        `any_beneath_symlink` need to be quick (once; a read-only database goes without)."""
+        if self.read_only:
+            return
+        with self._write() as conn:
+            for statement in self.PATH_INDEXES:
+                conn.execute(statement)
+
+    def at_paths(
+        self, paths: Iterable[str], package_ids: Iterable[str]
+    ) -> list[tuple[str, LayoutEntry]]:
+        """The entries of those packages at those (layout) paths, in stored order."""
+        wanted = set(package_ids)
+        with self._read() as conn:
+            rows = self._select_in(conn, _SELECT + f" WHERE {_PATH} IN ({{}})", set(paths))
+        rows = [row for row in rows if row[1] in wanted]
+        rows.sort(key=itemgetter(0))
+        return self._entries(rows)
+
+    def first_beneath(
+        self, directory: str, package_ids: Iterable[str]
+    ) -> tuple[str, LayoutEntry] | None:
+        """One entry of those packages strictly beneath `directory` (a layout path; "" for
+        the top), or None."""
+        low, high = (f"{directory}/", f"{directory}0") if directory else ("", "\U0010ffff")
+        with self._read() as conn:
+            row = conn.execute(
+                _SELECT + f" WHERE {_PATH} > ? AND {_PATH} < ? AND {_SELECTED} LIMIT 1",
+                (low, high, json.dumps(sorted(set(package_ids)))),
+            ).fetchone()
+        return None if row is None else self._entries([row])[0]
+
+    def holding(self, paths: Iterable[str], package_ids: Iterable[str]) -> set[str]:
+        """Those of `paths` (layout paths) with an entry of those packages beneath them."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT held.value FROM json_each(?) AS held WHERE EXISTS (SELECT 1 FROM layout"
+                f" WHERE {_PATH} > held.value || '/' AND {_PATH} < held.value || '0'"
+                f" AND {_SELECTED})",
+                (json.dumps(sorted(set(paths))), json.dumps(sorted(set(package_ids)))),
+            ).fetchall()
+        return {path for (path,) in rows}
+
+    def any_beneath_symlink(self, package_ids: Iterable[str]) -> bool:
+        """Whether an entry of those packages lies beneath a symlink of theirs (which the VFS
+        moves, or refuses): then only a full composition says what the tree is."""
+        selected = json.dumps(sorted(set(package_ids)))
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT 1 FROM layout AS link WHERE link.entry_type = 'symlink'"
+                f" AND +link.{_SELECTED[1:]} AND EXISTS (SELECT 1 FROM layout"
+                f" WHERE {_PATH} > link.entry_value2 || '/'"
+                f" AND {_PATH} < link.entry_value2 || '0' AND {_SELECTED}) LIMIT 1",
+                (selected, selected),
+            ).fetchone()
+        return row is not None
 
     def has(self, package_id: str) -> bool:
         with self._read() as conn:

@@ -20,6 +20,7 @@ from moss_core.triggers.loader import (
     load_triggers,
     parse_trigger,
     trigger_directory,
+    trigger_files,
 )
 from moss_core.triggers.model import (
     DeleteHandler,
@@ -84,4 +85,5 @@ __all__ = [
     "scan_tree",
     "substitute",
     "trigger_directory",
+    "trigger_files",
 ]

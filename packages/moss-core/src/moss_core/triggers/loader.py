@@ -91,6 +91,11 @@ def load_triggers(root: Path, scope: Scope) -> LoadResult:
     or whose trigger name is already taken by an earlier file is skipped; each such event and
     each ignored key becomes a `LoadWarning`, which is also logged.
     """
+    return load_trigger_files(trigger_files(root, scope))
+
+
+def trigger_files(root: Path, scope: Scope) -> list[Path]:
+    """The files `load_triggers` reads, in the order it reads them."""
     base = trigger_directory(root)
     candidates: list[Path] = []
     single = base / f"{scope}{SUFFIX}"
@@ -99,7 +104,7 @@ def load_triggers(root: Path, scope: Scope) -> LoadResult:
     drop_in = base / f"{scope}.d"
     if drop_in.is_dir():
         candidates.extend(sorted(drop_in.iterdir()))
-    return load_trigger_files(candidates)
+    return candidates
 
 
 def load_trigger_files(paths: Iterable[Path]) -> LoadResult:
