@@ -8,6 +8,7 @@ import pytest
 
 from moss_core.model import ModelError, load_model, render
 from moss_core.repository import Repository, RootIndex
+from moss_core.trust.minisign import SecretKey
 
 MODEL = """\
 repositories {
@@ -49,6 +50,21 @@ def test_repositories_by_uri_or_by_root_index_read_and_write_back(tmp_path: Path
     )
     path.write_text(render(model.repositories, [("nano", None)]))
     assert load_model(path).repositories == model.repositories
+
+
+def test_a_pinned_key_is_read_and_written_back(tmp_path: Path) -> None:
+    key = SecretKey.generate().public_key()
+    path = tmp_path / "system-model.kdl"
+    path.write_text(
+        f'repositories {{\n    s {{ uri "file:///i"; key "{key.line()}"; priority 1 }}\n}}\n'
+    )
+    (repo,) = load_model(path).repositories
+    assert repo.pinned_key() == key
+    path.write_text(render([repo], []))
+    assert load_model(path).repositories == (repo,)
+    path.write_text('repositories {\n    s { uri "file:///i"; key "RWQx"; priority 1 }\n}\n')
+    with pytest.raises(ModelError, match=r"system-model.kdl:2: s: key: not a minisign"):
+        load_model(path)
 
 
 @pytest.mark.parametrize(

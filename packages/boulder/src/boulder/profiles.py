@@ -26,6 +26,7 @@ from moss_core.repository import (
     Repository,
     RepositoryError,
     RootIndex,
+    key_from_fields,
     location_from_fields,
     sanitise_name,
     source_nodes,
@@ -33,8 +34,10 @@ from moss_core.repository import (
 
 HOST = "host"
 _SYSTEM_DIR = Path("/usr/share/boulder")
-_SPEC_KEYS = {"name", "uri", "base-uri", "channel", "version", "arch", "priority"}
-_SPEC_FORM = "name=…,uri=…[,priority=N] or name=…,base-uri=…,version=…[,channel=…][,arch=…]"
+_SPEC_KEYS = {"name", "uri", "base-uri", "channel", "version", "arch", "priority", "key"}
+_SPEC_FORM = (
+    "name=…,uri=…[,priority=N][,key=…] or name=…,base-uri=…,version=…[,channel=…][,arch=…][,key=…]"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,8 @@ class ProfileRepository:
     """The `stone.index`, or with `root_index` the repository's base URI."""
     priority: int = 0
     root_index: RootIndex | None = None
+    key: str | None = None
+    """The minisign public key its indexes must be signed with (see moss's repositories)."""
 
     def describe(self) -> str:
         try:
@@ -58,6 +63,7 @@ class ProfileRepository:
                 uri=self.uri,
                 priority=self.priority,
                 root_index=self.root_index,
+                public_key=self.key,
             )
         except RepositoryError as err:
             raise ProfileError(f"repository {self.name}: {err}") from None
@@ -112,11 +118,12 @@ def _repository(name: str, fields: Mapping[str, Any], where: str | None) -> Prof
         raise ProfileError(f"repository {name}: invalid priority {priority!r}", key=where)
     try:
         uri, root_index = location_from_fields(fields)
+        key = key_from_fields(fields)
     except RepositoryError as err:
         raise ProfileError(f"repository {name}: {err}", key=where) from None
     if not isinstance(uri, str):
         raise ProfileError(f"repository {name} needs a uri or a base-uri", key=where)
-    return ProfileRepository(name, uri, priority, root_index)
+    return ProfileRepository(name, uri, priority, root_index, key)
 
 
 def _profile(name: str, repos: Any, packages: Any, where: str) -> Profile:

@@ -19,6 +19,7 @@ from boulder.macros.load import MacroSet
 from boulder.profiles import Profile, ProfileRepository, ProfileStore, parse_repository_spec
 from boulder.recipe.load import load_recipe
 from moss_core.repository import RootIndex, build_index
+from moss_core.trust.minisign import SecretKey
 from stone import Meta, scan_tree, write_binary
 
 EXAMPLES = Path(__file__).resolve().parents[4] / "examples"
@@ -79,6 +80,17 @@ def test_store_round_trip_and_lookup(tmp_path: Path) -> None:
         store.get("nope")
     with pytest.raises(ProfileError):
         store.save(Profile("host"))
+
+
+def test_a_pinned_key_is_kept_with_the_profile(tmp_path: Path) -> None:
+    key = SecretKey.generate().public_key().line()
+    spec = parse_repository_spec(f"name=r,uri=file:///r/stone.index,key={key}")
+    assert spec.key == key and spec.as_moss_repository().public_key == key
+    store = ProfileStore(tmp_path, system_dir=None)
+    store.save(Profile("signed", (spec,)))
+    assert store.get("signed").repositories[0].as_moss_repository().pinned_key() is not None
+    with pytest.raises(ProfileError, match="key"):
+        ProfileRepository("r", "file:///r/stone.index", key="RWQnotakey").as_moss_repository()
 
 
 def test_kdl_beats_yaml_and_upstream_profiles_load(tmp_path: Path) -> None:

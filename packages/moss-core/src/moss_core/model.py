@@ -16,7 +16,13 @@ from pathlib import Path
 
 from moss_core import kdl
 from moss_core.errors import MossError
-from moss_core.repository import Repository, RepositoryError, location_from_fields, source_nodes
+from moss_core.repository import (
+    Repository,
+    RepositoryError,
+    key_from_fields,
+    location_from_fields,
+    source_nodes,
+)
 from stone import Provider
 
 
@@ -73,6 +79,7 @@ def _repository(node: kdl.Node, where: str) -> Repository:
     priority = fields.get("priority")
     try:
         uri, root_index = location_from_fields(fields)
+        key = key_from_fields(fields)
     except RepositoryError as err:
         raise ModelError(f"{where}: repository {node.name}: {err}") from None
     if not isinstance(uri, str):
@@ -88,6 +95,7 @@ def _repository(node: kdl.Node, where: str) -> Repository:
             description=description if isinstance(description, str) else "",
             active=fields.get("enabled", True) is not False,
             root_index=root_index,
+            public_key=key,
         )
     except RepositoryError as err:
         raise ModelError(f"{where}: {err}") from None

@@ -340,3 +340,20 @@ def test_writing_never_drops_repositories_sharing_the_file(installation: Install
         config.remove("extra")
     assert not (installation.root / "etc/moss/repo.d/local.kdl").exists()
     assert [r.id for r in RepositoryConfig.load(installation).repositories()] == ["extra", "local"]
+
+
+def test_a_pinned_key_is_written_and_read_back(installation: Installation) -> None:
+    from moss_core.trust.minisign import SecretKey
+
+    key = SecretKey.generate().public_key()
+    config = RepositoryConfig.load(installation)
+    # The whole key file is accepted; the key line is what is kept.
+    config.add(Repository("signed", "file:///srv/repo/stone.index", 1, public_key=key.format()))
+    path = installation.root / "etc/moss/repo.d/signed.kdl"
+    assert key.line() in path.read_text()
+    reloaded = RepositoryConfig.load(installation).get("signed")
+    assert reloaded is not None and reloaded.pinned_key() == key
+    path.write_text(path.read_text().replace(key.line(), "RWQx"))
+    broken = RepositoryConfig.load(installation)
+    assert broken.get("signed") is None
+    assert any("signed" in w and "key: " in w for w in broken.warnings)

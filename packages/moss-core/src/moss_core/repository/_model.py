@@ -11,6 +11,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import xxhash
 
 from moss_core.errors import MossError
+from moss_core.trust.minisign import MinisignError, PublicKey
 
 SCHEMES = ("file", "http", "https")
 _U64_LIMIT = 1 << 64
@@ -22,6 +23,10 @@ _PATH_SAFE = "!$%&'()*+,/:;=@[\\]^|"
 
 class RepositoryError(MossError):
     """A repository is misconfigured, unreachable, or serves something other than it claims."""
+
+
+class MissingError(RepositoryError):
+    """The resource asked for is not there (no such file, HTTP 404 or 410)."""
 
 
 def sanitise_name(name: str) -> str:
@@ -166,6 +171,14 @@ def location_from_fields(fields: Mapping[str, object]) -> tuple[object, RootInde
     return fields["base-uri"], RootIndex.from_fields(fields)
 
 
+def key_from_fields(fields: Mapping[str, object]) -> str | None:
+    """The public key a definition pins (its `key` field: minisign's key line), if any."""
+    key = fields.get("key")
+    if key is not None and not isinstance(key, str):
+        raise RepositoryError(f"key must be a minisign public key, not {key!r}")
+    return key
+
+
 @dataclass(frozen=True)
 class Repository:
     """One configured repository. `uri` is normalised on creation (see `normalise_uri`); an
@@ -173,6 +186,8 @@ class Repository:
 
     With `root_index`, `uri` is the repository's base URI (upstream's `base-uri`) and the index
     is found through the root index there (see `RootIndex`); otherwise `uri` is the index.
+    `public_key` pins the minisign key its indexes must be signed with (the key line, as
+    `minisign -P` takes it); without one, indexes are taken unsigned, as upstream takes them.
     """
 
     id: str
@@ -181,6 +196,7 @@ class Repository:
     description: str = ""
     active: bool = True
     root_index: RootIndex | None = None
+    public_key: str | None = None
 
     def __post_init__(self) -> None:
         if not self.id:
@@ -195,6 +211,12 @@ class Repository:
                 f"not {self.priority!r}"
             )
         object.__setattr__(self, "uri", to_uri(self.uri))
+        if self.public_key is not None:
+            object.__setattr__(self, "public_key", _parse_key(self.id, self.public_key).line())
+
+    def pinned_key(self) -> PublicKey | None:
+        """The key its indexes must be signed with; None for an unsigned repository."""
+        return None if self.public_key is None else _parse_key(self.id, self.public_key)
 
     def key(self) -> str:
         """The name of its `.moss/repo/` directory: xxh3-64 of `moss-<uri>` (with a root index,
@@ -228,6 +250,13 @@ class Repository:
             f"(base-uri={self.uri}, channel={root.channel}, version={root.version},"
             f" arch={root.arch})"
         )
+
+
+def _parse_key(repo_id: str, text: str) -> PublicKey:
+    try:
+        return PublicKey.parse(text)
+    except MinisignError as err:
+        raise RepositoryError(f"{repo_id}: key: {err}") from None
 
 
 def writable_id(repo_id: str) -> str:

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 from moss_core.repository import http
-from moss_core.repository._model import RepositoryError
+from moss_core.repository._model import MissingError, RepositoryError
 from moss_core.repository.http import Validators
 from moss_core.repository.limits import DEFAULT_LIMITS, TransferLimits
 
@@ -73,6 +73,13 @@ def download(uri: str, path: Path, limits: TransferLimits = DEFAULT_LIMITS) -> N
         fetch(uri, capped(out.write, cap, too_large), limits)
 
 
+def fetch_small(uri: str, limit: int, limits: TransferLimits = DEFAULT_LIMITS) -> bytes:
+    """The resource at `uri`, which must be at most `limit` bytes (a signature, a root index)."""
+    chunks: list[bytes] = []
+    fetch(uri, capped(chunks.append, limit, f"{uri}: larger than {limit} bytes"), limits)
+    return b"".join(chunks)
+
+
 def link_file(uri: str, target: Path) -> bool:
     """Hard-link a `file://` resource to `target`; False where that cannot be done (another
     file system, a file this user may not link), for the caller to copy it instead."""
@@ -89,6 +96,8 @@ def _fetch_file(uri: str, sink: Sink) -> None:
     path = url2pathname(urlsplit(uri).path)
     try:
         source = open(path, "rb")  # noqa: SIM115 - closed below, errors told apart from sink's
+    except FileNotFoundError as err:
+        raise MissingError(f"{uri}: {err.strerror}") from None
     except OSError as err:
         raise RepositoryError(f"{uri}: {err.strerror or err}") from None
     with source:

@@ -25,6 +25,7 @@ from moss_core.installation import Installation
 from moss_core.repository._model import (
     Repository,
     RepositoryError,
+    key_from_fields,
     location_from_fields,
     sanitise_name,
     writable_id,
@@ -32,7 +33,17 @@ from moss_core.repository._model import (
 
 TREES = ("usr/share/moss", "etc/moss")
 WRITE_DIR = "etc/moss/repo.d"
-_FIELDS = ("description", "uri", "base-uri", "channel", "version", "arch", "priority", "active")
+_FIELDS = (
+    "description",
+    "uri",
+    "base-uri",
+    "channel",
+    "version",
+    "arch",
+    "priority",
+    "active",
+    "key",
+)
 
 
 @dataclass(frozen=True)
@@ -266,7 +277,9 @@ def _from_fields(repo_id: str, fields: Mapping[str, object]) -> Repository:
         raise RepositoryError("description must be a string")
     if not isinstance(active, bool):
         raise RepositoryError(f"active must be true or false, not {active!r}")
-    return Repository(repo_id, uri, priority, description, active, root_index)
+    return Repository(
+        repo_id, uri, priority, description, active, root_index, key_from_fields(fields)
+    )
 
 
 def _pick(directory: Path, stem: str) -> Path | None:
@@ -290,13 +303,16 @@ def _to_kdl(repo: Repository) -> kdl.Node:
 
 
 def source_nodes(repo: Repository) -> list[kdl.Node]:
-    """Where the repository is, as KDL child nodes: `uri`, or `base-uri` and its version."""
+    """Where the repository is, as KDL child nodes: `uri`, or `base-uri` and its version; and
+    `key`, the public key pinned for it, if any."""
     root = repo.root_index
+    key = [] if repo.public_key is None else [kdl.Node("key", [repo.public_key])]
     if root is None:
-        return [kdl.Node("uri", [repo.uri])]
+        return [kdl.Node("uri", [repo.uri]), *key]
     return [
         kdl.Node("base-uri", [repo.uri]),
         kdl.Node("channel", [root.channel]),
         kdl.Node("version", [root.version]),
         kdl.Node("arch", [root.arch]),
+        *key,
     ]

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from moss_core._lazy import lazy_import
-from moss_core.repository._model import RepositoryError
+from moss_core.repository._model import MissingError, RepositoryError
 from moss_core.repository.limits import DEFAULT_LIMITS, TransferLimits
 
 # The HTTP stack costs tens of milliseconds to import; a command that downloads nothing (a
@@ -45,6 +45,10 @@ class TransferError(RepositoryError):
     def __init__(self, problem: str, *, transient: bool) -> None:
         super().__init__(problem)
         self.transient = transient
+
+
+class _NotThere(TransferError):
+    """The server says the resource does not exist (404, 410)."""
 
 
 @dataclass(frozen=True)
@@ -228,7 +232,9 @@ def fetch(uri: str, sink: Sink, limits: TransferLimits = DEFAULT_LIMITS) -> None
                         pace.advance(len(chunk))
                         sink(chunk)
         except TransferError as err:
-            raise TransferError(str(err), transient=err.transient and not started) from None
+            if started and err.transient:
+                raise TransferError(str(err), transient=False) from None
+            raise
 
     async def run() -> None:
         async with open_session(1, limits) as session:
@@ -252,6 +258,8 @@ def fetch_index(
 def _run(uri: str, work: Coroutine[object, object, T]) -> T:
     try:
         return asyncio.run(work)
+    except _NotThere as err:
+        raise MissingError(f"{uri}: {err}") from None
     except TransferError as err:
         raise RepositoryError(f"{uri}: {err}") from None
 
@@ -380,9 +388,8 @@ def _translate() -> Iterator[None]:
 
 def _status_error(response: aiohttp.ClientResponse) -> TransferError:
     transient = response.status >= 500 or response.status in (408, 429)
-    return TransferError(
-        f"HTTP {response.status} {response.reason or ''}".rstrip(), transient=transient
-    )
+    kind = _NotThere if response.status in (404, 410) else TransferError
+    return kind(f"HTTP {response.status} {response.reason or ''}".rstrip(), transient=transient)
 
 
 def _range_start(content_range: str | None) -> int | None:

@@ -9,6 +9,7 @@ each snapshot's index format. The index of snapshot `h` is
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from moss_core.repository import _transport
 from moss_core.repository._model import Repository, RepositoryError, RootIndex, is_identifier
@@ -19,23 +20,31 @@ READABLE_FORMATS = ("legacy", "v0")
 # A root index lists names, not packages: anything near this size is not one.
 MAX_ROOT_INDEX_BYTES = 16 << 20
 _TABLES = {"stream": "streams", "tag": "tags"}
+# Given a document's URI and bytes, raises if they may not be used.
+Check = Callable[[str, bytes], None]
 
 
-def resolve_index_uri(repo: Repository, limits: TransferLimits = DEFAULT_LIMITS) -> str:
-    """The URI of the `stone.index` the repository stands for now (its root index is fetched)."""
+def resolve_index_uri(
+    repo: Repository, limits: TransferLimits = DEFAULT_LIMITS, check: Check | None = None
+) -> str:
+    """The URI of the `stone.index` the repository stands for now (its root index is fetched,
+    and given to `check` before it is read)."""
     if repo.root_index is None:
         return repo.uri
     uri = repo.root_index_uri()
-    document = fetch_root_index(uri, limits)
+    document = fetch_root_index(uri, limits, check)
     return repo.history_index_uri(snapshot_of(document, repo.root_index, uri))
 
 
-def fetch_root_index(uri: str, limits: TransferLimits = DEFAULT_LIMITS) -> object:
-    chunks: list[bytes] = []
-    too_large = f"{uri}: larger than {MAX_ROOT_INDEX_BYTES} bytes"
-    _transport.fetch(uri, _transport.capped(chunks.append, MAX_ROOT_INDEX_BYTES, too_large), limits)
+def fetch_root_index(
+    uri: str, limits: TransferLimits = DEFAULT_LIMITS, check: Check | None = None
+) -> object:
+    """The root index at `uri`, parsed; `check` sees its bytes first (a pinned key's)."""
+    data = _transport.fetch_small(uri, MAX_ROOT_INDEX_BYTES, limits)
+    if check is not None:
+        check(uri, data)
     try:
-        return json.loads(b"".join(chunks))
+        return json.loads(data)
     except (ValueError, RecursionError) as err:
         raise RepositoryError(f"{uri}: not a root index: {err}") from None
 

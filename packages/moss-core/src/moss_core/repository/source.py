@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
@@ -12,6 +13,7 @@ from moss_core.db import MetaDb
 from moss_core.fs import write_atomically
 from moss_core.installation import Installation
 from moss_core.registry import Package, release_order
+from moss_core.repository import signed
 from moss_core.repository._model import Repository, RepositoryError, is_sha256
 from moss_core.repository._transport import fetch_index
 from moss_core.repository.config import RepositoryConfig
@@ -19,6 +21,7 @@ from moss_core.repository.http import Validators
 from moss_core.repository.index import INDEX_NAME
 from moss_core.repository.limits import load_limits
 from moss_core.repository.root_index import resolve_index_uri
+from moss_core.trust.policy import Accepted
 from stone import FileType, Meta, Provider, StoneError, StoneReader
 
 DB_NAME = "db"
@@ -148,7 +151,8 @@ def refresh(installation: Installation, repo: Repository) -> int:
     leaves the index and DB as they are. They are saved last, so they never describe an index
     newer than the DB. A root-index repository's index is first looked up in its root index
     (`root_index.resolve_index_uri`); the URI found is kept in `index-uri`, and an index held
-    from another URI is fetched again in full.
+    from another URI is fetched again in full. With a pinned key, the root index and the index
+    must each pass `signed.check_signed` before they are used (see `moss_core.repository.signed`).
     """
     directory = repo_state_dir(installation, repo)
     index = directory / INDEX_NAME
@@ -156,8 +160,19 @@ def refresh(installation: Installation, repo: Repository) -> int:
     db_path = directory / DB_NAME
     validators_path = directory / VALIDATORS_NAME
     limits = load_limits(installation.root)
-    index_uri = resolve_index_uri(repo, limits)
+    key = repo.pinned_key()
+    now = int(time.time())
+    record = None if key is None else signed.Record.load(directory, key)
+    accepted_root: list[Accepted] = []
+
+    def check_root(uri: str, data: bytes) -> None:
+        assert key is not None and record is not None
+        accepted_root.append(signed.check_signed(repo, key, uri, data, record.root, now, limits))
+
+    index_uri = resolve_index_uri(repo, limits, None if key is None else check_root)
     held = index.exists() and db_path.exists() and _held_index_uri(directory, repo) == index_uri
+    # An index held from before the key was pinned was never checked: fetch it in full.
+    held = held and (record is None or record.index is not None)
     previous = Validators.load(validators_path) if held else None
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -169,16 +184,25 @@ def refresh(installation: Installation, repo: Repository) -> int:
         part.unlink(missing_ok=True)
         raise
     if validators is None:
+        if key is not None and record is not None:
+            signed.check_held(repo, index_uri, record.index, now)
+            _save_record(directory, record, record.index, accepted_root)
         with MetaDb.open(db_path) as db:
             return len(db.ids())
     created = not db_path.exists()
     try:
+        accepted = None
+        if key is not None and record is not None:
+            data = part.read_bytes()
+            accepted = signed.check_signed(repo, key, index_uri, data, record.index, now, limits)
         loaded = _Loaded(part, index_uri)
         with MetaDb.open(db_path) as db:
             db.replace_all(loaded)
         os.replace(part, index)
         if repo.root_index is not None:
             write_atomically(directory / INDEX_URI_NAME, f"{index_uri}\n")
+        if record is not None:
+            _save_record(directory, record, accepted, accepted_root)
         validators.save(validators_path)
     except BaseException as err:
         if created:
@@ -191,6 +215,12 @@ def refresh(installation: Installation, repo: Repository) -> int:
     finally:
         part.unlink(missing_ok=True)
     return loaded.count
+
+
+def _save_record(
+    directory: Path, record: signed.Record, index: Accepted | None, root: list[Accepted]
+) -> None:
+    signed.Record(record.key, index, root[0] if root else record.root).save(directory)
 
 
 def index_uri_of(installation: Installation, repo: Repository) -> str | None:

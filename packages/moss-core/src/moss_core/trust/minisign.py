@@ -22,11 +22,19 @@ import binascii
 import hashlib
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-
+from moss_core._lazy import lazy_import
 from moss_core.trust.errors import TrustError
+
+# Reading a configuration parses keys but verifies nothing: the Ed25519 code (100 ms to
+# import) loads when a signature is first made or checked.
+if TYPE_CHECKING:
+    from cryptography import exceptions
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+else:
+    exceptions = lazy_import("cryptography.exceptions")
+    ed25519 = lazy_import("cryptography.hazmat.primitives.asymmetric.ed25519")
 
 KEY_ID_SIZE = 8
 _KEY_SIZE = 32
@@ -93,7 +101,7 @@ class SecretKey:
 
     @classmethod
     def generate(cls) -> SecretKey:
-        private = Ed25519PrivateKey.generate()
+        private = ed25519.Ed25519PrivateKey.generate()
         seed = private.private_bytes_raw()
         return cls(_random_key_id(), seed, private.public_key().public_bytes_raw())
 
@@ -118,7 +126,7 @@ class SecretKey:
         if any(checksum) and checksum != _checksum(key_id, secret):
             raise MinisignError("the secret key's checksum does not match")
         seed, public = secret[:_KEY_SIZE], secret[_KEY_SIZE:]
-        derived = Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
+        derived = ed25519.Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
         if derived != public:
             raise MinisignError("the secret key's two halves do not belong together")
         return cls(key_id, seed, public)
@@ -198,7 +206,7 @@ def sign(
     _check_comment(trusted_comment, MAX_TRUSTED_COMMENT, "trusted")
     untrusted = untrusted_comment or f"signature from minisign secret key {key_id_text(key.key_id)}"
     _check_comment(untrusted, MAX_COMMENT, "untrusted")
-    private = Ed25519PrivateKey.from_private_bytes(key.seed)
+    private = ed25519.Ed25519PrivateKey.from_private_bytes(key.seed)
     signature = private.sign(_prehash(data))
     global_signature = private.sign(signature + trusted_comment.encode())
     return Signature(key.key_id, signature, trusted_comment, global_signature, untrusted)
@@ -210,17 +218,17 @@ def verify(key: PublicKey, data: bytes, signature: Signature) -> None:
         raise MinisignError(
             f"signed by key {signature.id_text}, not by the key {key.id_text} expected"
         )
-    public = Ed25519PublicKey.from_public_bytes(key.key)
+    public = ed25519.Ed25519PublicKey.from_public_bytes(key.key)
     message = _prehash(data) if signature.prehashed else data
     try:
         public.verify(signature.signature, message)
-    except InvalidSignature:
+    except exceptions.InvalidSignature:
         raise MinisignError("the signature does not match the file") from None
     try:
         public.verify(
             signature.global_signature, signature.signature + signature.trusted_comment.encode()
         )
-    except InvalidSignature:
+    except exceptions.InvalidSignature:
         raise MinisignError("the trusted comment's signature does not match") from None
 
 

@@ -30,6 +30,13 @@ def repo() -> None:
     " (required), channel= (default main), arch= (default x86_64).",
 )
 @click.option("--replace", is_flag=True, help="Replace a repository of the same name.")
+@click.option(
+    "--key",
+    "public_key",
+    metavar="PUBKEY",
+    help="Pin the minisign public key (a .pub file, or the key line) its index must be"
+    " signed with.",
+)
 @click.pass_context
 @user_errors
 def repo_add(
@@ -40,10 +47,12 @@ def repo_add(
     priority: int,
     root_index: str | None,
     replace: bool,
+    public_key: str | None,
 ) -> None:
     """Add repository NAME at URI (a stone.index, or with --root-index a base URI), saved only
-    once its index has been fetched and read."""
+    once its index has been fetched and read (and, with --key, its signature checked)."""
     from moss_core.repository import Repository, add_repository, sanitise_name
+    from moss_core.trust.keys import public_key_from
 
     with session(ctx, write=True) as client:
         _refuse_with_model(client, "add")
@@ -53,6 +62,7 @@ def repo_add(
             priority=priority,
             description=comment,
             root_index=None if root_index is None else _root_index(root_index),
+            public_key=None if public_key is None else public_key_from(public_key).line(),
         )
         count = add_repository(client.installation, repository, replace=replace)
     click.echo(f"{repository.id} added ({count} packages)")
@@ -88,6 +98,7 @@ def repo_list(ctx: click.Context, as_json: bool) -> None:
                     ),
                     "priority": r.priority,
                     "active": r.active,
+                    "key": r.public_key,
                     "description": r.description,
                 }
                 for r in repositories
@@ -98,7 +109,9 @@ def repo_list(ctx: click.Context, as_json: bool) -> None:
         click.echo("No repositories have been configured yet")
     for r in repositories:
         state = "" if r.active else " (disabled)"
-        click.echo(f" - {r.id} = {r.describe()} [{r.priority}]{state}")
+        key = r.pinned_key()
+        signed = "unsigned" if key is None else f"signed by {key.id_text}"
+        click.echo(f" - {r.id} = {r.describe()} [{r.priority}] {signed}{state}")
 
 
 def _root_index(text: str) -> RootIndex:
