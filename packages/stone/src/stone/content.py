@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import IO, BinaryIO, Protocol, cast
 
 import xxhash
@@ -33,6 +33,17 @@ CHUNK_SIZE = 1 << 20
 # zstd's own default is 2**27; upstream decodes with window log 31.
 MAX_WINDOW_SIZE = 1 << 31
 _MIN_WINDOW_SIZE = 1 << 27
+
+
+class FileHasher(Protocol):
+    """What checks a file against its index digest: XXH3-128, unless a test replaces it."""
+
+    def update(self, data: memoryview, /) -> object: ...
+
+    def intdigest(self) -> int: ...
+
+
+NewHasher = Callable[[], FileHasher]
 
 
 class _HashingReader(io.RawIOBase):
@@ -184,14 +195,21 @@ def check_index(entries: Sequence[IndexEntry], content_size: int) -> list[IndexE
 
 
 def stream_content(
-    header: PayloadHeader, body: BinaryIO, entries: Sequence[IndexEntry], sink: ContentSink
+    header: PayloadHeader,
+    body: BinaryIO,
+    entries: Sequence[IndexEntry],
+    sink: ContentSink,
+    *,
+    new_hasher: NewHasher = xxhash.xxh3_128,
 ) -> None:
-    """Decompress a content body from `body` (positioned at its start) into `sink`."""
+    """Decompress a content body from `body` (positioned at its start) into `sink`, each file
+    checked with a hasher from `new_hasher` (injectable: a real XXH3 collision cannot be made
+    for a test of what a store does with one)."""
     ordered = check_index(entries, header.plain_size)
     source = _HashingReader(body, header.stored_size)
     try:
         try:
-            _dispatch(iter_plain(header, source), ordered, sink)
+            _dispatch(iter_plain(header, source), ordered, sink, new_hasher)
         finally:
             # Waits for the sink's writes in flight, so nothing runs on after an error.
             sink.finish()
@@ -214,24 +232,29 @@ def check_checksum(header: PayloadHeader, actual: int) -> None:
         )
 
 
-def _dispatch(chunks: Iterator[memoryview], ordered: list[IndexEntry], sink: ContentSink) -> None:
+def _dispatch(
+    chunks: Iterator[memoryview],
+    ordered: list[IndexEntry],
+    sink: ContentSink,
+    new_hasher: NewHasher,
+) -> None:
     position = 0
     pending = iter(ordered)
     current = next(pending, None)
     writer: ContentWriter | None = None
-    hasher = xxhash.xxh3_128()
+    hasher = new_hasher()
     try:
         for chunk in chunks:
             chunk_end = position + len(chunk)
             while current is not None:
                 if current.start == current.end and current.start <= chunk_end:
-                    _finish(sink.open(current), xxhash.xxh3_128(), current)
+                    _finish(sink.open(current), new_hasher(), current)
                     current = next(pending, None)
                     continue
                 if current.start >= chunk_end:
                     break
                 if writer is None:
-                    writer, hasher = sink.open(current), xxhash.xxh3_128()
+                    writer, hasher = sink.open(current), new_hasher()
                 low = max(current.start, position) - position
                 piece = chunk[low : min(current.end, chunk_end) - position]
                 hasher.update(piece)
@@ -244,7 +267,7 @@ def _dispatch(chunks: Iterator[memoryview], ordered: list[IndexEntry], sink: Con
             position = chunk_end
         # What is left are empty files at the very end of the content (or an empty content).
         while current is not None:
-            _finish(sink.open(current), xxhash.xxh3_128(), current)
+            _finish(sink.open(current), new_hasher(), current)
             current = next(pending, None)
     except BaseException:
         if writer is not None:
@@ -252,7 +275,7 @@ def _dispatch(chunks: Iterator[memoryview], ordered: list[IndexEntry], sink: Con
         raise
 
 
-def _finish(writer: ContentWriter, hasher: xxhash.xxh3_128, entry: IndexEntry) -> None:
+def _finish(writer: ContentWriter, hasher: FileHasher, entry: IndexEntry) -> None:
     actual = hasher.intdigest()
     if actual != entry.digest:
         writer.discard()

@@ -11,7 +11,7 @@ from typing import Any, BinaryIO, TypeVar
 import xxhash
 
 from .attributes import Attribute, decode_attributes
-from .content import check_checksum, decompress_body, stream_content
+from .content import NewHasher, check_checksum, decompress_body, stream_content
 from .errors import (
     RecordError,
     SizeLimitError,
@@ -200,9 +200,14 @@ class StoneReader:
         ]
 
     def unpack_content(
-        self, sink: ContentSink, entries: Sequence[IndexEntry] | None = None
+        self,
+        sink: ContentSink,
+        entries: Sequence[IndexEntry] | None = None,
+        *,
+        new_hasher: NewHasher = xxhash.xxh3_128,
     ) -> None:
-        """Stream the content into `sink`, each file checked against its index digest."""
+        """Stream the content into `sink`, each file checked against its index digest (with
+        XXH3-128, or what `new_hasher` makes)."""
         refs = self.of_kind(PayloadKind.CONTENT)
         if not refs:
             if entries or self.index():
@@ -217,7 +222,7 @@ class StoneReader:
             if ref.header.compression is None:
                 raise RecordError(f"unknown compression {ref.header.compression_code}")
             self._file.seek(ref.offset)
-            stream_content(ref.header, self._file, entries, sink)
+            stream_content(ref.header, self._file, entries, sink, new_hasher=new_hasher)
         except StoneError as err:
             raise err.in_context(file=self.name, payload=ref.label) from None
 

@@ -13,6 +13,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import xxhash
+
 from moss_core.db import LayoutDb, MetaDb
 from moss_core.errors import MossError
 from moss_core.fs import sha256_file
@@ -20,7 +22,9 @@ from moss_core.installation import Installation
 from moss_core.processes import fork_pool
 from moss_core.registry import Package
 from moss_core.store import ASSET_MODE, asset_relpath
+from moss_core.trust.assets import Blake3Sink, conflicts, hash_file, paths_of
 from stone import DirectorySink, FileKind, FileType, LayoutEntry, Meta, StoneError, StoneReader
+from stone.content import NewHasher
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
@@ -28,6 +32,10 @@ if TYPE_CHECKING:
 
 class PackageFileError(MossError):
     """A `.stone` given or fetched is not a usable binary package."""
+
+
+class AssetCollisionError(PackageFileError):
+    """A package brings a file whose XXH3-128 names an asset of other content (by BLAKE3)."""
 
 
 def read_local_package(path: Path) -> Package:
@@ -72,6 +80,11 @@ class Unpacker:
     threads. A package's metadata and layout are written to the databases once its content is
     in the store (so no row names a missing file), a batch of packages per transaction, and
     what is still pending when the unpacker closes, even after an error.
+
+    Each asset's BLAKE3 is computed as it is unpacked and recorded with the layouts; a package
+    whose file has the XXH3-128 of an asset already known with another BLAKE3 is refused
+    (`AssetCollisionError`, naming the package and path) before anything of it is recorded.
+    `new_hasher` makes the XXH3-128 hashers that check files (a test injects collisions).
     """
 
     def __init__(
@@ -83,17 +96,22 @@ class Unpacker:
         workers: int = 1,
         recorded: dict[str, list[LayoutEntry]] | None = None,
         given_files: Mapping[str, Path] | None = None,
+        new_hasher: NewHasher = xxhash.xxh3_128,
     ):
         self._installation = installation
         # Packages the user named by file, by id: errors name that file, not the cached copy.
         self._given_files = given_files or {}
         self._install_db, self._layout_db = install_db, layout_db
+        self._new_hasher = new_hasher
         self._pool: ProcessPoolExecutor | None = None
         # With no process to spare (a limit on processes or memory), packages unpack here.
         if workers > 1:
             with contextlib.suppress(OSError):
                 self._pool = fork_pool(workers)
         self._pending: list[tuple[str, Meta, list[LayoutEntry]]] = []
+        # BLAKE3 of the assets met in this run, and of those still to record.
+        self._blake3: dict[int, bytes] = {}
+        self._pending_blake3: dict[int, bytes] = {}
         self._pending_lock = threading.Lock()
         self._record_lock = threading.Lock()
         self.recorded: dict[str, list[LayoutEntry]] = {} if recorded is None else recorded
@@ -110,15 +128,14 @@ class Unpacker:
         """Unpack one package's content into the store, each file verified; returns its Meta."""
         assets = str(self._installation.assets_dir)
         shown = str(self._given_files.get(package.id, stone_path))
+        job = (assets, package.name, str(stone_path), shown, self._new_hasher)
         if self._pool is None:
             meta, layout = read_records(package, stone_path, shown)
-            unpack_content(assets, package.name, str(stone_path), shown)
+            found, existed = unpack_content(*job)
         else:
             died = PackageFileError(f"{package.name}: the unpacking process died")
             try:
-                content = self._pool.submit(
-                    unpack_content, assets, package.name, str(stone_path), shown
-                )
+                content = self._pool.submit(unpack_content, *job)
             except BrokenExecutor:
                 raise died from None
             # The records are read here while a worker unpacks the content.
@@ -126,10 +143,15 @@ class Unpacker:
                 meta, layout = read_records(package, stone_path, shown)
             finally:
                 try:
-                    content.result()
+                    found, existed = content.result()
                 except BrokenExecutor:
                     raise died from None
+        known = self._known_blake3(found, existed)
         with self._pending_lock:
+            self._refuse_collisions(package, layout, found, known)
+            new = {d: b3 for d, b3 in found.items() if d not in self._blake3}
+            self._blake3.update(new)
+            self._pending_blake3.update(new)
             self._pending.append((package.id, _with_origin(meta, package), layout))
             full = len(self._pending) >= _RECORD_BATCH
         if full:
@@ -137,14 +159,47 @@ class Unpacker:
             self._record()
         return meta
 
+    def _known_blake3(self, found: dict[int, bytes], existed: set[int]) -> dict[int, bytes]:
+        """What the store already says of the package's assets: recorded BLAKE3s, and for an
+        asset a store from before BLAKE3 holds unrecorded, the BLAKE3 of the file there."""
+        with self._pending_lock:
+            known = {d: self._blake3[d] for d in found if d in self._blake3}
+        known.update(self._layout_db.blake3_of(d for d in found if d not in known))
+        for digest in existed - known.keys():
+            path = self._installation.assets_dir / asset_relpath(digest)
+            with contextlib.suppress(FileNotFoundError):
+                known[digest] = hash_file(str(path))[1]
+        return known
+
+    def _refuse_collisions(
+        self,
+        package: Package,
+        layout: list[LayoutEntry],
+        found: dict[int, bytes],
+        known: dict[int, bytes],
+    ) -> None:
+        # What this run met before wins over what was read outside the lock.
+        known = {**known, **{d: self._blake3[d] for d in found if d in self._blake3}}
+        clashing = conflicts(found, known)
+        if clashing:
+            digest = clashing[0]
+            where = ", ".join(paths_of(digest, layout)) or "a file"
+            raise AssetCollisionError(
+                f"{package.name}: {where} has the XXH3-128 {digest:032x} of an asset in the "
+                "store but other content (BLAKE3 differs): refused as a hash collision"
+            )
+
     def _record(self) -> None:
         with self._record_lock:
             with self._pending_lock:
                 batch, self._pending = self._pending, []
-            if not batch:
+                blake3, self._pending_blake3 = self._pending_blake3, {}
+            if not batch and not blake3:
                 return
             self._install_db.add((package_id, meta) for package_id, meta, _ in batch)
-            self._layout_db.add_many((package_id, layout) for package_id, _, layout in batch)
+            self._layout_db.add_many(
+                ((package_id, layout) for package_id, _, layout in batch), blake3.items()
+            )
             for package_id, _, layout in batch:
                 self.recorded.pop(package_id, None)
                 self.recorded[package_id] = layout
@@ -187,9 +242,19 @@ def read_records(
     return meta, layout
 
 
-def unpack_content(assets_dir: str, name: str, stone_path: str, shown: str) -> None:
+def unpack_content(
+    assets_dir: str,
+    name: str,
+    stone_path: str,
+    shown: str,
+    new_hasher: NewHasher = xxhash.xxh3_128,
+) -> tuple[dict[int, bytes], set[int]]:
     """Unpack one `.stone`'s content into the store, in this thread (or worker process);
-    errors name the file as `shown`."""
+    errors name the file as `shown`.
+
+    Returns each file's BLAKE3 by digest, and the digests whose asset was already there
+    (their files were checked, not written).
+    """
     assets_fd = os.open(assets_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         sink = DirectorySink(
@@ -202,7 +267,11 @@ def unpack_content(assets_dir: str, name: str, stone_path: str, shown: str) -> N
         )
         with StoneReader(stone_path, name=shown) as reader, sink:
             reader.expect(FileType.BINARY)
-            reader.unpack_content(sink)
+            entries = reader.index()
+            existed = {e.digest for e in entries if _exists(assets_fd, asset_relpath(e.digest))}
+            hashing = Blake3Sink(sink)
+            reader.unpack_content(hashing, entries, new_hasher=new_hasher)
+        return hashing.found, existed
     except StoneError as err:
         raise PackageFileError(f"{name}: {err}") from None
     except OSError as err:
@@ -210,6 +279,14 @@ def unpack_content(assets_dir: str, name: str, stone_path: str, shown: str) -> N
         raise PackageFileError(f"{name}: unpacking into {where}: {err.strerror}") from None
     finally:
         os.close(assets_fd)
+
+
+def _exists(directory_fd: int, name: str) -> bool:
+    try:
+        os.stat(name, dir_fd=directory_fd, follow_symlinks=False)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    return True
 
 
 def _with_origin(meta: Meta, package: Package) -> Meta:

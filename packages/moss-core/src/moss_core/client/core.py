@@ -641,7 +641,7 @@ class Client:
         """
         report = checks.Report()
         self.reporter.info("Verifying assets")
-        checks.check_assets(self.installation, self.layout_db.digests(), report)
+        checks.check_assets(self.installation, self.layout_db, self.layout_db.digests(), report)
         self.reporter.info("Verifying states")
         active = self.installation.active_state_id()
         # A recycled state has no tree to check: activating it blits one afresh.
@@ -669,7 +669,7 @@ class Client:
             raise Cancelled()
         affected = self._repair(report, states, trees, active)
         after = checks.Report()
-        checks.check_assets(self.installation, sorted(report.bad_digests), after)
+        checks.check_assets(self.installation, self.layout_db, report.bad_digests, after)
         for state in states:
             if state.id in affected:
                 checks.check_state(self.installation, self.layout_db, state, active, after)

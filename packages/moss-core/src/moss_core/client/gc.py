@@ -72,6 +72,8 @@ def collect_garbage(
     if unused:
         layout_db.remove(unused)
         install_db.remove(unused)
+        # Before the files go: an unrecorded asset left behind is hashed again when met.
+        layout_db.forget_unused_blake3()
     _sweep_assets(installation.assets_dir / ASSETS_VERSION, layout_db.digests())
     _sweep_downloads(installation.downloads_dir, install_db.ids() | set(keep))
     return len(unused)

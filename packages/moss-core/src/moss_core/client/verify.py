@@ -12,6 +12,7 @@ from pathlib import Path
 from moss_core.db import LayoutDb, State
 from moss_core.installation import Installation
 from moss_core.store import asset_relpath
+from moss_core.trust.assets import hash_file
 from moss_core.vfs import Node, Tree, build_tree
 from stone import FileKind, file_digest
 
@@ -41,16 +42,30 @@ class Report:
         return {i.state_id for i in self.issues if i.state_id is not None}
 
 
-def check_assets(installation: Installation, digests: Iterable[int], report: Report) -> None:
-    for digest in sorted(digests):
+def check_assets(
+    installation: Installation, layout_db: LayoutDb, digests: Iterable[int], report: Report
+) -> None:
+    """Each asset must hash to its name (XXH3-128) and to its recorded BLAKE3, which catches
+    content altered even so that its XXH3 stays. An asset with no BLAKE3 yet (a store written
+    before moss recorded them, or by upstream's moss) that matches its name gets the BLAKE3 of
+    its content recorded now: from then on it is held to it."""
+    digests = sorted(digests)
+    recorded = layout_db.blake3_of(digests)
+    first_seen: list[tuple[int, bytes]] = []
+    for digest in digests:
         path = installation.assets_dir / asset_relpath(digest)
         try:
-            actual = file_digest(str(path))
+            xxh3, blake3 = hash_file(str(path))
         except FileNotFoundError:
             report.issues.append(Issue(f"Missing asset {digest:x}", digest=digest))
             continue
-        if actual != digest:
+        expected = recorded.get(digest)
+        if xxh3 != digest or expected not in (None, blake3):
             report.issues.append(Issue(f"Corrupt asset {digest:x}", digest=digest))
+        elif expected is None:
+            first_seen.append((digest, blake3))
+    if not layout_db.read_only:
+        layout_db.record_blake3(first_seen)
 
 
 def state_tree_root(installation: Installation, state: State, active: int | None) -> Path:

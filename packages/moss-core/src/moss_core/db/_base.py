@@ -48,8 +48,9 @@ class Database:
     MIGRATIONS: ClassVar[Sequence[Migration]]
     # The table that holds a row for everything the database records.
     MAIN_TABLE: ClassVar[str]
-    # Our own indexes. Kept outside the versioned migrations so that `user_version` stays the
-    # number upstream writes, and created on open when missing (a DB upstream created).
+    # Our own indexes and tables, by name. Kept outside the versioned migrations so that
+    # `user_version` stays the number upstream writes, and created on open when missing (a DB
+    # upstream created).
     INDEXES: ClassVar[dict[str, str]] = {}
     FOREIGN_KEYS: ClassVar[bool] = True
 
@@ -245,7 +246,10 @@ def _known_version(path: StrPath, conn: sqlite3.Connection, latest: int) -> int:
 
 def _missing_indexes(conn: sqlite3.Connection, indexes: dict[str, str]) -> list[str]:
     present = {
-        name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+        name
+        for (name,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type IN ('index', 'table')"
+        )
     }
     return [name for name in indexes if name not in present]
 

@@ -3,6 +3,10 @@
 Rows are stored as upstream stores them: `entry_type` is the kind's text; a regular file keeps
 its XXH3-128 digest as a decimal string in `entry_value1` and its path in `entry_value2`; a
 symlink its target and path; every other kind its path in `entry_value1` and NULL beside it.
+
+One table is ours alone, `moss_asset_blake3(digest, blake3)`: the BLAKE3 of each asset in the
+store, by its XXH3-128 digest (decimal text, as in `layout`). Upstream's schema is unchanged,
+and upstream's moss ignores the table (see `moss_core.trust.assets`).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ _COLUMNS = (
     "entry_value2",
 )
 _INSERT = f"INSERT INTO layout ({', '.join(_COLUMNS)}) VALUES ({','.join('?' * len(_COLUMNS))})"
+_INSERT_BLAKE3 = "INSERT OR IGNORE INTO moss_asset_blake3 (digest, blake3) VALUES (?, ?)"
 _SELECT = f"SELECT id, {', '.join(_COLUMNS)} FROM layout"
 _KIND_BY_TEXT = {kind.text: kind for kind in FileKind}
 _TEXT_BY_KIND = {kind: text for text, kind in _KIND_BY_TEXT.items()}
@@ -66,6 +71,10 @@ class LayoutDb(Database):
         "layout_package_id_idx": (
             "CREATE INDEX IF NOT EXISTS layout_package_id_idx ON layout (package_id)"
         ),
+        "moss_asset_blake3": (
+            "CREATE TABLE IF NOT EXISTS moss_asset_blake3"
+            " (digest TEXT NOT NULL PRIMARY KEY, blake3 BLOB NOT NULL) WITHOUT ROWID"
+        ),
     }
     # What composing a state from another asks (which rows are at, or beneath, a path), made
     # by `index_paths` when first needed: kept up while a cold install writes every row, they
@@ -77,13 +86,41 @@ class LayoutDb(Database):
     )
     FOREIGN_KEYS: ClassVar[bool] = False
 
-    def add_many(self, items: Iterable[tuple[str, Sequence[LayoutEntry]]]) -> None:
-        """Replace the entries of each package, all in one transaction. A package given twice
-        keeps its last entries."""
+    def add_many(
+        self,
+        items: Iterable[tuple[str, Sequence[LayoutEntry]]],
+        blake3: Iterable[tuple[int, bytes]] = (),
+    ) -> None:
+        """Replace the entries of each package, and record assets' BLAKE3 (`blake3`), all in
+        one transaction. A package given twice keeps its last entries; an asset's first
+        BLAKE3 stays."""
         with self._write() as conn:
             for package_id, entries in items:
                 conn.execute("DELETE FROM layout WHERE package_id = ?", (package_id,))
                 conn.executemany(_INSERT, (self._row(package_id, entry) for entry in entries))
+            conn.executemany(_INSERT_BLAKE3, ((str(d), b3) for d, b3 in blake3))
+
+    def record_blake3(self, items: Iterable[tuple[int, bytes]]) -> None:
+        """Record assets' BLAKE3 (an asset's first record stays)."""
+        self.add_many((), items)
+
+    def blake3_of(self, digests: Iterable[int]) -> dict[int, bytes]:
+        """The BLAKE3 recorded for those assets (those with none are left out)."""
+        with self._read() as conn:
+            rows = self._select_in(
+                conn,
+                "SELECT digest, blake3 FROM moss_asset_blake3 WHERE digest IN ({})",
+                {str(digest) for digest in digests},
+            )
+        return {int(digest): bytes(b3) for digest, b3 in rows}
+
+    def forget_unused_blake3(self) -> None:
+        """Drop the records of assets no layout names (the store has swept their files)."""
+        with self._write() as conn:
+            conn.execute(
+                "DELETE FROM moss_asset_blake3 WHERE digest NOT IN"
+                " (SELECT entry_value1 FROM layout WHERE entry_type = 'regular')"
+            )
 
     def query(self, package_ids: Iterable[str]) -> list[tuple[str, LayoutEntry]]:
         """Entries of those packages, in the order they were stored (this order decides which
