@@ -16,12 +16,17 @@ import one_change
 import peers
 import resolve_corpus
 import stone_unpack
+import store_blake3
 
 Bench = Callable[[], dict[str, float]]
 
 # name: (benchmark, goals as (figure, at least)); a benchmark without goals only reports.
 BENCHES: dict[str, tuple[Bench, list[tuple[str, float]]]] = {
     "stone unpack vs zstd -d": (stone_unpack.main, [("ratio", 0.8), ("large_files_ratio", 0.8)]),
+    "moss unpack into the store: with BLAKE3 recorded vs without": (
+        store_blake3.main,
+        [("ratio", 0.9)],
+    ),
     "moss cached re-install: blit vs cp -al": (moss_blit.main, [("ratio", 1.0)]),
     "one-package change on 235k entries vs cp -al and vs 20 packages": (
         one_change.main,
