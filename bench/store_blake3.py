@@ -72,7 +72,7 @@ def _without_blake3(store: Path, package: Path) -> None:
 
 
 def _with_blake3(store: Path, package: Path) -> None:
-    unpack_content(str(store), "bench", str(package))
+    unpack_content(str(store), "bench", str(package), str(package))
 
 
 def _timed(unpack: Callable[[Path, Path], None], store: Path, package: Path) -> float:
