@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from moss_core.trust.minisign import SecretKey, sign
+from moss_core.trust.minisign import SecretKey, prehash, sign
 from moss_core.trust.policy import (
     Accepted,
     Claims,
@@ -29,10 +29,10 @@ def signed(data: bytes, version: int, expires: int | None = None, key: SecretKey
 
 
 def test_a_good_signature_is_accepted_with_its_claims() -> None:
-    accepted = check(PINNED, b"index", signed(b"index", 5, NOW + 60), Accepted(4), NOW)
+    accepted = check(PINNED, prehash(b"index"), signed(b"index", 5, NOW + 60), Accepted(4), NOW)
     assert accepted == Accepted(5, NOW + 60)
     # the same publication again (a file:// repository is re-read) is no rollback
-    assert check(PINNED, b"index", signed(b"index", 5), accepted, NOW).version == 5
+    assert check(PINNED, prehash(b"index"), signed(b"index", 5), accepted, NOW).version == 5
 
 
 @pytest.mark.parametrize(
@@ -48,7 +48,7 @@ def test_a_good_signature_is_accepted_with_its_claims() -> None:
 )
 def test_refusals(signature: str | None, data: bytes, last: Accepted | None, reason: str) -> None:
     with pytest.raises(Refused, match=reason):
-        check(PINNED, data, signature, last, NOW)
+        check(PINNED, prehash(data), signature, last, NOW)
 
 
 def test_claims_from_minisign_default_comment_and_ours() -> None:

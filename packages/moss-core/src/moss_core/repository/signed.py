@@ -12,12 +12,13 @@ from moss_core.fs import write_atomically
 from moss_core.repository import _transport
 from moss_core.repository._model import MissingError, Repository, RepositoryError
 from moss_core.repository.limits import DEFAULT_LIMITS, TransferLimits
-from moss_core.trust.minisign import PublicKey
+from moss_core.trust.minisign import PublicKey, prehasher
 from moss_core.trust.policy import SIGNATURE_SUFFIX, Accepted, Refused, check, check_fresh
 
 RECORD_NAME = "trust.json"
 # minisign's comments are bounded; a signature file is well under this.
 MAX_SIGNATURE_BYTES = 16 << 10
+_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -49,13 +50,13 @@ def check_signed(
     repo: Repository,
     key: PublicKey,
     uri: str,
-    data: bytes,
+    digest: bytes,
     last: Accepted | None,
     now: int,
     limits: TransferLimits = DEFAULT_LIMITS,
 ) -> Accepted:
-    """Fetch `<uri>.minisig` and check `data` (fetched from `uri`) with it; a refusal is one
-    line naming the repository, the file and the reason."""
+    """Fetch `<uri>.minisig` and check with it the file fetched from `uri`, whose BLAKE2b-512
+    is `digest`; a refusal is one line naming the repository, the file and the reason."""
     signature_uri = uri + SIGNATURE_SUFFIX
     try:
         raw: bytes | None = _transport.fetch_small(signature_uri, MAX_SIGNATURE_BYTES, limits)
@@ -63,9 +64,18 @@ def check_signed(
         raw = None
     text = None if raw is None else raw.decode("utf-8", "replace")
     try:
-        return check(key, data, text, last, now)
+        return check(key, digest, text, last, now)
     except Refused as err:
         raise refusal(repo, uri, err) from None
+
+
+def prehash_file(path: Path) -> bytes:
+    """The BLAKE2b-512 a prehashed signature signs, read piece by piece: an index may be large."""
+    hasher = prehasher()
+    with open(path, "rb") as source:
+        while chunk := source.read(_CHUNK):
+            hasher.update(chunk)
+    return hasher.digest()
 
 
 def check_held(repo: Repository, uri: str, held: Accepted | None, now: int) -> None:

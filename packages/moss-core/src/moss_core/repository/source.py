@@ -21,6 +21,7 @@ from moss_core.repository.http import Validators
 from moss_core.repository.index import INDEX_NAME
 from moss_core.repository.limits import load_limits
 from moss_core.repository.root_index import resolve_index_uri
+from moss_core.trust.minisign import prehash
 from moss_core.trust.policy import Accepted
 from stone import FileType, Meta, Provider, StoneError, StoneReader
 
@@ -167,7 +168,9 @@ def refresh(installation: Installation, repo: Repository) -> int:
 
     def check_root(uri: str, data: bytes) -> None:
         assert key is not None and record is not None
-        accepted_root.append(signed.check_signed(repo, key, uri, data, record.root, now, limits))
+        accepted_root.append(
+            signed.check_signed(repo, key, uri, prehash(data), record.root, now, limits)
+        )
 
     index_uri = resolve_index_uri(repo, limits, None if key is None else check_root)
     held = index.exists() and db_path.exists() and _held_index_uri(directory, repo) == index_uri
@@ -193,8 +196,8 @@ def refresh(installation: Installation, repo: Repository) -> int:
     try:
         accepted = None
         if key is not None and record is not None:
-            data = part.read_bytes()
-            accepted = signed.check_signed(repo, key, index_uri, data, record.index, now, limits)
+            digest = signed.prehash_file(part)
+            accepted = signed.check_signed(repo, key, index_uri, digest, record.index, now, limits)
         loaded = _Loaded(part, index_uri)
         with MetaDb.open(db_path) as db:
             db.replace_all(loaded)

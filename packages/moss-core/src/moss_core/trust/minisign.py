@@ -207,19 +207,43 @@ def sign(
     untrusted = untrusted_comment or f"signature from minisign secret key {key_id_text(key.key_id)}"
     _check_comment(untrusted, MAX_COMMENT, "untrusted")
     private = ed25519.Ed25519PrivateKey.from_private_bytes(key.seed)
-    signature = private.sign(_prehash(data))
+    signature = private.sign(prehash(data))
     global_signature = private.sign(signature + trusted_comment.encode())
     return Signature(key.key_id, signature, trusted_comment, global_signature, untrusted)
 
 
 def verify(key: PublicKey, data: bytes, signature: Signature) -> None:
     """Raise `MinisignError` unless `signature` is `key`'s over `data` and its trusted comment."""
+    if signature.prehashed:
+        verify_prehashed(key, prehash(data), signature)
+    else:
+        _verify(key, data, signature)
+
+
+def verify_prehashed(key: PublicKey, digest: bytes, signature: Signature) -> None:
+    """`verify` for a file known by its BLAKE2b-512 (`prehash`), so it need not be held whole.
+    A legacy signature (`Ed`, over the bytes themselves) cannot be checked this way."""
+    if not signature.prehashed:
+        raise MinisignError("a legacy signature (not prehashed): sign again with minisign 0.8+")
+    _verify(key, digest, signature)
+
+
+def prehash(data: bytes) -> bytes:
+    """What a prehashed signature signs: the BLAKE2b-512 of the file."""
+    return hashlib.blake2b(data, digest_size=64).digest()
+
+
+def prehasher() -> hashlib.blake2b:
+    """A BLAKE2b-512 to feed a file to piece by piece (see `prehash`)."""
+    return hashlib.blake2b(digest_size=64)
+
+
+def _verify(key: PublicKey, message: bytes, signature: Signature) -> None:
     if signature.key_id != key.key_id:
         raise MinisignError(
             f"signed by key {signature.id_text}, not by the key {key.id_text} expected"
         )
     public = ed25519.Ed25519PublicKey.from_public_bytes(key.key)
-    message = _prehash(data) if signature.prehashed else data
     try:
         public.verify(signature.signature, message)
     except exceptions.InvalidSignature:
@@ -230,10 +254,6 @@ def verify(key: PublicKey, data: bytes, signature: Signature) -> None:
         )
     except exceptions.InvalidSignature:
         raise MinisignError("the trusted comment's signature does not match") from None
-
-
-def _prehash(data: bytes) -> bytes:
-    return hashlib.blake2b(data, digest_size=64).digest()
 
 
 def _checksum(key_id: bytes, secret: bytes) -> bytes:

@@ -14,7 +14,7 @@ import datetime
 from dataclasses import dataclass
 
 from moss_core.trust.errors import TrustError
-from moss_core.trust.minisign import MinisignError, PublicKey, Signature, verify
+from moss_core.trust.minisign import MinisignError, PublicKey, Signature, verify_prehashed
 
 SIGNATURE_SUFFIX = ".minisig"
 
@@ -84,13 +84,14 @@ def next_version(previous: str | None, now: int) -> int:
 
 def check(
     pinned: PublicKey,
-    data: bytes,
+    digest: bytes,
     signature_text: str | None,
     last: Accepted | None,
     now: int,
 ) -> Accepted:
-    """The record to keep if `data`, with the signature file's text (None: there is none),
-    may replace the index accepted before (`last`); else `Refused` saying why."""
+    """The record to keep if the file whose BLAKE2b-512 is `digest` (`minisign.prehash`), with
+    the signature file's text (None: there is none), may replace the index accepted before
+    (`last`); else `Refused` saying why."""
     if signature_text is None:
         raise Refused("no signature, and the repository has a pinned key")
     try:
@@ -102,7 +103,7 @@ def check(
             f"signed by another key ({signature.id_text}), not the pinned key {pinned.id_text}"
         )
     try:
-        verify(pinned, data, signature)
+        verify_prehashed(pinned, digest, signature)
     except MinisignError as err:
         raise Refused(f"bad signature: {err}") from None
     claims = read_claims(signature.trusted_comment)
