@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from stone.cli import main
+
+from .corrupt import Part, join, plain, split, with_plain
 
 
 @pytest.fixture
@@ -56,3 +59,31 @@ def test_errors_name_the_paths_the_user_gave(tree: Path, tmp_path: Path) -> None
     again = runner.invoke(main, ["extract", str(package), str(tmp_path / "out")])
     assert again.exit_code == 1
     assert again.stderr == f"stone: error: {package}: {tmp_path / 'out/bin/x'}: File exists\n"
+
+
+def _corrupt_meta(package: Path, how: str) -> None:
+    head, parts = split(package.read_bytes())
+    meta = parts[0]
+    if how == "checksum":
+        parts[0] = Part(replace(meta.header, checksum=meta.header.checksum ^ 1), meta.body)
+    elif how == "plain size":
+        parts[0] = Part(replace(meta.header, plain_size=meta.header.plain_size + 1), meta.body)
+    else:  # the package's name, "okname", no longer UTF-8
+        parts[0] = with_plain(meta, plain(meta).replace(b"okname", b"ok\xffname"))
+    package.write_bytes(join(head, parts))
+
+
+@pytest.mark.parametrize("how", ["checksum", "plain size", "utf-8"])
+def test_inspect_and_extract_refuse_a_corrupt_meta_payload(
+    tree: Path, tmp_path: Path, how: str
+) -> None:
+    package = tmp_path / "x.stone"
+    assert _create(tree, package, "--name", "okname", "--version", "1")[0] == 0
+    _corrupt_meta(package, how)
+    runner = CliRunner()
+    for argv in (["inspect", str(package)], ["extract", str(package), str(tmp_path / "out")]):
+        result = runner.invoke(main, argv)
+        assert result.exit_code == 1, (argv, result.output)
+        assert result.stderr.startswith(f"stone: error: {package}: payload 0 (meta)")
+        assert result.stderr.count("\n") == 1 and result.stdout == ""
+    assert not (tmp_path / "out").exists()

@@ -178,6 +178,8 @@ def inspect(files: tuple[str, ...], as_json: bool) -> None:
     """Show the header, payloads, metadata and layout of each FILE."""
     for number, path in enumerate(files):
         with StoneReader(path) as reader:
+            # Every payload is checked before anything is shown, content included.
+            reader.verify()
             if as_json:
                 click.echo(json.dumps(_inspect_json(reader)))
             else:
@@ -297,6 +299,8 @@ def create(
 def extract_command(file: str, directory: str) -> None:
     """Write the files of binary package FILE into DIRECTORY (created if missing)."""
     with read(file, FileType.BINARY) as reader:
+        # The content is checked file by file as it is written; the rest is checked first.
+        reader.verify_records()
         os.makedirs(directory, exist_ok=True)
         report = extract(reader, directory)
     skipped = (
