@@ -16,6 +16,9 @@ from stone import Meta, Provider, RelationKind
 
 INSTALLED_PRIORITY = 1 << 64
 LOCAL_PRIORITY = (1 << 64) + 1
+LOCAL_SOURCE = "local file"
+"""The source of packages named by file on the command line: not a name a repository can have
+(`sanitise_name` makes no spaces), so a repository called `local` is not taken for it."""
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,23 @@ def styled(text: str, **style: Any) -> str:
     return click.style(text, **style)
 
 
+def human_size(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    value = size / 1024
+    for unit in ("KiB", "MiB"):
+        if value < 1024:
+            return f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
+
+
+def _origin(package: Package) -> str:
+    if package.installed:
+        return ""
+    return package.source
+
+
 class NotATerminalError(click.ClickException):
     def __init__(self) -> None:
         super().__init__(
@@ -47,12 +64,25 @@ class Console:
         click.echo(styled(f"warning: {line}", fg="yellow"), err=True)
 
     def packages(self, title: str, packages: Sequence[Package]) -> None:
+        """A plan's packages in columns: name, version, where each comes from and its download
+        size (what a repository index declares; a package's installed size is not in it)."""
         click.echo(title)
         click.echo()
-        width = max((len(p.name) for p in packages), default=0)
-        for package in sorted(packages, key=lambda p: p.name):
-            name = styled(package.name.ljust(width), bold=True)
-            click.echo(f"  {name}  {package.version_text}")
+        rows = [
+            (p.name, p.version_text, _origin(p), p.meta.download_size)
+            for p in sorted(packages, key=lambda p: p.name)
+        ]
+        widths = [max((len(str(row[i])) for row in rows), default=0) for i in range(3)]
+        for name, version, origin, size in rows:
+            cells = [styled(name.ljust(widths[0]), bold=True), version.ljust(widths[1])]
+            if widths[2]:
+                cells.append(origin.ljust(widths[2]))
+            if size is not None:
+                cells.append(human_size(size).rjust(9))
+            click.echo("  " + "  ".join(cells).rstrip())
+        sizes = [size for *_, size in rows if size is not None]
+        if sizes:
+            click.echo(f"\n  Total download size: {human_size(sum(sizes))}")
         click.echo()
 
     def confirm(self, question: str) -> bool:

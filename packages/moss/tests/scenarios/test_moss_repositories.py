@@ -4,6 +4,7 @@ export and import."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from moss_core.repository import build_index
@@ -43,6 +44,9 @@ def test_repo_add_list_and_pull_in(root: Path, tmp_path: Path, moss: MossRun) ->
     result = moss("install", "a")
     assert result.code == 0, result.text
     assert "a" in result.out and "b" in result.out
+    # The plan names each package's repository and download size, and the total.
+    assert re.search(r"^  a  1\.0-1  local +\d+(\.\d)? (B|KiB)$", result.out, re.M), result.out
+    assert "Total download size: " in result.out
     assert _installed(moss) == {"a": ("1.0-1", True), "b": ("1.0-1", False)}
     model = (root / "usr/lib/system-model.kdl").read_text()
     assert "packages" in model and "a id=" in model and "local" in model

@@ -20,7 +20,7 @@ from moss_core.errors import MossError
 from moss_core.fs import sha256_file
 from moss_core.installation import Installation
 from moss_core.processes import fork_pool
-from moss_core.registry import Package
+from moss_core.registry import LOCAL_SOURCE, Package
 from moss_core.store import ASSET_MODE, asset_relpath
 from moss_core.trust.assets import Blake3Sink, conflicts, hash_file, paths_of
 from stone import DirectorySink, FileKind, FileType, LayoutEntry, Meta, StoneError, StoneReader
@@ -46,7 +46,7 @@ def read_local_package(path: Path) -> Package:
             meta = reader.meta()
     except StoneError as err:
         raise PackageFileError(str(err)) from None
-    return Package(id=sha256_file(path), meta=meta, source="local")
+    return Package(id=sha256_file(path), meta=meta, source=LOCAL_SOURCE)
 
 
 def cache_local_file(installation: Installation, package: Package, path: Path) -> Path:

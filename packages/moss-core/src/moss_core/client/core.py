@@ -28,6 +28,7 @@ from moss_core.processes import usable_cores
 from moss_core.registry import (
     INSTALLED_PRIORITY,
     LOCAL_PRIORITY,
+    LOCAL_SOURCE,
     MemorySource,
     Package,
     Registry,
@@ -193,7 +194,7 @@ class Client:
             *self.repositories(),
         ]
         if local:
-            sources.append(MemorySource("local", LOCAL_PRIORITY, local))
+            sources.append(MemorySource(LOCAL_SOURCE, LOCAL_PRIORITY, local))
         return Registry(sources)
 
     def _local_packages(self, arguments: Sequence[str]) -> tuple[list[Package], list[str]]:
@@ -230,7 +231,7 @@ class Client:
         fresh: dict[str, Package] = {}
         for package in wanted:
             current = installed.get(package.name)
-            if current is not None and (current.id == package.id or package.source != "local"):
+            if current is not None and (current.id == package.id or package.source != LOCAL_SOURCE):
                 already[current.id] = current
             else:
                 fresh[package.id] = package
