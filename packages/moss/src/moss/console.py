@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -55,10 +56,16 @@ class Console:
         self.assume_yes = assume_yes
         self.verbose = verbose
         self.tty = sys.stdout.isatty()
+        self._started = time.monotonic()
         self._progress: Progress | None = None
 
     def info(self, line: str) -> None:
         click.echo(line)
+
+    def detail(self, line: str) -> None:
+        if self.verbose:
+            elapsed = time.monotonic() - self._started
+            click.echo(styled(f"[{elapsed:7.2f}s] {line}", dim=True), err=True)
 
     def warn(self, line: str) -> None:
         click.echo(styled(f"warning: {line}", fg="yellow"), err=True)

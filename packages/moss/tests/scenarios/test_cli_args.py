@@ -39,3 +39,18 @@ def test_install_with_global_options_after_the_verb(tmp_path: Path) -> None:
     done = CliRunner().invoke(main, ["install", "-y", str(package), "-D", str(root)])
     assert done.exit_code == 0, done.output
     assert (root / "usr/bin/hello").exists()
+
+
+def test_verbose_shows_what_the_transaction_does(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    package = make_stone(tmp_path, "hello", {"bin/hello": b"#!/bin/sh\n"})
+    quiet = CliRunner().invoke(main, ["-D", str(root), "-y", "install", str(package)])
+    assert quiet.exit_code == 0 and "composing" not in quiet.stderr
+    assert CliRunner().invoke(main, ["-D", str(root), "-y", "remove", "hello"]).exit_code == 0
+    loud = CliRunner().invoke(main, ["-D", str(root), "-y", "-v", "install", str(package)])
+    assert loud.exit_code == 0, loud.output
+    assert "s] source local file (priority" in loud.stderr
+    assert "s] composing the whole tree, then blitting it" in loud.stderr or (
+        "s] updating the tree of state #" in loud.stderr
+    )

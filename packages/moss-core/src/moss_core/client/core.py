@@ -195,6 +195,8 @@ class Client:
         ]
         if local:
             sources.append(MemorySource(LOCAL_SOURCE, LOCAL_PRIORITY, local))
+        for source in sources[1:]:
+            self.reporter.detail(f"source {source.name} (priority {source.priority})")
         return Registry(sources)
 
     def _local_packages(self, arguments: Sequence[str]) -> tuple[list[Package], list[str]]:
@@ -468,7 +470,10 @@ class Client:
             return composed[0]
 
         if change is None:
+            self.reporter.detail("composing the whole tree, then blitting it")
             tree()
+        else:
+            self.reporter.detail(f"updating the tree of state #{change.source} in place")
         model_text = self.model_text(
             [Package(i, metas[i], "installed") for i in ids],
             {s.package_id for s in selections if s.explicit},

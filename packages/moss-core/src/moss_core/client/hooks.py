@@ -36,6 +36,8 @@ def run_triggers(
     if not plan.invocations:
         return
     reporter.info(f"Running {'transaction' if scope is Scope.TRANSACTION else 'system'} triggers")
+    for invocation in plan.invocations:
+        reporter.detail(f"trigger {invocation.trigger}: {invocation.command}")
     execute_plan(plan, runner)
 
 

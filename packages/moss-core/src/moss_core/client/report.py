@@ -16,6 +16,11 @@ class Reporter(Protocol):
 
     def warn(self, line: str) -> None: ...
 
+    def detail(self, line: str) -> None:
+        """What the client is doing, for `-v`: the sources asked, the path a transaction
+        takes, each trigger command."""
+        ...
+
     def packages(self, title: str, packages: Sequence[Package]) -> None:
         """Show a titled list of packages (a plan)."""
         ...
@@ -47,6 +52,9 @@ class QuietReporter:
 
     def warn(self, line: str) -> None:
         self.lines.append(f"warning: {line}")
+
+    def detail(self, line: str) -> None:
+        self.lines.append(f"detail: {line}")
 
     def packages(self, title: str, packages: Sequence[Package]) -> None:
         self.lines.append(title)
