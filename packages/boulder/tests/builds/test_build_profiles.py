@@ -196,7 +196,7 @@ def test_build_root_from_a_profile_repository(
     out = tmp_path / "out"
     out.mkdir()
     with pytest.raises(SystemExit) as exited:
-        main([*common, "build", str(recipes / "greeter"), "-p", "tiny", "-o", str(out)])
+        main([*common, "build", str(recipes / "greeter"), "-p", "tiny", "-o", str(out), "-v"])
     printed = capsys.readouterr()
     assert exited.value.code == 0, printed.err
     assert "Installed toolbox" in printed.out and "│I│ + test '!' -e /usr/bin/gcc" in printed.out

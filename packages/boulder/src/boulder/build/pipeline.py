@@ -96,6 +96,8 @@ class BuildOptions:
     """Run the build under SCHED_BATCH, so the machine stays responsive."""
     allow_local_upstreams: bool = False
     """Take `file://` and local git upstreams from outside the recipe's directory too."""
+    verbose: bool = False
+    """Print bash's trace of every command too (the build log always has it)."""
     out: Callable[[str], None] = field(default=print, compare=False)
 
 
@@ -207,7 +209,7 @@ def build(path: Path, macros: MacroSet, options: BuildOptions) -> BuildResult:
     dirs.log.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     with open(dirs.log, "w", encoding="utf-8") as log:
-        console = Console(log, options.out)
+        console = Console(log, options.out, verbose=options.verbose)
         console.line(f"boulder {boulder_version()}")
         console.line(
             f"└─ building {recipe.name}-{recipe.version}-{recipe.release}-{options.build_release}"
@@ -243,6 +245,7 @@ def build(path: Path, macros: MacroSet, options: BuildOptions) -> BuildResult:
         if mismatch is not None:
             console.line(mismatch)
         console.line(f"Build finished successfully at {datetime.now().astimezone().isoformat()}")
+        console.line(f"Build log: {dirs.log}")
     return BuildResult(tuple(emitted), tuple(manifests), dirs.log)
 
 

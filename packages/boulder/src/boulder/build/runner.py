@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -33,17 +34,24 @@ _STAGE_NAMES = {Stage.ONE: "stage1", Stage.TWO: "stage2", Stage.USE: "use"}
 _PROFILE_SKIPPED = ("#!", "set -", "TERM=")
 
 
-class Console:
-    """Build output: printed and saved to the build log."""
+# bash's trace of a command it runs (`set -o xtrace`): `+ `, one `+` more per nesting level.
+_TRACE = re.compile(r"\++ ")
 
-    def __init__(self, log: IO[str], out: Callable[[str], None]) -> None:
+
+class Console:
+    """Build output: saved to the build log, and printed, except (unless `verbose`) bash's
+    trace of every command, which would bury what a build says in hundreds of lines."""
+
+    def __init__(self, log: IO[str], out: Callable[[str], None], *, verbose: bool = False):
         self._log = log
         self._out = out
+        self._verbose = verbose
         self._lock = threading.Lock()
 
-    def line(self, text: str) -> None:
+    def line(self, text: str, *, trace: bool = False) -> None:
         with self._lock:
-            self._out(text)
+            if self._verbose or not trace:
+                self._out(text)
             self._log.write(text + "\n")
             self._log.flush()
 
@@ -51,7 +59,8 @@ class Console:
 def _stream(read_fd: int, prefix: str, console: Console) -> None:
     with os.fdopen(read_fd, "rb") as pipe:
         for raw in pipe:
-            console.line(prefix + raw.decode("utf-8", "replace").rstrip("\n"))
+            text = raw.decode("utf-8", "replace").rstrip("\n")
+            console.line(prefix + text, trace=_TRACE.match(text) is not None)
 
 
 def breakpoint_profile(preamble: str) -> str:

@@ -68,6 +68,10 @@ def _store(ctx: click.Context) -> profiles.ProfileStore:
     "--allow-local-upstreams", is_flag=True,
     help="Allow file:// and local git upstreams outside the recipe's directory.",
 )  # fmt: skip
+@click.option(
+    "-v", "--verbose", is_flag=True,
+    help="Print bash's trace of every command too (the build log always has it).",
+)  # fmt: skip
 @click.pass_context
 def build_command(
     ctx: click.Context,
@@ -83,6 +87,7 @@ def build_command(
     update: bool,
     normal_priority: bool,
     allow_local_upstreams: bool,
+    verbose: bool,
 ) -> None:
     """Build a recipe into .stone packages, rootless, in a container."""
     # Absolute: the recipe's directory is bound into the container, and binds need one.
@@ -103,6 +108,7 @@ def build_command(
         update=update,
         batch_priority=not normal_priority,
         allow_local_upstreams=allow_local_upstreams,
+        verbose=verbose,
         out=click.echo,
     )
     pipeline.build(recipe, _macros(ctx), options)
