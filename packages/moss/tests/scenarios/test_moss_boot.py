@@ -222,3 +222,28 @@ def test_initrd_rollback_leaves_boot_alone(
     assert result.code == 0, result.err
     assert "left for `moss boot sync` after boot" in result.err
     assert (root / "usr/.stateID").read_text().strip() == "1"
+
+
+def test_status_golden_text_with_an_xbootldr(
+    packages: Path, moss: MossRun, tmp_path: Path
+) -> None:
+    """§11.3 case 25 for the XBOOTLDR layout: entries and kernels there, loader on the ESP."""
+    esp, xbootldr = tmp_path / "esp", tmp_path / "xbootldr"
+    esp.mkdir()
+    xbootldr.mkdir()
+    assert moss("install", str(_os(packages)), str(_linux(packages, "6.1", 1))).code == 0
+    synced = moss(
+        "boot", "sync", "--esp", str(esp), "--xbootldr", str(xbootldr),
+        "--root-cmdline", "root=PARTUUID=P",
+    )  # fmt: skip
+    assert synced.code == 0, synced.err
+    assert _entries(xbootldr) == {"aerynos-6.1-1.desktop-1.conf"} and not _entries(esp)
+    assert _default(esp) == "default aerynos-6.1-1.desktop-1.conf\n"
+    assert moss("boot", "status").out == (
+        f"ESP            : {esp}\n"
+        f"XBOOTLDR       : {xbootldr}\n"
+        "Bootloader     : systemd-boot\n"
+        'Global cmdline : ["root=PARTUUID=P", "rw"]\n'
+        "Default        : aerynos-6.1-1.desktop-1.conf\n"
+        "  aerynos-6.1-1.desktop-1.conf  [state 1] (default)\n"
+    )
