@@ -149,3 +149,16 @@ def test_a_macro_bomb_is_one_error_naming_recipe_line_and_macro(
         f"{path}:8: build (x86_64): %(e8): macro expansion larger than {MAX_EXPANSION}"
         " bytes (the limit, reached in %(e6))\n"
     )
+
+
+def test_schema_errors_are_in_the_projects_words(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recipe = tmp_path / "stone.yaml"
+    recipe.write_text(
+        "name: hello\nversion: 1.0\nrelease: one\nsummary: s\nlicense: MIT\n"
+        "homepage: h\ndescription: d\nupstreams: []\n"
+    )
+    code, out, err = run(capsys, "recipe", "check", str(recipe))
+    assert code == 1 and out == ""
+    assert err == f'{recipe}:3: release: expected a whole number, found "one"\n'

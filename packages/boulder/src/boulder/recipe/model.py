@@ -201,12 +201,46 @@ def parse_upstream(key: str, value: Any, path: tuple[str | int, ...] = ()) -> Up
     raise ShapeError("upstream properties need `hash` (plain) or `ref` (git)", path)
 
 
+_EXPECTED = {
+    "string_type": "text",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "list_type": "a list",
+    "dict_type": "a map",
+    "float_type": "a number",
+    "float_parsing": "a number",
+}
+
+
+def _found(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f'"{value}"' if len(value) <= 40 else "longer text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a map"
+    return type(value).__name__
+
+
 def validation_message(error: Any) -> str:
-    """A pydantic error as a short sentence (without pydantic's "Value error, " prefix)."""
-    if error["type"] == "missing":
+    """A pydantic error in the project's words: what was expected, what was found."""
+    kind = error["type"]
+    if kind == "missing":
         return "required key is missing"
-    message = str(error["msg"])
-    return message.removeprefix("Value error, ")
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind in _EXPECTED:
+        return f"expected {_EXPECTED[kind]}, found {_found(error.get('input'))}"
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
 @dataclass(frozen=True, slots=True)
