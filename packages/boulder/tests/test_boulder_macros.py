@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -130,3 +131,28 @@ def test_upstream_macro_files_load_and_agree_on_flags(
     ours = flags(macros)
     assert len(ours) == 8
     assert ours == flags(theirs)
+
+
+def test_parsed_macro_files_are_kept_by_content(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boulder.macros.load as load
+
+    data = tmp_path / "data"
+    shutil.copytree(load.bundled_data_dir(), data)
+    cache = tmp_path / "cache"
+    first = load.load_macros.__wrapped__(data, cache)
+    assert len(list(cache.glob("*.json"))) == len(list((data / "macros").rglob("*.yaml")))
+
+    def no_yaml(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a kept file was parsed again")
+
+    monkeypatch.setattr(load, "YAML", no_yaml)
+    again = load.load_macros.__wrapped__(data, cache)
+    assert again.arch.keys() == first.arch.keys() and len(again.actions) == len(first.actions)
+    monkeypatch.undo()
+    base = data / "macros/arch/base.yaml"
+    base.write_text(base.read_text() + "\n# edited\n")
+    monkeypatch.setattr(load, "YAML", no_yaml)
+    with pytest.raises(AssertionError, match="parsed again"):
+        load.load_macros.__wrapped__(data, cache)

@@ -44,6 +44,7 @@ from boulder.build.upstreams import (
     plain_cache_path,
     share_file,
 )
+from boulder.cachedir import default_cache_dir
 from boulder.compiled import CompiledRecipe, compile_recipe
 from boulder.errors import BoulderError, BuildError
 from boulder.macros.load import MacroSet
@@ -65,14 +66,6 @@ def boulder_version() -> str:
         return version("boulder")
     except PackageNotFoundError:
         return "unknown"
-
-
-def default_cache_dir() -> Path:
-    """`/var/cache/boulder` for root, else `$XDG_CACHE_HOME/boulder`."""
-    if os.geteuid() == 0:
-        return Path("/var/cache/boulder")
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "boulder"
 
 
 @dataclass(frozen=True)

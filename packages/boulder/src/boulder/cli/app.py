@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from boulder.cachedir import default_cache_dir
 from boulder.errors import BoulderError, MacroError
 from boulder.phase import Phase
 from moss_core._lazy import lazy_import
@@ -36,8 +37,10 @@ _PHASES = [p.value for p in Phase]
 
 
 def _macros(ctx: click.Context) -> load.MacroSet:
-    data_dir: Path | None = ctx.find_root().params.get("data_dir")
-    return load.load_macros((data_dir or load.bundled_data_dir()).resolve())
+    params = ctx.find_root().params
+    data_dir: Path | None = params.get("data_dir")
+    cache: Path = params.get("cache_dir") or default_cache_dir()
+    return load.load_macros((data_dir or load.bundled_data_dir()).resolve(), cache / "macros")
 
 
 def _host() -> str:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from boulder.cachedir import default_cache_dir
 from boulder.cli.app import _host, _macros, _source_date_epoch, cli
 from boulder.errors import ProfileError
 from moss_core._lazy import lazy_import
@@ -31,7 +32,7 @@ def _root_option(ctx: click.Context, name: str) -> Path | None:
 
 
 def _cache_dir(ctx: click.Context, given: Path | None = None) -> Path:
-    return given or _root_option(ctx, "cache_dir") or pipeline.default_cache_dir()
+    return given or _root_option(ctx, "cache_dir") or default_cache_dir()
 
 
 def _store(ctx: click.Context) -> profiles.ProfileStore:

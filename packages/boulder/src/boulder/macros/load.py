@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
@@ -13,6 +17,7 @@ from ruamel.yaml.error import YAMLError
 from boulder.errors import MacroError
 from boulder.macros.model import MacroFile, parse_macro_file
 from boulder.yamlshape import ShapeError
+from moss_core.fs import write_atomically
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -37,10 +42,28 @@ def bundled_data_dir() -> Path:
     return Path(str(files("boulder"))) / "data"
 
 
-def _load_file(path: Path, identifier: str) -> MacroFile:
-    yaml = YAML(typ="safe", pure=True)
+def _parsed(path: Path, cache: Path | None) -> Any:
+    """The YAML document in `path`. Parsing YAML is most of a `recipe check`, so documents are
+    kept in `cache` as JSON, by the sha256 of their text: an edited file is parsed again."""
+    text = path.read_text(encoding="utf-8")
+    kept = None
+    if cache is not None:
+        kept = cache / f"{hashlib.sha256(text.encode()).hexdigest()}.json"
+        with contextlib.suppress(OSError, ValueError):
+            return json.loads(kept.read_text(encoding="utf-8"))
+    document = YAML(typ="safe", pure=True).load(text)
+    if kept is not None:
+        with contextlib.suppress(OSError, TypeError, ValueError):
+            encoded = json.dumps(document)
+            # Kept only what JSON gives back the same (not integer keys, say).
+            if json.loads(encoded) == document:
+                write_atomically(kept, encoded)
+    return document
+
+
+def _load_file(path: Path, identifier: str, cache: Path | None) -> MacroFile:
     try:
-        document = yaml.load(path.read_text(encoding="utf-8"))
+        document = _parsed(path, cache)
     except (OSError, YAMLError) as err:
         raise MacroError(f"cannot read macro file: {err}", file=path) from err
     try:
@@ -58,11 +81,16 @@ def _identifiers(root: Path) -> list[tuple[str, Path]]:
 
 
 @lru_cache(maxsize=8)
-def load_macros(data_dir: Path) -> MacroSet:
-    """Load every macro file under `data_dir` (cached: macro files do not change during a run)."""
+def load_macros(data_dir: Path, cache: Path | None = None) -> MacroSet:
+    """Load every macro file under `data_dir` (kept: macro files do not change during a run);
+    `cache` is where parsed files may be kept between runs."""
     macros = data_dir / "macros"
-    arch = {ident: _load_file(path, ident) for ident, path in _identifiers(macros / "arch")}
+    arch = {
+        ident: _load_file(path, ident, cache) for ident, path in _identifiers(macros / "arch")
+    }
     if "base" not in arch:
         raise MacroError("no base macros (macros/arch/base.yaml)", file=data_dir)
-    actions = tuple(_load_file(path, ident) for ident, path in _identifiers(macros / "actions"))
+    actions = tuple(
+        _load_file(path, ident, cache) for ident, path in _identifiers(macros / "actions")
+    )
     return MacroSet(arch, actions)
