@@ -18,7 +18,9 @@ import pytest
 WORKSPACE = Path(__file__).resolve().parents[2]
 MOSS = WORKSPACE / "dist" / "moss"
 SOURCES = [
-    WORKSPACE / "uv.lock", WORKSPACE / "scripts" / "dist.sh", *WORKSPACE.glob("packages/*/src")
+    WORKSPACE / "uv.lock",
+    WORKSPACE / "scripts" / "dist.sh",
+    *WORKSPACE.glob("packages/*/src"),
 ]
 
 
@@ -68,15 +70,19 @@ def _in_empty_root(root: Path, *argv: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-def test_dist_moss_installs_and_removes_in_an_empty_root(
-    moss_executable: Path, tmp_path: Path
-) -> None:
+@pytest.fixture
+def root(moss_executable: Path, tmp_path: Path) -> Path:
+    """An empty root holding only the executable (and places for /proc, /dev, /tmp)."""
     if subprocess.run(["unshare", "--user", "--map-root-user", "true"]).returncode != 0:
         pytest.skip("this machine does not allow user namespaces")
     root = tmp_path / "empty"
     for directory in ("proc", "dev", "tmp", "system"):
         (root / directory).mkdir(parents=True)
     shutil.copy2(moss_executable, root / "moss")
+    return root
+
+
+def test_dist_moss_installs_and_removes_in_an_empty_root(root: Path, tmp_path: Path) -> None:
     tree = tmp_path / "tree"
     (tree / "bin").mkdir(parents=True)
     (tree / "bin" / "hello").write_text("#!/bin/sh\necho hello\n")
@@ -111,18 +117,10 @@ int main(void) {
 """
 
 
-def test_dist_moss_runs_a_packages_trigger_in_its_container(
-    moss_executable: Path, tmp_path: Path
-) -> None:
+def test_dist_moss_runs_a_packages_trigger_in_its_container(root: Path, tmp_path: Path) -> None:
     """The executable is its own container helper, with libseccomp bundled for the filter."""
-    if subprocess.run(["unshare", "--user", "--map-root-user", "true"]).returncode != 0:
-        pytest.skip("this machine does not allow user namespaces")
     if shutil.which("gcc") is None:
         pytest.skip("gcc is needed to build a static trigger handler")
-    root = tmp_path / "empty"
-    for directory in ("proc", "dev", "tmp", "system"):
-        (root / directory).mkdir(parents=True)
-    shutil.copy2(moss_executable, root / "moss")
     tree = tmp_path / "tree"
     (tree / "bin").mkdir(parents=True)
     (tree / "share/moss/triggers/tx.d").mkdir(parents=True)

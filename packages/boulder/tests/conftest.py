@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from boulder.cli import main
 from boulder.macros.load import MacroSet, bundled_data_dir, load_macros
 from boulder.phases import BuildContext
 
@@ -50,3 +51,12 @@ def corpus_recipes() -> list[Path]:
     if not recipes:
         pytest.skip(f"real recipe corpus not found at {CORPUS}/recipes (it lives beside the repo)")
     return recipes
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """`boulder ARGS…` in this process: its exit status, stdout and stderr."""
+    with pytest.raises(SystemExit) as info:
+        main(list(args))
+    out = capsys.readouterr()
+    code = info.value.code
+    return (code if isinstance(code, int) else 1), out.out, out.err

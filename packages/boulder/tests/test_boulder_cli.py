@@ -7,17 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from boulder.cli import main
 from boulder.macros.load import bundled_data_dir
 from boulder.script import MAX_EXPANSION
 
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main(list(args))
-    out = capsys.readouterr()
-    code = info.value.code
-    return (code if isinstance(code, int) else 1), out.out, out.err
+from .conftest import run
 
 
 def test_check_reports_each_recipe(

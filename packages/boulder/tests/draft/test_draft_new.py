@@ -12,10 +12,11 @@ import pytest
 from loopback_http import LoopbackServer, dead_port
 
 from boulder.build.upstreams import plain_cache_path
-from boulder.cli import main
 from boulder.recipe.load import load_recipe
 from boulder.recipe.model import GitUpstream, PlainUpstream
 from moss_core.fs import sha256_file
+
+from ..conftest import run
 
 LICENSES = Path("/usr/share/common-licenses")
 
@@ -25,14 +26,6 @@ def licence(name: str) -> str:
     if not path.is_file():
         pytest.skip(f"licence texts to ship in test archives not found at {path}")
     return path.read_text(encoding="utf-8")
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main(list(args))
-    out = capsys.readouterr()
-    code = info.value.code
-    return (code if isinstance(code, int) else 1), out.out, out.err
 
 
 def make_archive(directory: Path, name: str, files: dict[str, str], top: str | None) -> Path:

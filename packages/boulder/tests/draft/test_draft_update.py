@@ -12,19 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from loopback_http import LoopbackServer
 
-from boulder.cli import main
 from boulder.recipe.load import load_recipe
 from moss_core.fs import sha256_file
 
-from ..conftest import CORPUS
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main(list(args))
-    out = capsys.readouterr()
-    code = info.value.code
-    return (code if isinstance(code, int) else 1), out.out, out.err
+from ..conftest import CORPUS, run
 
 
 def corpus_copy(relative: str, into: Path) -> tuple[Path, str]:
