@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import sys
-from collections.abc import Callable, Mapping
 from types import ModuleType
-from typing import Any
+
+from stone._lazy import lazy_attributes
+
+__all__ = ["lazy_attributes", "lazy_import"]
 
 
 class _Absent(ModuleType):
@@ -35,18 +36,3 @@ def lazy_import(name: str) -> ModuleType:
     loader.exec_module(module)
     return module
 
-
-def lazy_attributes(package: str, exports: Mapping[str, str]) -> Callable[[str], Any]:
-    """A package's `__getattr__` (PEP 562) that imports each public name from the module
-    `exports` names for it, on first use: importing a submodule of the package, as every
-    command line does, then no longer loads everything the package re-exports."""
-
-    def __getattr__(name: str) -> Any:
-        module = exports.get(name)
-        if module is None:
-            raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(module), name)
-        setattr(sys.modules[package], name, value)
-        return value
-
-    return __getattr__

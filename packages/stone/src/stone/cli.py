@@ -17,7 +17,7 @@ import click
 
 from .console import error_line, run_command
 from .errors import StoneError
-from .extract import extract
+from .extraction import extract
 from .header import FileType
 from .layout import FileKind, LayoutEntry
 from .meta import Meta, check_package_fields
