@@ -17,8 +17,6 @@ from moss_core.repository import (
     to_uri,
 )
 
-from .repo_helpers import scratch_root
-
 LOCAL_KDL = """\
 local {
     description "Local packages"
@@ -27,11 +25,6 @@ local {
     active #true
 }
 """
-
-
-@pytest.fixture
-def installation(tmp_path: Path) -> Installation:
-    return scratch_root(tmp_path)
 
 
 def write(installation: Installation, relative: str, text: str) -> Path:

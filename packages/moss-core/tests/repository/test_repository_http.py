@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,24 +28,7 @@ from moss_core.repository import (
 )
 from moss_core.repository._transport import fetch
 
-from .repo_helpers import make_stone, scratch_root, sha256_of
-
-
-@pytest.fixture
-def repo_dir(tmp_path: Path) -> Path:
-    directory = tmp_path / "served"
-    directory.mkdir()
-    return directory
-
-
-@pytest.fixture
-def server(repo_dir: Path) -> Iterator[Any]:
-    yield from loopback.serving(repo_dir)
-
-
-@pytest.fixture
-def installation(tmp_path: Path) -> Installation:
-    return scratch_root(tmp_path)
+from .repo_helpers import make_stone, sha256_of
 
 
 def publish(repo_dir: Path, *names: str) -> None:

@@ -25,7 +25,7 @@ from moss_core.repository import (
 from moss_core.repository._model import is_identifier
 from moss_core.repository.root_index import snapshot_of
 
-from .repo_helpers import make_stone, scratch_root
+from .repo_helpers import make_stone
 
 URI = "https://cdn.example.org/main/moss-root-index.json"
 DOCUMENT = {
@@ -34,11 +34,6 @@ DOCUMENT = {
     "tags": {"bridge": {"format": "v0", "history": "h1"}, "evil": {"history": "../../etc"}},
     "history": {"h1": {"format": "legacy"}, "h2": {"format": "v0"}, "h3": {"format": "v9"}},
 }
-
-
-@pytest.fixture
-def installation(tmp_path: Path) -> Installation:
-    return scratch_root(tmp_path)
 
 
 @pytest.mark.parametrize(

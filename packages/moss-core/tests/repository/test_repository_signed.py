@@ -5,11 +5,9 @@ once its signature has expired."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import loopback_http as loopback
 import pytest
 from root_index import write_root_index
 
@@ -20,33 +18,16 @@ from moss_core.repository.signed import RECORD_NAME
 from moss_core.trust.keys import sign_file
 from moss_core.trust.minisign import SecretKey
 
-from .repo_helpers import make_stone, scratch_root
+from .repo_helpers import make_stone
 
 KEY = SecretKey.generate()
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Path:
-    directory = tmp_path / "served"
-    directory.mkdir()
-    return directory
-
-
-@pytest.fixture
-def server(served: Path) -> Iterator[Any]:
-    yield from loopback.serving(served)
-
-
-@pytest.fixture
-def installation(tmp_path: Path) -> Installation:
-    return scratch_root(tmp_path)
-
-
 def test_a_root_index_needs_its_own_signature(
-    served: Path, server: Any, installation: Installation
+    repo_dir: Path, server: Any, installation: Installation
 ) -> None:
-    root_index = write_root_index(served, "unstable", "h1")
-    snapshot = served / "main/history/h1/x86_64"
+    root_index = write_root_index(repo_dir, "unstable", "h1")
+    snapshot = repo_dir / "main/history/h1/x86_64"
     make_stone(snapshot, "foo")
     build_index(snapshot)
     sign_file(snapshot / "stone.index", KEY)
@@ -69,11 +50,11 @@ def test_a_root_index_needs_its_own_signature(
 
 
 def test_an_unchanged_index_is_refused_once_expired(
-    served: Path, server: Any, installation: Installation
+    repo_dir: Path, server: Any, installation: Installation
 ) -> None:
-    make_stone(served, "foo")
-    build_index(served)
-    sign_file(served / "stone.index", KEY, expires_days=1)
+    make_stone(repo_dir, "foo")
+    build_index(repo_dir)
+    sign_file(repo_dir / "stone.index", KEY, expires_days=1)
     repo = Repository("r", server.url("stone.index"), 0, public_key=KEY.public_key().line())
     assert refresh(installation, repo) == 1
     assert refresh(installation, repo) == 1
@@ -88,10 +69,10 @@ def test_an_unchanged_index_is_refused_once_expired(
 
 
 def test_an_index_held_from_before_the_key_was_pinned_is_checked_in_full(
-    served: Path, server: Any, installation: Installation
+    repo_dir: Path, server: Any, installation: Installation
 ) -> None:
-    make_stone(served, "foo")
-    build_index(served)
+    make_stone(repo_dir, "foo")
+    build_index(repo_dir)
     plain = Repository("r", server.url("stone.index"), 0)
     assert refresh(installation, plain) == 1
     pinned = Repository("r", server.url("stone.index"), 0, public_key=KEY.public_key().line())

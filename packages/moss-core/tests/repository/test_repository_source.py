@@ -28,12 +28,7 @@ from moss_core.repository import (
 from moss_core.repository.source import index_uri_of
 from stone import Provider
 
-from .repo_helpers import make_stone, scratch_root, sha256_of, write_raw_index
-
-
-@pytest.fixture
-def installation(tmp_path: Path) -> Installation:
-    return scratch_root(tmp_path)
+from .repo_helpers import make_stone, sha256_of, write_raw_index
 
 
 def local_repo(directory: Path, repo_id: str = "local", priority: int = 0) -> Repository:
