@@ -84,9 +84,11 @@ class Cluster:
         self._cluster: LocalCluster | None = None
         try:
             if scheduler is None:
+                # The dashboard on loopback and a free port (None meant the default :8787 on
+                # every interface, which a second cluster then found taken).
                 self._cluster = LocalCluster(
                     n_workers=workers, threads_per_worker=1, processes=True,
-                    host="127.0.0.1", scheduler_port=0, dashboard_address=None,
+                    host="127.0.0.1", scheduler_port=0, dashboard_address="127.0.0.1:0",
                     resources={BUILD_RESOURCE: 1},
                 )  # fmt: skip
                 self.client = Client(self._cluster)
