@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -102,18 +103,19 @@ def boot_root(tmp_path: Path) -> BootRoot:
     return BootRoot(root)
 
 
+# mkfs.fat lives in /usr/sbin, which an ordinary user's PATH often lacks.
+MKFS_FAT = shutil.which("mkfs.fat", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
+
+
 def make_fat(path: Path, size: str = "64M") -> Path:
+    assert MKFS_FAT is not None
     subprocess.run(["truncate", "-s", size, str(path)], check=True)
-    subprocess.run(["mkfs.fat", str(path)], check=True, capture_output=True)
+    subprocess.run([MKFS_FAT, str(path)], check=True, capture_output=True)
     return path
 
 
 needs_mtools = pytest.mark.skipif(
-    not fat.available()
-    or not any(
-        os.access(os.path.join(d, "mkfs.fat"), os.X_OK)
-        for d in (*os.environ.get("PATH", "").split(":"), "/usr/sbin", "/sbin")
-    ),
+    not fat.available() or MKFS_FAT is None,
     reason="mtools and dosfstools (mkfs.fat) are needed: bash scripts/test-tools.sh installs them",
 )
 
