@@ -105,7 +105,9 @@ def test_a_slow_transfer_above_the_floor_completes(
 ) -> None:
     # Each window brings its quota, though the whole transfer takes several windows.
     job, relative = one_job(server, installation, repo_dir, size=10)
-    server.fault(relative, Fault(trickle=0.002))
+    # About 450 bytes at 333 bytes/s, well above the floor: some 1.3 s, four windows or more
+    # (at 500 bytes/s the transfer took exactly three windows once).
+    server.fault(relative, Fault(trickle=0.003))
     limits = TransferLimits(speed_limit=50, speed_time=0.3)
     started = time.monotonic()
     fetch_all([job], lambda *_: None, limits=limits, **FAST)
