@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from boulder.build.cache import human, tree_size
+from boulder.build.cache import tree_size
 from boulder.cli import main
 
 
@@ -16,9 +16,6 @@ def test_sizes_count_hard_links_once_and_skip_symlinks(tmp_path: Path) -> None:
     os.link(tmp_path / "a", tmp_path / "b")
     (tmp_path / "c").symlink_to("/usr/bin/env")
     assert tree_size([tmp_path]) == 1000
-    assert [human(n) for n in (0, 1023, 1024, 5 * 1024**3 // 2)] == [
-        "0 B", "1023 B", "1.0 KiB", "2.5 GiB",
-    ]  # fmt: skip
 
 
 def test_cache_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

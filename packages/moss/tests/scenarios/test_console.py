@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from moss.console import human_size, styled
+from moss.console import styled
 
 
 class _Terminal(io.StringIO):
@@ -27,12 +27,3 @@ def test_styled_is_plain_off_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.delenv("NO_COLOR", raising=False)
     assert styled("x", bold=True) == "x"
 
-
-def test_human_size() -> None:
-    assert [human_size(n) for n in (0, 1023, 1024, 1536 * 1024, 3 << 30)] == [
-        "0 B",
-        "1023 B",
-        "1.0 KiB",
-        "1.5 MiB",
-        "3.0 GiB",
-    ]

@@ -1,4 +1,5 @@
-"""How the command lines of stone, moss and boulder end (they all stand on stone): a user error
+"""What the command lines of stone, moss and boulder share: how they print a size, and how
+they end (they all stand on stone): a user error
 is one line, `PROG: error: …`, on stderr, with exit status 1 (2 for a usage mistake, after the
 usage line); never a traceback."""
 
@@ -9,6 +10,17 @@ from collections.abc import Callable
 from typing import NoReturn
 
 import click
+
+_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
+
+
+def human_size(size: int) -> str:
+    """A size as the tools print it: `512 B`, `1.5 MiB`."""
+    value, unit = float(size), 0
+    while value >= 1024 and unit < len(_UNITS) - 1:
+        value /= 1024
+        unit += 1
+    return f"{size} B" if unit == 0 else f"{value:.1f} {_UNITS[unit]}"
 
 
 def error_line(prog: str, message: str) -> None:

@@ -10,7 +10,6 @@ from pathlib import Path
 from boulder.build.container import remove_tree
 
 MOSS = "moss"
-_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
 
 
 def parts(cache: Path, *, boulder: bool, moss: bool) -> Iterator[tuple[str, Path, list[Path]]]:
@@ -38,14 +37,6 @@ def tree_size(paths: list[Path]) -> int:
                     seen.add((info.st_dev, info.st_ino))
                     total += info.st_size
     return total
-
-
-def human(size: int) -> str:
-    value, unit = float(size), 0
-    while value >= 1024 and unit < len(_UNITS) - 1:
-        value /= 1024
-        unit += 1
-    return f"{size} B" if unit == 0 else f"{value:.1f} {_UNITS[unit]}"
 
 
 def clean(paths: list[Path]) -> None:

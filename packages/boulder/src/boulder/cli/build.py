@@ -13,6 +13,7 @@ from boulder.cachedir import default_cache_dir
 from boulder.cli.app import _host, _macros, _source_date_epoch, cli
 from boulder.errors import ProfileError
 from moss_core._lazy import lazy_import
+from stone.console import human_size
 
 # Builds, profiles and their repositories load when a command needs them, not for `--help`.
 if TYPE_CHECKING:
@@ -148,7 +149,7 @@ _MOSS_FLAG = click.option("-m", "--moss-cache", "moss", is_flag=True, help="moss
 def cache_size(ctx: click.Context, boulder: bool, moss: bool) -> None:
     """How much each cache holds (neither flag: both)."""
     for name, directory, held in cache.parts(_cache_dir(ctx), boulder=boulder, moss=moss):
-        click.echo(f"{name} ({directory}): {cache.human(cache.tree_size(held))}")
+        click.echo(f"{name} ({directory}): {human_size(cache.tree_size(held))}")
 
 
 @cache_group.command("clean")
