@@ -6,7 +6,6 @@ not set up yet completes to nothing."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -20,30 +19,27 @@ if TYPE_CHECKING:
 SHELLS = ("bash", "zsh", "fish")
 
 
-def _client(ctx: click.Context) -> Client | None:
+def _client(ctx: click.Context) -> Client:
+    """The root read as a query reads it: nothing created, no lock taken."""
     from moss_core.client import Client
     from moss_core.client.report import QuietReporter
     from moss_core.installation import Installation
 
     top = ctx.find_root()
-    root = Path(top.params.get("root") or "/").absolute()
-    cache = top.params.get("cache")
-    if not (root / ".moss" / "db").is_dir():
-        return None
-    installation = Installation(root, Path(cache) if cache else root / ".moss" / "cache")
-    return Client(installation, QuietReporter())
+    installation = Installation.open(
+        top.params.get("root") or "/", top.params.get("cache"), create=False
+    )
+    return Client(installation, QuietReporter(), read_only=True)
 
 
 def _names(ctx: click.Context, incomplete: str, *, available: bool) -> list[CompletionItem]:
     try:
-        client = _client(ctx)
-        if client is None:
-            return []
-        with client:
+        with _client(ctx) as client:
             registry = client.registry()
             packages = [*registry.installed(), *(registry.available() if available else ())]
             names = sorted({p.name for p in packages if p.name.startswith(incomplete)})
     except Exception:
+        # A root that cannot be read (or is not set up) must not break the user's shell.
         return []
     return [CompletionItem(name) for name in names]
 
