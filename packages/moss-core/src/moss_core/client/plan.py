@@ -46,9 +46,13 @@ def unknown_package(
             f"no package found: {argument} (no repository is configured: "
             "add one with `moss repo add NAME URI`)"
         )
+    return ClientError(f"no package found: {_with_suggestion(argument, known)}")
+
+
+def _with_suggestion(argument: str, known: Iterable[str]) -> str:
+    """`argument`, followed by the closest of the `known` names when some are close."""
     close = difflib.get_close_matches(argument, sorted(set(known)), n=3, cutoff=0.75)
-    hint = f" (did you mean {' or '.join(close)}?)" if close else ""
-    return ClientError(f"no package found: {argument}{hint}")
+    return f"{argument} (did you mean {' or '.join(close)}?)" if close else argument
 
 
 def parse_provider(text: str) -> Provider:
@@ -118,13 +122,8 @@ def plan_removal(registry: Registry, arguments: Sequence[str]) -> RemovalPlan:
             missing.append(argument)
         targets.update(p.id for p in matches)
     if missing:
-        names = sorted({p.name for p in installed})
-        hints = [
-            f"{argument} (did you mean {' or '.join(close)}?)"
-            if (close := difflib.get_close_matches(argument, names, n=3, cutoff=0.75))
-            else argument
-            for argument in missing
-        ]
+        names = {p.name for p in installed}
+        hints = [_with_suggestion(argument, names) for argument in missing]
         raise ClientError(f"not installed: {', '.join(hints)}")
     doomed = _reverse_closure(installed, targets)
     survivors = [p for p in installed if p.id not in doomed]
