@@ -6,10 +6,6 @@ import importlib.util
 import sys
 from types import ModuleType
 
-from stone._lazy import lazy_attributes
-
-__all__ = ["lazy_attributes", "lazy_import"]
-
 
 class _Absent(ModuleType):
     """A module that is not installed: fine to hold, an ImportError on first use."""

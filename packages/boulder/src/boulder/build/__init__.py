@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from moss_core._lazy import lazy_attributes
+from stone._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from boulder.build.pipeline import (
