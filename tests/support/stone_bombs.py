@@ -9,6 +9,7 @@ import resource
 import subprocess
 from collections.abc import Mapping, Sequence
 from functools import cache
+from pathlib import Path
 
 import xxhash
 import zstandard
@@ -68,3 +69,16 @@ def run_limited(
         timeout=timeout,
         check=False,
     )
+
+
+def assert_refused_in_one_line(
+    result: subprocess.CompletedProcess[str], target: Path, kind: PayloadKind
+) -> None:
+    """The command failed with one line naming the file, the payload and the limit, and no
+    traceback or MemoryError."""
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr and "MemoryError" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert str(target) in lines[0] and f"({kind.text})" in lines[0]
+    assert "exceeds the limit" in lines[0]
