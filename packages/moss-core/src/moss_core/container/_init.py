@@ -13,13 +13,15 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import resource
 import select
 import signal
 import sys
 from typing import TYPE_CHECKING
 
-from moss_core.container import privileges, protocol, syscalls
+from moss_core.container import cgroups, privileges, protocol, syscalls
 from moss_core.container.errors import ContainerError
+from moss_core.container.limits import resource_limits
 from moss_core.container.setup import prepare, step
 
 if TYPE_CHECKING:
@@ -95,7 +97,11 @@ def _exit_if_orphaned(from_helper: int) -> None:
 
 
 def _confine(
-    request: protocol.Request, confinement: Confinement, from_helper: int, to_helper: int
+    request: protocol.Request,
+    confinement: Confinement,
+    rlimits: list[tuple[int, int]],
+    from_helper: int,
+    to_helper: int,
 ) -> None:
     """Enter the command's own user and mount namespaces, then drop what it does not need.
 
@@ -120,11 +126,20 @@ def _confine(
             os.setgid(spec.gid)
             os.setuid(spec.uid)
     _exit_if_orphaned(from_helper)
+    # Last, in the command's user namespace and as its user: the process limit counts the
+    # processes of that user in that namespace, so root mapped to itself is bounded too.
+    for limit, value in rlimits:
+        with step(f"resource limit {limit}"):
+            resource.setrlimit(limit, (value, value))
     confinement.restrict()
 
 
 def _pid1(
-    request: protocol.Request, confinement: Confinement, from_helper: int, to_helper: int
+    request: protocol.Request,
+    confinement: Confinement,
+    rlimits: list[tuple[int, int]],
+    from_helper: int,
+    to_helper: int,
 ) -> None:
     """Set the container up and execute the command; return only by raising."""
     _exit_if_orphaned(from_helper)
@@ -132,10 +147,14 @@ def _pid1(
     warning = prepare(spec)
     if warning is not None:
         protocol.send_warning(request.status_fd, warning)
-    _confine(request, confinement, from_helper, to_helper)
+    _confine(request, confinement, rlimits, from_helper, to_helper)
     os.umask(0o022)
     if request.probe:
         os._exit(0)
+    # Python ignores these; an ignored signal stays ignored across exec, and the command must
+    # meet a closed pipe and its file size limit as any program started by a shell does.
+    for number in (signal.SIGPIPE, signal.SIGXFSZ):
+        signal.signal(number, signal.SIG_DFL)
     with step(f"exec {request.argv[0]}"):
         os.execvpe(request.argv[0], list(request.argv), dict(spec.env))
 
@@ -202,6 +221,16 @@ def main(arguments: list[str]) -> int:
     syscalls.set_parent_death_signal(signal.SIGKILL)
     if not _started_by(request.parent):
         return _FAILED
+    # Made while the host's cgroup filesystems are still this process's to see.
+    cgroup = cgroups.make(request.spec.limits)
+    try:
+        return _run(request, cgroup)
+    finally:
+        cgroup.remove()
+
+
+def _run(request: protocol.Request, cgroup: cgroups.Cgroup) -> int:
+    status_fd = request.status_fd
     # Decided now: in the user namespace it may enter, an ordinary user is root too.
     as_root = os.geteuid() == 0
     try:
@@ -213,6 +242,7 @@ def main(arguments: list[str]) -> int:
     except ContainerError as error:
         protocol.send_error(status_fd, _explained(error))
         return _FAILED
+    rlimits = resource_limits(request.spec.limits, cgroup.enforced)
     from_helper, to_pid1 = os.pipe()
     from_pid1, to_helper = os.pipe()
     proc_fd = os.open("/proc", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -222,7 +252,7 @@ def main(arguments: list[str]) -> int:
         os.close(from_pid1)
         os.close(proc_fd)
         try:
-            _pid1(request, confinement, from_helper, to_helper)
+            _pid1(request, confinement, rlimits, from_helper, to_helper)
         except ContainerError as error:
             protocol.send_error(status_fd, _explained(error))
         # Whatever went wrong in the forked child, report it and exit: never return into main.
@@ -232,6 +262,9 @@ def main(arguments: list[str]) -> int:
     os.close(from_helper)
     os.close(to_helper)
     try:
+        # Before PID 1 runs anything of the command: it waits for the id maps below.
+        with step("move the container into its cgroup"):
+            cgroup.add(pid)
         mapped = _map_command(request, pid, from_pid1, proc_fd, as_root=as_root)
     except ContainerError as error:
         os.kill(pid, signal.SIGKILL)
@@ -243,7 +276,8 @@ def main(arguments: list[str]) -> int:
             os.write(to_pid1, b"m")
     wait_status, timed_out = _wait(pid, request.timeout if mapped else None)
     os.close(to_pid1)
-    protocol.send_status(status_fd, os.waitstatus_to_exitcode(wait_status), timed_out=timed_out)
+    status = os.waitstatus_to_exitcode(wait_status)
+    protocol.send_status(status_fd, status, timed_out=timed_out, hit=cgroup.hit())
     return 0
 
 
