@@ -55,7 +55,7 @@ def read_numbers(
     root: Path,
     files: tuple[str, ...],
     schema: Mapping[str, Number],
-    error: Callable[[str], MossError] = SettingsError,
+    error: Callable[[str], Exception] = SettingsError,
 ) -> dict[str, int | float]:
     """Field name to value, for every setting `files` under `root` give; `error` makes the
     exception a bad setting raises."""
@@ -71,7 +71,7 @@ def parse_numbers(
     nodes: list[kdl.Node],
     file: str,
     schema: Mapping[str, Number],
-    error: Callable[[str], MossError] = SettingsError,
+    error: Callable[[str], Exception] = SettingsError,
 ) -> dict[str, int | float]:
     """`read_numbers` for one parsed file. Pure."""
     values: dict[str, int | float] = {}
