@@ -165,6 +165,24 @@ def test_a_file_past_the_size_limit(make_spec: MakeSpec, run_limited: Callable) 
     assert "File size limit exceeded" in output
 
 
+def test_a_tmpfs_holds_no_more_than_the_memory_limit(
+    make_spec: MakeSpec, run_limited: Callable, way: str
+) -> None:
+    spec = make_spec(limits=Limits(memory=8 * MIB))
+    for target in ("/tmp", "/dev/shm"):
+        script = f"head -c 9000000 /dev/zero > {target}/x"
+        ended, output = run_limited(spec, "sh", "-c", script)
+        if way == "cgroup" and "error" in ended:
+            # Its pages are charged to the cgroup, which may fill first.
+            assert ended == {
+                "error": f"sh -c {script} exceeded its memory limit (8 MiB);"
+                " its container was killed"
+            }
+        else:
+            assert ended == {"status": 1}
+            assert "No space left on device" in output
+
+
 def test_limits_held_are_not_in_the_way(make_spec: MakeSpec, run_limited: Callable) -> None:
     spec = make_spec(limits=Limits(memory=256 * MIB, processes=64, file_size=4 * MIB))
     script = "head -c 3000000 /dev/zero > /tmp/file && wc -c < /tmp/file && ulimit -c"
