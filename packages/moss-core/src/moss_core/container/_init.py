@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 
 _FAILED = 127
 
+# What the helper tells PID 1 once its id maps are written.
+_CGROUP = b"m"
+_NO_CGROUP = b"n"
+
 _RESTRICTIONS = (
     ("/proc/sys/kernel/unprivileged_userns_clone", "0"),
     ("/proc/sys/user/max_user_namespaces", "0"),
@@ -99,7 +103,7 @@ def _exit_if_orphaned(from_helper: int) -> None:
 def _confine(
     request: protocol.Request,
     confinement: Confinement,
-    rlimits: list[tuple[int, int]],
+    rlimits: dict[bytes, list[tuple[int, int]]],
     from_helper: int,
     to_helper: int,
 ) -> None:
@@ -113,7 +117,9 @@ def _confine(
         syscalls.unshare(syscalls.CLONE_NEWUSER | syscalls.CLONE_NEWNS)
     os.write(to_helper, b"u")
     os.close(to_helper)
-    if os.read(from_helper, 1) != b"m":
+    # Mapped, and in the container's cgroup or not: the resource limits to set depend on it.
+    mapped = os.read(from_helper, 1)
+    if mapped not in rlimits:
         os._exit(_FAILED)
     _exit_if_orphaned(from_helper)
     confinement.drop_capabilities()
@@ -128,7 +134,7 @@ def _confine(
     _exit_if_orphaned(from_helper)
     # Last, in the command's user namespace and as its user: the process limit counts the
     # processes of that user in that namespace, so root mapped to itself is bounded too.
-    for limit, value in rlimits:
+    for limit, value in rlimits[mapped]:
         with step(f"resource limit {limit}"):
             resource.setrlimit(limit, (value, value))
     confinement.restrict()
@@ -137,7 +143,7 @@ def _confine(
 def _pid1(
     request: protocol.Request,
     confinement: Confinement,
-    rlimits: list[tuple[int, int]],
+    rlimits: dict[bytes, list[tuple[int, int]]],
     from_helper: int,
     to_helper: int,
 ) -> None:
@@ -242,7 +248,12 @@ def _run(request: protocol.Request, cgroup: cgroups.Cgroup) -> int:
     except ContainerError as error:
         protocol.send_error(status_fd, _explained(error))
         return _FAILED
-    rlimits = resource_limits(request.spec.limits, cgroup.enforced)
+    limits = request.spec.limits
+    # PID 1 learns with its id maps whether it made it into the cgroup (`_CGROUP`) or not.
+    rlimits = {
+        _CGROUP: resource_limits(limits, cgroup.enforced),
+        _NO_CGROUP: resource_limits(limits, frozenset()),
+    }
     from_helper, to_pid1 = os.pipe()
     from_pid1, to_helper = os.pipe()
     proc_fd = os.open("/proc", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -261,10 +272,9 @@ def _run(request: protocol.Request, cgroup: cgroups.Cgroup) -> int:
         os._exit(_FAILED)
     os.close(from_helper)
     os.close(to_helper)
+    # Before PID 1 runs anything of the command: it waits for the id maps below.
+    in_cgroup = cgroup.add(pid)
     try:
-        # Before PID 1 runs anything of the command: it waits for the id maps below.
-        with step("move the container into its cgroup"):
-            cgroup.add(pid)
         mapped = _map_command(request, pid, from_pid1, proc_fd, as_root=as_root)
     except ContainerError as error:
         os.kill(pid, signal.SIGKILL)
@@ -273,7 +283,7 @@ def _run(request: protocol.Request, cgroup: cgroups.Cgroup) -> int:
         return _FAILED
     if mapped:
         with contextlib.suppress(BrokenPipeError):
-            os.write(to_pid1, b"m")
+            os.write(to_pid1, _CGROUP if in_cgroup else _NO_CGROUP)
     wait_status, timed_out = _wait(pid, request.timeout if mapped else None)
     os.close(to_pid1)
     status = os.waitstatus_to_exitcode(wait_status)

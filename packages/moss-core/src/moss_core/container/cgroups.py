@@ -92,9 +92,16 @@ class Cgroup:
         """The limits the cgroup enforces; resource limits stand in for the others."""
         return frozenset().union(*(group.enforces for group in self.groups))
 
-    def add(self, pid: int) -> None:
-        for group in self.groups:
-            group.write("cgroup.procs", str(pid))
+    def add(self, pid: int) -> bool:
+        """Move process `pid` in; False, with the cgroup given up, if the kernel refuses (a
+        v2 directory that turned out to hold processes, a delegation that ends above it)."""
+        try:
+            for group in self.groups:
+                group.write("cgroup.procs", str(pid))
+        except OSError:
+            self.remove()
+            return False
+        return True
 
     def hit(self) -> frozenset[str]:
         """The limits the kernel enforced against the container: an out-of-memory kill, a
