@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from boulder.build.runner import _duration
 from boulder.settings import BuildSettings, SettingsError, load_settings
 from moss_core.container.limits import MIB, Limits
 
@@ -92,3 +93,9 @@ def test_the_default_memory_limit_is_what_the_machine_has() -> None:
     meminfo = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
     kib = int(meminfo["MemTotal"].split()[0]) + int(meminfo["SwapTotal"].split()[0])
     assert limits.memory == kib * 1024
+
+
+def test_a_time_limit_reads_as_it_was_most_likely_given() -> None:
+    assert [_duration(s) for s in (1.5, 90, 5400, 43200, 3601)] == [
+        "1.5 s", "90 s", "90 min", "12 h", "3601 s",
+    ]  # fmt: skip
