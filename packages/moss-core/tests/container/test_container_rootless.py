@@ -22,6 +22,7 @@ import moss_core
 from moss_core.container import syscalls
 
 from .conftest import make_host_root
+from .test_container_limits import FORK_BOMB, HOG
 
 NOBODY = 65534
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -36,7 +37,7 @@ pytestmark = [
 CHECK = """\
 import json, sys, tempfile
 from pathlib import Path
-from moss_core.container import Bind, ContainerSpec, namespaces_available, run_container
+from moss_core.container import Bind, ContainerSpec, Limits, namespaces_available, run_container
 
 WRITE_PROBE = '''
 import sys
@@ -57,9 +58,10 @@ binds = (
     Bind(base / "locked", "/locked"),
 )
 
-def run(*argv, uid=0):
+def run(*argv, uid=0, limits=Limits()):
     spec = ContainerSpec(
-        root=base / "root", binds=binds, env={"PATH": "/usr/bin"}, hostname="rootless", uid=uid
+        root=base / "root", binds=binds, env={"PATH": "/usr/bin"}, hostname="rootless", uid=uid,
+        limits=limits,
     )
     with tempfile.TemporaryFile() as out:
         status = run_container(spec, argv, stdout=out)
@@ -72,6 +74,9 @@ print(json.dumps({
     "usr": run("python3", "-c", WRITE_PROBE, "/usr/probe")[0],
     "locked": run("python3", "-c", WRITE_PROBE, "/locked/probe")[0],
     "shared": run("python3", "-c", WRITE_PROBE, "/shared/probe")[0],
+    # No cgroup for nobody: resource limits bound the container.
+    "fork_bomb": run("python3", "-c", sys.argv[2], limits=Limits(processes=16)),
+    "hog": run("python3", "-c", sys.argv[3], limits=Limits(memory=64 << 20))[0],
 }))
 """
 
@@ -105,7 +110,7 @@ def test_rootless_container(namespaces: None, base: Path) -> None:
     syscalls.mount("tmpfs", str(locked), "tmpfs", flags, "mode=0777")
     try:
         completed = subprocess.run(
-            [*SETPRIV_NOBODY, SYSTEM_PYTHON, str(base / "check.py"), str(base)],
+            [*SETPRIV_NOBODY, SYSTEM_PYTHON, str(base / "check.py"), str(base), FORK_BOMB, HOG],
             env={"PYTHONPATH": str(base / "src"), "PATH": "/usr/bin:/bin"},
             cwd=base,
             capture_output=True,
@@ -123,6 +128,9 @@ def test_rootless_container(namespaces: None, base: Path) -> None:
     assert results["mapped"] == [0, "1000\n"]
     assert results["usr"] == results["locked"] == 30  # EROFS
     assert results["shared"] == 0
+    # The command and 15 children, then EAGAIN; an allocation past 64 MiB refused.
+    assert results["fork_bomb"] == [3, "15 11\n"]
+    assert results["hog"] == 1
     probe = base / "shared" / "probe"
     assert probe.read_text() == "from nobody"
     assert (probe.stat().st_uid, probe.stat().st_gid) == (NOBODY, NOBODY)

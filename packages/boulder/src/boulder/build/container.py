@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Protocol
 
 from boulder.errors import BuildError
-from moss_core.container import Bind, ContainerSpec, Dev
+from moss_core.container import Bind, ContainerSpec, Dev, Limits
+from moss_core.container.limits import NO_LIMITS
 
 # Host files a build root made of the host's `/usr` needs from `/etc`: Debian-style
 # `alternatives` links (`cc`, `awk`), the dynamic loader's cache and configuration, and the
@@ -194,6 +195,7 @@ def build_spec(
     networking: bool,
     workdir: str,
     env: Mapping[str, str],
+    limits: Limits = NO_LIMITS,
 ) -> ContainerSpec:
     return ContainerSpec(
         root=dirs.root,
@@ -207,4 +209,5 @@ def build_spec(
         env=env,
         # Test suites debug and trace their own processes.
         tracing=True,
+        limits=limits,
     )

@@ -50,11 +50,12 @@ from boulder.errors import BoulderError, BuildError
 from boulder.macros.load import MacroSet
 from boulder.phase import Phase
 from boulder.phases import BuildContext, shell_macros
-from boulder.profiles import HOST, Profile, ProfileStore, default_config_dir
+from boulder.profiles import HOST, SYSTEM_DIR, Profile, ProfileStore, default_config_dir
 from boulder.recipe.load import LoadedRecipe, load_recipe
 from boulder.recipe.model import GitUpstream, PlainUpstream, Recipe, url_file_name
 from boulder.recipe.pin import pin_git_ref
 from boulder.recipe.targets import Stage
+from boulder.settings import BuildSettings, load_settings
 from moss_core.container import ContainerError, run_container
 from moss_core.repository import load_limits
 
@@ -91,6 +92,8 @@ class BuildOptions:
     """Take `file://` and local git upstreams from outside the recipe's directory too."""
     verbose: bool = False
     """Print bash's trace of every command too (the build log always has it)."""
+    settings: BuildSettings | None = None
+    """The build's time and resource limits; None for those of `boulder.kdl` (`config_dir`)."""
     out: Callable[[str], None] = field(default=print, compare=False)
 
 
@@ -194,6 +197,7 @@ def build(path: Path, macros: MacroSet, options: BuildOptions) -> BuildResult:
     check_names(recipe.upstreams)
     check_local(recipe.upstreams, loaded.path.parent, allow=options.allow_local_upstreams)
     profile = ProfileStore(options.config_dir).get(options.profile)
+    settings = options.settings or load_settings(options.config_dir, SYSTEM_DIR)
     dirs = BuildDirs(
         options.cache_dir.resolve(), f"{recipe.name}-{recipe.version}-{recipe.release}"
     )
@@ -216,7 +220,7 @@ def build(path: Path, macros: MacroSet, options: BuildOptions) -> BuildResult:
         runner = JobRunner(
             recipe, loaded.path, dirs, binds, console,
             lambda s: shell_macros(loaded, macros, _context(options), s.target, s.stage, s.phase),
-            options.interactive,
+            options.interactive, settings.limits(), settings.time_limit(),
         )  # fmt: skip
         with _batch_priority(console, options.batch_priority):
             runner.run_jobs(compiled.scripts)

@@ -102,11 +102,12 @@ class Client:
         # "Installed …" lines, said once the state holding those packages is live.
         self._installed: list[str] = []
 
-    def trigger_timeout(self) -> float:
-        """Seconds a trigger handler may run, from moss's settings (`moss_core.settings`)."""
+    def moss_settings(self) -> settings.Settings:
+        """moss's settings (`moss_core.settings`): how long and how much trigger handlers may
+        run and use."""
         if self._settings is None:
             self._settings = settings.load_settings(self.installation)
-        return self._settings.trigger_timeout
+        return self._settings
 
     def close(self) -> None:
         self._close_sources()
@@ -490,7 +491,8 @@ class Client:
                 self.installation.isolation_dir,
                 staging_usr,
                 self.installation.root / "etc",
-                timeout=self.trigger_timeout(),
+                timeout=self.moss_settings().trigger_timeout,
+                limits=self.moss_settings().trigger_limits(),
             )
             hooks.run_triggers(
                 triggers.Scope.TRANSACTION,
@@ -527,7 +529,8 @@ class Client:
             self.installation.isolation_dir,
             self.installation.usr,
             self.installation.root / "etc",
-            timeout=self.trigger_timeout(),
+            timeout=self.moss_settings().trigger_timeout,
+            limits=self.moss_settings().trigger_limits(),
         )
         hooks.run_triggers(
             triggers.Scope.SYSTEM, self.installation.root, tree, runner, self.reporter

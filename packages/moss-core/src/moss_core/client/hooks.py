@@ -7,6 +7,7 @@ from pathlib import Path
 
 from moss_core.client.report import Reporter
 from moss_core.container.isolated import IsolatedRunner
+from moss_core.container.limits import Limits
 from moss_core.triggers import (
     Conditions,
     Scope,
@@ -42,12 +43,18 @@ def run_triggers(
 
 
 def transaction_runner(
-    isolation: Path, staging_usr: Path, etc: Path, *, timeout: float
+    isolation: Path, staging_usr: Path, etc: Path, *, timeout: float, limits: Limits
 ) -> TriggerRunner:
     """Handlers see the new `/usr` read-write, the system's `/etc` read-only, and no network;
-    each is killed after `timeout` seconds."""
-    return IsolatedRunner(isolation, usr=staging_usr, etc=etc, etc_writable=False, timeout=timeout)
+    each is killed after `timeout` seconds or on exceeding `limits`."""
+    return IsolatedRunner(
+        isolation, usr=staging_usr, etc=etc, etc_writable=False, timeout=timeout, limits=limits
+    )
 
 
-def system_runner(isolation: Path, usr: Path, etc: Path, *, timeout: float) -> TriggerRunner:
-    return IsolatedRunner(isolation, usr=usr, etc=etc, etc_writable=True, timeout=timeout)
+def system_runner(
+    isolation: Path, usr: Path, etc: Path, *, timeout: float, limits: Limits
+) -> TriggerRunner:
+    return IsolatedRunner(
+        isolation, usr=usr, etc=etc, etc_writable=True, timeout=timeout, limits=limits
+    )

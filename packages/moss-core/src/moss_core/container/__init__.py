@@ -6,7 +6,8 @@ this machine allows it. The trigger runner built on it lives in `moss_core.conta
 (imported separately: this package must not pull in `moss_core.triggers` and its dependencies).
 """
 
-from moss_core.container.errors import ContainerError, ContainerTimeout
+from moss_core.container.errors import ContainerError, ContainerLimitExceeded, ContainerTimeout
+from moss_core.container.limits import Limits
 from moss_core.container.run import Stream, namespaces_available, run_container
 from moss_core.container.spec import MINIMAL_DEVICES, Bind, ContainerSpec, Dev
 
@@ -14,9 +15,11 @@ __all__ = [
     "MINIMAL_DEVICES",
     "Bind",
     "ContainerError",
+    "ContainerLimitExceeded",
     "ContainerSpec",
     "ContainerTimeout",
     "Dev",
+    "Limits",
     "Stream",
     "namespaces_available",
     "run_container",

@@ -167,23 +167,24 @@ def mount_proc(root: str) -> None:
             restrict_mounts(entry, read_only=True)
 
 
-def mount_tmpfs(root: str, path: str, *, mode: int = 0o1777) -> None:
-    """An empty tmpfs at container path `path`."""
+def mount_tmpfs(root: str, path: str, *, mode: int = 0o1777, size: int | None = None) -> None:
+    """An empty tmpfs at container path `path`, of at most `size` bytes."""
     with step(f"tmpfs {path}"):
         target = resolve_in_root(root, path)
         make_mount_point(target, directory=True)
         flags = syscalls.MS_NOSUID | syscalls.MS_NODEV
-        syscalls.mount("tmpfs", target, "tmpfs", flags, f"mode={mode:o}")
+        options = f"mode={mode:o}" + ("" if size is None else f",size={size}")
+        syscalls.mount("tmpfs", target, "tmpfs", flags, options)
 
 
-def mount_dev(root: str, mode: Dev) -> None:
-    """Provide `/dev` as `mode` says."""
+def mount_dev(root: str, mode: Dev, size: int | None = None) -> None:
+    """Provide `/dev` as `mode` says; its tmpfs mounts hold at most `size` bytes each."""
     if mode is Dev.NONE:
         return
     if mode is Dev.HOST:
         bind(root, Bind(source=Path(_HOST_DEV), target="/dev", read_only=False), devices=True)
         return
-    mount_tmpfs(root, "/dev", mode=0o755)
+    mount_tmpfs(root, "/dev", mode=0o755, size=size)
     dev = resolve_in_root(root, "/dev")
     for device in MINIMAL_DEVICES:
         with step(f"device /dev/{device}"):
@@ -194,7 +195,7 @@ def mount_dev(root: str, mode: Dev) -> None:
         os.symlink("/proc/self/fd", os.path.join(dev, "fd"))
         for number, name in enumerate(("stdin", "stdout", "stderr")):
             os.symlink(f"/proc/self/fd/{number}", os.path.join(dev, name))
-    mount_tmpfs(root, "/dev/shm")
+    mount_tmpfs(root, "/dev/shm", size=size)
 
 
 def bring_up_loopback() -> None:
@@ -236,9 +237,11 @@ def prepare(spec: ContainerSpec) -> str | None:
         bind(root, mount)
     if spec.proc:
         mount_proc(root)
-    mount_dev(root, spec.dev)
+    # A tmpfs is memory: without a cgroup to charge it to, only its size bounds it.
+    size = spec.limits.memory
+    mount_dev(root, spec.dev, size)
     for path in spec.tmpfs:
-        mount_tmpfs(root, path)
+        mount_tmpfs(root, path, size=size)
     with step("sethostname"):
         syscalls.sethostname(spec.hostname)
     with step("restrict root"):

@@ -11,6 +11,7 @@ from types import MappingProxyType
 from typing import Any
 
 from moss_core.container.errors import ContainerError
+from moss_core.container.limits import NO_LIMITS, Limits
 
 
 class Dev(enum.Enum):
@@ -55,8 +56,9 @@ class ContainerSpec:
     inside; whoever starts the container is mapped to them when it is not root. With
     `read_only_root`, the root itself (not what is mounted on it) is read-only, so a command
     can write only where a writable bind or tmpfs puts it. `tracing` lets the command use
-    `ptrace` on its own processes (test suites do; trigger handlers never need it). What the
-    command may do beyond that is `moss_core.container.privileges`'s to say.
+    `ptrace` on its own processes (test suites do; trigger handlers never need it). `limits`
+    bound the memory, processes and file sizes of everything it runs. What the command may do
+    beyond that is `moss_core.container.privileges`'s to say.
     """
 
     root: Path
@@ -72,6 +74,7 @@ class ContainerSpec:
     gid: int = 0
     read_only_root: bool = False
     tracing: bool = False
+    limits: Limits = NO_LIMITS
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "root", Path(self.root))
@@ -106,6 +109,7 @@ class ContainerSpec:
                 "env": dict(self.env),
                 "read_only_root": self.read_only_root,
                 "tracing": self.tracing,
+                "limits": self.limits.to_json(),
                 "uid": self.uid,
                 "gid": self.gid,
             }
@@ -127,6 +131,7 @@ class ContainerSpec:
             env=dict(data["env"]),
             read_only_root=bool(data.get("read_only_root", False)),
             tracing=bool(data.get("tracing", False)),
+            limits=Limits.from_json(data.get("limits", {})),
             uid=int(data["uid"]),
             gid=int(data["gid"]),
         )

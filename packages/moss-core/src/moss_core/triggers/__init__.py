@@ -5,6 +5,7 @@ The planner is pure (`plan_triggers`); loading (`load_triggers`), scanning (`sca
 """
 
 from moss_core.triggers.errors import (
+    HandlerKilled,
     TriggerCycleError,
     TriggerError,
     TriggerLoadError,
@@ -55,6 +56,7 @@ __all__ = [
     "DeleteHandler",
     "FileKind",
     "Handler",
+    "HandlerKilled",
     "Inhibited",
     "Inhibitors",
     "Invocation",
