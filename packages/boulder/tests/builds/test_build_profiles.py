@@ -214,6 +214,37 @@ def test_build_root_from_a_profile_repository(
                          profile="missing-deps", config_dir=_profile_without(config, index)),
         )  # fmt: skip
 
+    # --extra-repo: a repository above the profile's, here the one holding what was just built.
+    subprocess.run([sys.executable, "-m", "moss", "index", str(out)], check=True)
+    (recipes / "greeted").mkdir()
+    (recipes / "greeted/stone.yaml").write_text(GREETED_RECIPE, encoding="utf-8")
+    greeted = [*common, "build", str(recipes / "greeted"), "-p", "tiny", "-o", str(tmp_path)]
+    with pytest.raises(SystemExit) as exited:
+        main(greeted)
+    assert exited.value.code != 0
+    assert "no package found: binary(greeter)" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        main([*greeted, "--extra-repo", str(out / "stone.index")])
+    printed = capsys.readouterr()
+    assert exited.value.code == 0, printed.err
+    assert "extra-1 (file://" in printed.out and "Installed greeter" in printed.out
+    assert (tmp_path / "greeted-1-1-1-x86_64.stone").is_file()
+
+
+GREETED_RECIPE = """\
+name: greeted
+version: 1
+release: 1
+homepage: https://example.com/greeted
+license: MIT
+toolchain: gnu
+builddeps:
+  - binary(greeter)
+install: |
+  mkdir -p %(installroot)/usr/share/greeted
+  greeter > %(installroot)/usr/share/greeted/said
+"""
+
 
 def _profile_without(config: Path, index: str) -> Path:
     store = ProfileStore(config, system_dir=None)

@@ -92,6 +92,11 @@ def _store(ctx: click.Context) -> profiles.ProfileStore:
     "--file-size-limit", type=click.FloatRange(min=0), metavar="MIB",
     help="Size of any file the build writes, 0 none [boulder.kdl, 65536].",
 )  # fmt: skip
+@click.option(
+    "--extra-repo", "extra_repos", multiple=True, metavar="INDEX",
+    help="Also use this repository (stone.index URI or path) above the profile's; on the host "
+    "profile its packages the recipe needs are laid over /usr. Repeatable, first highest.",
+)  # fmt: skip
 @click.pass_context
 def build_command(
     ctx: click.Context,
@@ -112,6 +117,7 @@ def build_command(
     memory_limit: float | None,
     process_limit: int | None,
     file_size_limit: float | None,
+    extra_repos: tuple[str, ...],
 ) -> None:
     """Build a recipe into .stone packages, rootless, in a container."""
     # Absolute: the recipe's directory is bound into the container, and binds need one.
@@ -137,6 +143,7 @@ def build_command(
             _store(ctx), timeout=timeout, memory=memory_limit, processes=process_limit,
             file_size=file_size_limit,
         ),
+        extra_repos=extra_repos,
         out=click.echo,
     )  # fmt: skip
     pipeline.build(recipe, _macros(ctx), options)
