@@ -163,8 +163,9 @@ def test_root_packages(write_recipe: Callable[[str], Path], macros: MacroSet) ->
 
 @pytest.mark.usefixtures("containers")
 def test_build_root_from_a_profile_repository(
-    tmp_path: Path, macros: MacroSet, capsys: pytest.CaptureFixture[str]
-) -> None:
+    tmp_path: Path, macros: MacroSet, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
     if shutil.which("ldd") is None:
         pytest.skip("the toolbox recipe copies host programs with the libraries ldd lists")
     repo, cache, config = tmp_path / "repo", tmp_path / "cache", tmp_path / "config"
@@ -223,11 +224,13 @@ def test_build_root_from_a_profile_repository(
         main(greeted)
     assert exited.value.code != 0
     assert "no package found: binary(greeter)" in capsys.readouterr().err
+    monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as exited:
-        main([*greeted, "--extra-repo", str(out / "stone.index")])
+        main([*greeted, "--extra-repo", "out/stone.index"])
     printed = capsys.readouterr()
     assert exited.value.code == 0, printed.err
-    assert "extra-1 (file://" in printed.out and "Installed greeter" in printed.out
+    assert f"extra-1 ({out.as_uri()}/stone.index): 1 packages" in printed.out
+    assert "Installed greeter" in printed.out
     assert (tmp_path / "greeted-1-1-1-x86_64.stone").is_file()
 
 

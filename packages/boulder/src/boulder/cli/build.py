@@ -42,6 +42,13 @@ def _store(ctx: click.Context) -> profiles.ProfileStore:
     return profiles.ProfileStore(_root_option(ctx, "config_dir") or profiles.default_config_dir())
 
 
+def _index_locations(
+    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+) -> tuple[str, ...]:
+    """A path (relative to the working directory too) or a URI each."""
+    return tuple(v if "://" in v else str(Path(v).absolute()) for v in values)
+
+
 @cli.command("build")
 @click.argument("path", type=click.Path(path_type=Path), default=Path("stone.yaml"))
 @click.option(
@@ -93,7 +100,7 @@ def _store(ctx: click.Context) -> profiles.ProfileStore:
     help="Size of any file the build writes, 0 none [boulder.kdl, 65536].",
 )  # fmt: skip
 @click.option(
-    "--extra-repo", "extra_repos", multiple=True, metavar="INDEX",
+    "--extra-repo", "extra_repos", multiple=True, metavar="INDEX", callback=_index_locations,
     help="Also use this repository (stone.index URI or path) above the profile's; on the host "
     "profile its packages the recipe needs are laid over /usr. Repeatable, first highest.",
 )  # fmt: skip
