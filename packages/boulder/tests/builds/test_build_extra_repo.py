@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 
 from boulder.build import BuildOptions, build
+from boulder.build.container import HostRoot
 from boulder.build.roots import compose_layer, extra_repositories
 from boulder.errors import BuildError
 from boulder.macros.load import MacroSet
+from moss_core.container import Bind, Overlay
 
 EXAMPLES = Path(__file__).resolve().parents[4] / "examples"
 
@@ -47,6 +49,19 @@ def test_extra_repositories_come_first_given_highest() -> None:
     ]
     with pytest.raises(BuildError, match=r"--extra-repo ftp://x/stone.index: .*not a repository"):
         extra_repositories(["ftp://x/stone.index"])
+
+
+def test_a_host_root_with_a_layer_mounts_it_over_usr(tmp_path: Path) -> None:
+    usr, layer, root = tmp_path / "usr", tmp_path / "layer/usr", tmp_path / "root"
+    for directory in (usr / "share/pkgconfig", layer / "lib/pkgconfig", root):
+        directory.mkdir(parents=True)
+    (layer / "lib/libgreet.so.1").write_bytes(b"")
+    plain = HostRoot(usr=usr, top=tmp_path)
+    layered = HostRoot(usr=usr, top=tmp_path, layer=layer)
+    assert plain.populate(root, networking=False)[0] == Bind(usr, "/usr")
+    assert layered.populate(root, networking=False)[0] == Overlay((layer, usr), "/usr")
+    assert layered.exists("/usr/lib/libgreet.so.1") and not plain.exists("/usr/lib/libgreet.so.1")
+    assert layered.pkgconfig_dirs() == [layer / "lib/pkgconfig", usr / "share/pkgconfig"]
 
 
 @pytest.mark.usefixtures("containers")
