@@ -4,6 +4,8 @@ in the build's namespaces); the examples' `welcome` then links the `greet` libra
 
 from __future__ import annotations
 
+import os
+import pty
 import shutil
 import subprocess
 import sys
@@ -100,3 +102,16 @@ def test_a_host_build_links_against_a_library_of_the_extra_repository(
     assert "-lgreet" in log and "+ test 'Greetings, boulder!' = 'Greetings, boulder!'" in log
     # The host's /usr itself was never touched.
     assert not Path("/usr/lib/pkgconfig/greet.pc").exists()
+
+    # `boulder chroot` enters that root again, with its layer.
+    master, terminal = pty.openpty()
+    try:
+        os.write(master, b"test -f /usr/include/greet.h && test -x /usr/bin/gcc; exit $((5+$?))\n")
+        shell = subprocess.run(
+            [sys.executable, "-m", "boulder", "chroot", str(recipe), "--cache-dir", str(cache)],
+            stdin=terminal, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    finally:
+        os.close(master)
+        os.close(terminal)
+    assert shell.returncode == 5, shell.stderr
