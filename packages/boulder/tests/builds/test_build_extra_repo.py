@@ -82,6 +82,8 @@ def test_the_layer_holds_what_the_repository_provides_and_leaves_the_rest_to_the
     assert not (usr / "bin/gcc").exists()
     assert "Laying over the host's /usr, from the extra repositories: pkgconfig(greet)" in lines
     assert compose_layer(repos, ["binary(gcc)"], tmp_path / "none", lines.append) is None
+    assert lines[-1] == "No build dependency is in the extra repositories"
+    assert not (tmp_path / "none").exists()
 
 
 @pytest.mark.usefixtures("containers")

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from boulder.build.container import remove_tree
 from boulder.errors import BuildError, ProfileError
 from boulder.profiles import Profile
 from boulder.recipe.model import Recipe
@@ -116,13 +117,15 @@ def compose_layer(
         with Client(installation, reporter) as client:
             registry = client.registry()
             names = [n for n in wanted if registry.first(parse_provider(n)) is not None]
-            if not names:
-                log("No build dependency is in the extra repositories")
-                return None
-            log(f"Laying over the host's /usr, from the extra repositories: {', '.join(names)}")
-            client.install(names, allow_unmet=True)
+            if names:
+                log(f"Laying over the host's /usr, from the extra repositories: {', '.join(names)}")
+                client.install(names, allow_unmet=True)
     except (MossError, OSError) as err:
         raise BuildError(f"layer from the extra repositories: {err}") from err
+    if not names:
+        log("No build dependency is in the extra repositories")
+        remove_tree(directory)
+        return None
     for line in reporter.lines:
         log(line)
     return directory / "usr"
