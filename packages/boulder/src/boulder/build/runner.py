@@ -24,11 +24,11 @@ from boulder.recipe.model import GitUpstream, Recipe
 from boulder.recipe.targets import Stage
 from boulder.script import Breakpoint
 from moss_core.container import (
-    Bind,
     ContainerError,
     ContainerLimitExceeded,
     ContainerTimeout,
     Limits,
+    Mount,
     run_container,
 )
 from moss_core.container.limits import NO_LIMITS
@@ -94,7 +94,7 @@ class JobRunner:
     recipe: Recipe
     recipe_file: Path
     dirs: BuildDirs
-    binds: Sequence[Bind]
+    binds: Sequence[Mount]
     console: Console
     shell_macros: Callable[[PhaseScript], str]
     """The actions and definitions a breakpoint shell offers, for a script's phase."""

@@ -42,6 +42,13 @@ def _store(ctx: click.Context) -> profiles.ProfileStore:
     return profiles.ProfileStore(_root_option(ctx, "config_dir") or profiles.default_config_dir())
 
 
+def _index_locations(
+    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+) -> tuple[str, ...]:
+    """A path (relative to the working directory too) or a URI each."""
+    return tuple(v if "://" in v else str(Path(v).absolute()) for v in values)
+
+
 @cli.command("build")
 @click.argument("path", type=click.Path(path_type=Path), default=Path("stone.yaml"))
 @click.option(
@@ -92,6 +99,11 @@ def _store(ctx: click.Context) -> profiles.ProfileStore:
     "--file-size-limit", type=click.FloatRange(min=0), metavar="MIB",
     help="Size of any file the build writes, 0 none [boulder.kdl, 65536].",
 )  # fmt: skip
+@click.option(
+    "--extra-repo", "extra_repos", multiple=True, metavar="INDEX", callback=_index_locations,
+    help="Also use this repository (stone.index URI or path) above the profile's; on the host "
+    "profile its packages the recipe needs are laid over /usr. Repeatable, first highest.",
+)  # fmt: skip
 @click.pass_context
 def build_command(
     ctx: click.Context,
@@ -112,6 +124,7 @@ def build_command(
     memory_limit: float | None,
     process_limit: int | None,
     file_size_limit: float | None,
+    extra_repos: tuple[str, ...],
 ) -> None:
     """Build a recipe into .stone packages, rootless, in a container."""
     # Absolute: the recipe's directory is bound into the container, and binds need one.
@@ -137,6 +150,7 @@ def build_command(
             _store(ctx), timeout=timeout, memory=memory_limit, processes=process_limit,
             file_size=file_size_limit,
         ),
+        extra_repos=extra_repos,
         out=click.echo,
     )  # fmt: skip
     pipeline.build(recipe, _macros(ctx), options)

@@ -215,11 +215,14 @@ class Client:
 
     # -- install ------------------------------------------------------------------------------
 
-    def install(self, arguments: Sequence[str], *, dry_run: bool = False) -> Outcome:
+    def install(
+        self, arguments: Sequence[str], *, dry_run: bool = False, allow_unmet: bool = False
+    ) -> Outcome:
         """Install packages named by provider (`nano`, `binary(nano)`) or given as `.stone` files.
 
         An installed name is left alone (`sync` upgrades), except that a `.stone` file given by
-        path replaces the installed package of its name: that is an explicit request.
+        path replaces the installed package of its name: that is an explicit request. With
+        `allow_unmet`, dependencies nothing provides are left unmet (`resolve.resolve`).
         """
         local, names = self._local_packages(arguments)
         registry = self.registry(local)
@@ -242,7 +245,9 @@ class Client:
             return Outcome(already=tuple(already.values()))
         replaced = {installed[p.name].id for p in fresh.values() if p.name in installed}
         previous = {p.id: p for p in installed.values() if p.id not in replaced}
-        packages = resolve.resolve(registry, [*previous, *fresh], resolve.Lookup.PREFER_INSTALLED)
+        packages = resolve.resolve(
+            registry, [*previous, *fresh], resolve.Lookup.PREFER_INSTALLED, allow_unmet=allow_unmet
+        )
         resolve.check_conflicts(packages)
         new = tuple(p for p in packages if p.id not in previous)
         self.reporter.packages("The following package(s) will be installed:", new)

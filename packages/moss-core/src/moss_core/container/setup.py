@@ -22,7 +22,7 @@ from pathlib import Path
 from moss_core.container import syscalls
 from moss_core.container.errors import ContainerError
 from moss_core.container.privileges import READ_ONLY_PROC
-from moss_core.container.spec import MINIMAL_DEVICES, Bind, ContainerSpec, Dev
+from moss_core.container.spec import MINIMAL_DEVICES, Bind, ContainerSpec, Dev, Overlay
 
 _MAX_SYMLINKS = 40
 _HOST_DEV = "/dev"
@@ -151,6 +151,17 @@ def bind(root: str, spec: Bind, *, devices: bool = False) -> None:
         restrict_mounts(target, read_only=spec.read_only, devices=devices)
 
 
+def overlay(root: str, spec: Overlay) -> None:
+    """Mount the read-only union of `spec.layers` at its target, `nosuid,nodev`. In a user
+    namespace the kernel allows this from Linux 5.11 on."""
+    layers = ":".join(str(layer) for layer in spec.layers)
+    with step(f"overlay {layers} -> {spec.target}"):
+        target = resolve_in_root(root, spec.target)
+        make_mount_point(target, directory=True)
+        flags = syscalls.MS_RDONLY | syscalls.MS_NOSUID | syscalls.MS_NODEV
+        syscalls.mount("overlay", target, "overlay", flags, f"lowerdir={layers}")
+
+
 def mount_proc(root: str) -> None:
     """A `proc` of the container's PID namespace at `/proc`, its kernel settings read-only."""
     with step("mount /proc"):
@@ -234,7 +245,10 @@ def prepare(spec: ContainerSpec) -> str | None:
     with step("bind root"):
         syscalls.mount(root, root, None, syscalls.MS_BIND | syscalls.MS_REC)
     for mount in spec.binds:
-        bind(root, mount)
+        if isinstance(mount, Overlay):
+            overlay(root, mount)
+        else:
+            bind(root, mount)
     if spec.proc:
         mount_proc(root)
     # A tmpfs is memory: without a cgroup to charge it to, only its size bounds it.
