@@ -119,21 +119,30 @@ class Cluster:
     def running(self) -> int:
         return len(self._futures)
 
-    def next_result(self) -> dict[str, Any]:
-        """Wait for one build to end; a build whose workers kept dying is a failure."""
+    def dashboard_link(self) -> str:
+        return str(self.client.dashboard_link)
+
+    def next_result(self, timeout: float | None = None) -> dict[str, Any] | None:
+        """Wait for one build to end (None when `timeout` passes first); a build whose workers
+        kept dying is a failure."""
         from distributed import wait
         from distributed.scheduler import KilledWorker
 
-        done = wait(list(self._futures.values()), return_when="FIRST_COMPLETED").done
-        future = next(iter(done))
+        try:
+            futures = wait(list(self._futures.values()), timeout, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            return None
+        future = next(iter(futures.done))
         task = next(t for t, f in self._futures.items() if f is future)
         del self._futures[task]
+        # The attempt from the key, so a lost build of an older attempt is fenced off too.
+        lost = {"task": task, "attempt": int(str(future.key).rsplit("-a", 1)[1])}
         try:
             result: dict[str, Any] = future.result()
         except KilledWorker:
-            return {"task": task, "status": "failed", "reason": "builder died (worker killed)"}
+            return lost | {"status": "failed", "reason": "builder died (worker killed)"}
         except Exception as err:
-            return {"task": task, "status": "failed", "reason": f"{type(err).__name__}: {err}"}
+            return lost | {"status": "failed", "reason": f"{type(err).__name__}: {err}"}
         return result
 
     def worker_pids(self) -> dict[str, int]:
