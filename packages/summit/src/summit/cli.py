@@ -99,7 +99,7 @@ def _run_live(options: Options) -> list[str]:
         def say(line: str) -> None:
             console.print(line, markup=False, highlight=False, soft_wrap=True)
             if controller is not None:
-                live.update(Summary(controller.rows()))
+                live.update(Summary(controller.rows()), refresh=True)
 
         controller = Controller(options, say)
         try:

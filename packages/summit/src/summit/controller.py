@@ -160,17 +160,17 @@ class Controller:
     def _rescan(self) -> None:
         old = self.tasks
         self.say(f"recipes changed: {recipe_commit(self.options.recipes) or 'files'}")
+        before = self.state.statuses()
         self.refresh()
         graph, _published = self._graph()
         found = changes(old, self.tasks, graph)
         releases = {t.name: f"{t.version}-{t.release}" for t in self.tasks}
         for name in found.bumped:
             self.say(f"queued: {name} {releases[name]} (new release)")
-        statuses = self.state.statuses()
         for name in found.dependents:
-            if statuses.get(name) in (Status.FAILED, Status.BLOCKED):
+            if before.get(name) in (Status.FAILED, Status.BLOCKED):
                 self.state.retry(name)
-                self.say(f"queued: {name} (needs a new release)")
+                self.say(f"queued: {name} (it needs a new release)")
 
     def _close_cluster(self) -> None:
         if self._dask is not None:
