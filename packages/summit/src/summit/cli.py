@@ -117,10 +117,12 @@ def _run_live(options: Options) -> list[str]:
     help="How often to look for a new commit (or changed files) [30].",
 )  # fmt: skip
 def serve_command(host: str, port: int, poll: float, **given: Any) -> None:
-    """Build RECIPES as `build` does, then keep watching them: a new commit that raises a
-    release builds that recipe and releases what needs it. Serves a read-only page of the
-    queue (with a JSON form and the build logs) linking the Dask dashboard. Ends on SIGINT
-    or SIGTERM, stopping the cluster and its builds."""
+    """Build, then watch RECIPES; serve a page of the queue.
+
+    Builds as `build` does, then keeps watching RECIPES: a new commit that raises a release
+    builds that recipe and the failed or blocked tasks that need it. Serves a read-only page
+    of the queue (with a JSON form and the build logs) linking the Dask dashboard. Ends on
+    SIGINT or SIGTERM, stopping the cluster and its builds."""
     options = _options(**given)
     controller = Controller(options, click.echo)
     stop = threading.Event()
