@@ -10,6 +10,7 @@ import os
 import queue
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -28,6 +29,8 @@ pytestmark = pytest.mark.slow
 
 BROWSERS = ("chromium-headless-shell", "chromium")
 BASE = ("soname(libbase.so.1(x86_64))",)
+BUILD_SLEEP = "31.7"
+SLEEP_CMDLINE = f"sleep\0{BUILD_SLEEP}\0".encode()
 
 
 def _browser() -> str:
@@ -158,7 +161,14 @@ def test_serve_rebuilds_a_bumped_release_shows_it_in_a_browser_and_stops_cleanly
         assert "5 published" in dom
         assert sorted(toy.builds()) == ["base", "left", "right", "solo", "top"]
 
-        process.terminate()
+        # A build running when Ctrl-C reaches the whole process group (workers included).
+        (toy.recipes / "s" / "solo" / "sleep").write_text(BUILD_SLEEP)
+        write_recipe(toy.recipes, "solo", (), (), release=2)
+        _git(toy.recipes, "add", "-A")
+        _git(toy.recipes, "commit", "-qm", "solo: release 2, a long build")
+        _until("the long build to run", lambda: bool(_sleeping()))
+        assert _states(url)["solo"] == ("running", 2)
+        os.killpg(process.pid, signal.SIGINT)
         process.wait(timeout=60)
         assert process.returncode == 0
         said = []
@@ -168,4 +178,27 @@ def test_serve_rebuilds_a_bumped_release_shows_it_in_a_browser_and_stops_cleanly
         assert "queued: right 1.0-2 (new release)\n" in said
         assert "queued: top (it needs a new release)\n" in said
         assert said[-1] == "stopped\n"
+        assert not any("Traceback" in line for line in said), "".join(said)
         _until("every worker and build to be gone", lambda: _group_gone(process.pid), 15)
+        _until("the build cut short to be gone", lambda: not _sleeping(), 15)
+
+
+def _sleeping() -> list[int]:
+    """The fake builder's `sleep` of the long build (it runs in a session of its own)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if proc.name.isdigit() and (proc / "cmdline").read_bytes() == SLEEP_CMDLINE:
+                found.append(int(proc.name))
+    return found
+
+
+def test_serve_stops_on_sigterm(tmp_path: Path) -> None:
+    recipes = tmp_path / "recipes"
+    recipes.mkdir()
+    with _serving(Toy(recipes, tmp_path / "repo")) as (process, url, lines):
+        assert _tasks(url) == {"tasks": [], "dashboard": None}
+        process.terminate()
+        process.wait(timeout=60)
+        assert process.returncode == 0
+        assert lines.get(timeout=5) == "stopped\n"
