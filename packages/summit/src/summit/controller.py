@@ -280,6 +280,11 @@ class Controller:
         attempt = int(result["attempt"])
         if attempt != self.state.current_attempt(name):
             return
+        if name not in self._names():
+            reason = "its recipe left the tree while it was built"
+            self.state.fail(name, attempt, result.get("worker"), reason)
+            self.say(f"dropped: {name}: {reason}")
+            return
         worker = result.get("worker")
         if result["status"] != "ok":
             self._failed(graph, name, attempt, worker, str(result["reason"]))
