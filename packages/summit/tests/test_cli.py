@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import sys
 from pathlib import Path
 
@@ -59,3 +60,18 @@ def test_status_of_a_repository_never_built(tmp_path: Path) -> None:
     code, _out, err = _summit("status", "--repo", str(tmp_path))
     assert code == 1
     assert err == f"Error: {tmp_path}: no summit state here (run `summit build` first)\n"
+
+
+def test_serve_on_a_port_in_use_is_one_line(tmp_path: Path) -> None:
+    write_recipe(tmp_path / "recipes", "solo", (), ())
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, out, err = _summit(
+            "serve", str(tmp_path / "recipes"), "--repo", str(tmp_path / "repo"),
+            "--port", str(port),
+        )  # fmt: skip
+    assert code == 1 and out == ""
+    assert err.startswith(f"Error: cannot serve on 127.0.0.1:{port}: ")
+    assert err.count("\n") == 1

@@ -60,6 +60,7 @@ def test_build_survives_a_killed_worker(tmp_path: Path) -> None:
         first_sleep = int(children.read_text().split()[0])
         os.kill(pids[victim], signal.SIGKILL)
         result = dask.next_result()
+    assert result is not None
     assert result["status"] == "ok", result
     assert result["stones"] == [str(staging / "left-1-1-1-x86_64.stone")]
     assert len(pid_file.read_text().split()) == 2

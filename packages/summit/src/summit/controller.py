@@ -6,6 +6,8 @@ import os
 import shlex
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,9 +18,12 @@ from summit.executor import BuildSpec, Cluster
 from summit.publish import Repository, stage
 from summit.queue import Status, Task, blocked_by_failure, blocker, decide, plan, unbootstrapped
 from summit.recipes import scan
-from summit.state import State
+from summit.state import State, TaskRow
+from summit.watch import changes, fingerprint
 
 STATE_DIR = ".summit"
+# How long `serve` waits at most before looking at a stop request again.
+TICK = 0.5
 BUILD_TIMEOUT = 4 * 3600.0
 
 
@@ -83,21 +88,60 @@ class Controller:
         self.state = State(state_path(options.out))
         self.tasks: list[Task] = []
         self._dask: Cluster | None = None
+        self._in_flight: set[str] = set()
+        # Set when the cluster starts; read by the web page's thread.
+        self.dashboard: str | None = None
 
     def run(self) -> list[str]:
         """Build and publish; the problems (failed, blocked, unreadable recipes), one per line."""
+        problems = self.refresh()
+        try:
+            self._loop()
+        finally:
+            self._close_cluster()
+        return problems + self.report()
+
+    def serve(self, stop: threading.Event, poll: float) -> None:
+        """Build and publish, then keep watching the recipe tree until `stop` is set: a new
+        commit (or changed files of a plain directory) is scanned again, and a recipe whose
+        release rose is queued with the failed and blocked tasks that need it. The cluster
+        stays up in between, so its dashboard does."""
+        seen = fingerprint(self.options.recipes, recipe_commit(self.options.recipes))
+        self.refresh()
+        check = time.monotonic() + poll
+        try:
+            while not stop.is_set():
+                graph = self._schedule()
+                result = None
+                if self._in_flight and self._dask is not None:
+                    result = self._dask.next_result(timeout=TICK)
+                else:
+                    stop.wait(TICK)
+                if result is not None:
+                    self._finish(graph, result)
+                if time.monotonic() >= check:
+                    check = time.monotonic() + poll
+                    now = fingerprint(self.options.recipes, recipe_commit(self.options.recipes))
+                    if now != seen:
+                        seen = now
+                        self._rescan()
+        finally:
+            self._close_cluster()
+
+    def refresh(self) -> list[str]:
+        """Scan the recipes and record them in the state; the unreadable ones, one per line."""
         found = scan(self.options.recipes, self.options.arch)
         problems = [f"unreadable recipe: {e}" for e in found.errors]
         for line in problems:
             self.say(line)
         self.tasks = list(found.tasks)
-        self.state.sync(self.tasks)
+        self.state.sync(self.tasks, self._in_flight)
         self._restore_publication()
-        try:
-            self._loop()
-        finally:
-            if self._dask is not None:
-                self._dask.close()
+        return problems
+
+    def report(self) -> list[str]:
+        """One summary line said; the failed and blocked tasks returned, one per line."""
+        problems: list[str] = []
         counts: dict[str, int] = {}
         for row in self.state.tasks():
             if row.name not in self._names():
@@ -108,6 +152,33 @@ class Controller:
         self.say("summary: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
         return problems
 
+    def rows(self) -> list[TaskRow]:
+        """The state of this recipe set's tasks."""
+        names = self._names()
+        return [r for r in self.state.tasks() if r.name in names]
+
+    def _rescan(self) -> None:
+        old = self.tasks
+        self.say(f"recipes changed: {recipe_commit(self.options.recipes) or 'files'}")
+        before = self.state.statuses()
+        self.refresh()
+        graph, _published = self._graph()
+        found = changes(old, self.tasks, graph)
+        releases = {t.name: f"{t.version}-{t.release}" for t in self.tasks}
+        for name in found.bumped:
+            self.say(f"queued: {name} {releases[name]} (new release)")
+        for name in found.dependents:
+            if before.get(name) in (Status.FAILED, Status.BLOCKED):
+                self.state.retry(name)
+                self.say(f"queued: {name} (it needs a new release)")
+
+    def _close_cluster(self) -> None:
+        if self._dask is not None:
+            self._dask.close()
+            self._dask = None
+            self.dashboard = None
+            self._in_flight.clear()
+
     def close(self) -> None:
         self.state.close()
 
@@ -115,8 +186,13 @@ class Controller:
         return {t.name for t in self.tasks}
 
     def _statuses(self) -> dict[str, Status]:
+        """The recorded statuses; a task whose build of an older release still runs counts as
+        running, so it is not started twice."""
         names = self._names()
-        return {n: s for n, s in self.state.statuses().items() if n in names}
+        found = {n: s for n, s in self.state.statuses().items() if n in names}
+        for name in self._in_flight & names:
+            found[name] = Status.RUNNING
+        return found
 
     def _restore_publication(self) -> None:
         """After a crash between recording and switching, the root index lags the state."""
@@ -141,38 +217,46 @@ class Controller:
         """Started on the first build: a run with nothing to build needs no scheduler."""
         if self._dask is None:
             self._dask = Cluster(self.options.workers, self.options.scheduler)
+            self.dashboard = self._dask.dashboard_link()
         return self._dask
 
     def _loop(self) -> None:
         while True:
-            graph, published = self._graph()
-            statuses = self._statuses()
-            for name, reason in unbootstrapped(graph, published).items():
-                if statuses.get(name) is Status.PENDING:
-                    self._failed(graph, name, None, None, reason)
-            statuses = self._statuses()
-            for name in [n for n, s in statuses.items() if s is Status.FAILED]:
-                for other in blocked_by_failure(graph, name, statuses):
-                    self._block(other, name)
-                    statuses[other] = Status.BLOCKED
-            running = 0 if self._dask is None else self._dask.running()
-            free = self.options.workers if self._dask is None else self._dask.capacity()
-            decision = decide(graph, statuses, max(free, 1) - running)
-            for name in decision.assumed_external:
-                self.say(
-                    f"note: {name}: {', '.join(graph.unresolved[name])} provided by no recipe "
-                    "of the set; building it with what the build root has"
-                )
-            for name, reason in decision.stuck.items():
-                self.state.mark(name, Status.FAILED, reason)
-                self.say(f"failed: {name}: {reason}")
-            if decision.start:
-                dask = self._cluster()
-                for name in decision.start[: max(dask.capacity(), 1) - dask.running()]:
-                    self._submit(dask, name, len(graph.dependents(name)))
-            if self._dask is None or self._dask.running() == 0:
+            graph = self._schedule()
+            if not self._in_flight or self._dask is None:
                 return
-            self._finish(graph, self._dask.next_result())
+            result = self._dask.next_result()
+            assert result is not None
+            self._finish(graph, result)
+
+    def _schedule(self) -> Any:
+        """Fail, block and start what the state allows now; the graph it was decided on."""
+        graph, published = self._graph()
+        statuses = self._statuses()
+        for name, reason in unbootstrapped(graph, published).items():
+            if statuses.get(name) is Status.PENDING:
+                self._failed(graph, name, None, None, reason)
+        statuses = self._statuses()
+        for name in [n for n, s in statuses.items() if s is Status.FAILED]:
+            for other in blocked_by_failure(graph, name, statuses):
+                self._block(other, name)
+                statuses[other] = Status.BLOCKED
+        running = 0 if self._dask is None else self._dask.running()
+        free = self.options.workers if self._dask is None else self._dask.capacity()
+        decision = decide(graph, statuses, max(free, 1) - running)
+        for name in decision.assumed_external:
+            self.say(
+                f"note: {name}: {', '.join(graph.unresolved[name])} provided by no recipe "
+                "of the set; building it with what the build root has"
+            )
+        for name, reason in decision.stuck.items():
+            self.state.mark(name, Status.FAILED, reason)
+            self.say(f"failed: {name}: {reason}")
+        if decision.start:
+            dask = self._cluster()
+            for name in decision.start[: max(dask.capacity(), 1) - dask.running()]:
+                self._submit(dask, name, len(graph.dependents(name)))
+        return graph
 
     def _submit(self, dask: Cluster, name: str, weight: int) -> None:
         task = next(t for t in self.tasks if t.name == name)
@@ -187,12 +271,19 @@ class Controller:
             builder_command(self.options, recipe, staging.absolute()), self.options.timeout,
         )  # fmt: skip
         dask.submit(spec, weight)
+        self._in_flight.add(name)
         self.say(f"started: {name} {task.version}-{task.release} (attempt {attempt})")
 
     def _finish(self, graph: Any, result: dict[str, Any]) -> None:
         name = str(result["task"])
-        attempt = int(result.get("attempt", self.state.current_attempt(name)))
+        self._in_flight.discard(name)
+        attempt = int(result["attempt"])
         if attempt != self.state.current_attempt(name):
+            return
+        if name not in self._names():
+            reason = "its recipe left the tree while it was built"
+            self.state.fail(name, attempt, result.get("worker"), reason)
+            self.say(f"dropped: {name}: {reason}")
             return
         worker = result.get("worker")
         if result["status"] != "ok":

@@ -15,7 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,14 @@ class BuildSpec:
     log: str
     command: tuple[str, ...]
     timeout: float
+
+
+# In a worker process: the supervisor of each build running there, by Dask key.
+_BUILDS: dict[str, int] = {}
+
+
+def build_key(spec: BuildSpec) -> str:
+    return f"build-{spec.task}-a{spec.attempt}"
 
 
 def run_build(spec: BuildSpec) -> dict[str, Any]:
@@ -56,6 +64,7 @@ def run_build(spec: BuildSpec) -> dict[str, Any]:
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
+        _BUILDS[build_key(spec)] = process.pid
         try:
             code = process.wait(timeout=spec.timeout)
         except subprocess.TimeoutExpired:
@@ -63,6 +72,7 @@ def run_build(spec: BuildSpec) -> dict[str, Any]:
             process.wait()
             return result | {"status": "failed", "reason": f"timed out after {spec.timeout:g}s"}
         finally:
+            del _BUILDS[build_key(spec)]
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
     stones = sorted(str(p) for p in staging.glob("*.stone"))
@@ -71,6 +81,22 @@ def run_build(spec: BuildSpec) -> dict[str, Any]:
     if not stones:
         return result | {"status": "failed", "reason": "builder produced no package"}
     return result | {"status": "ok", "stones": stones}
+
+
+def stop_builds(keys: Collection[str]) -> None:
+    """Run on every worker when the controller stops: its builds of `keys` are killed (no one
+    will read their results), so the worker is idle and shuts down without being killed."""
+    for key in keys:
+        if (pid := _BUILDS.get(key)) is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+
+
+def dask_setup(worker: object) -> None:
+    """Run by each embedded worker as it starts (this module is its Dask preload). Ctrl-C on
+    a terminal reaches the whole process group, workers included; stopping them is the
+    controller's job, so they ignore SIGINT rather than each dying with a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class Cluster:
@@ -89,7 +115,7 @@ class Cluster:
                 self._cluster = LocalCluster(
                     n_workers=workers, threads_per_worker=1, processes=True,
                     host="127.0.0.1", scheduler_port=0, dashboard_address="127.0.0.1:0",
-                    resources={BUILD_RESOURCE: 1},
+                    resources={BUILD_RESOURCE: 1}, preload=[__name__],
                 )  # fmt: skip
                 self.client = Client(self._cluster)
             else:
@@ -102,6 +128,10 @@ class Cluster:
         self._futures: dict[str, Any] = {}
 
     def close(self) -> None:
+        if self._futures:
+            keys = [str(f.key) for f in self._futures.values()]
+            with contextlib.suppress(OSError, TimeoutError):  # a scheduler already gone
+                self.client.run(stop_builds, keys, on_error="ignore")
         self.client.close()
         if self._cluster is not None:
             self._cluster.close()
@@ -112,28 +142,37 @@ class Cluster:
 
     def submit(self, spec: BuildSpec, priority: int) -> None:
         self._futures[spec.task] = self.client.submit(
-            run_build, spec, key=f"build-{spec.task}-a{spec.attempt}",
+            run_build, spec, key=build_key(spec),
             resources={BUILD_RESOURCE: 1}, priority=priority, retries=1, pure=False,
         )  # fmt: skip
 
     def running(self) -> int:
         return len(self._futures)
 
-    def next_result(self) -> dict[str, Any]:
-        """Wait for one build to end; a build whose workers kept dying is a failure."""
+    def dashboard_link(self) -> str:
+        return str(self.client.dashboard_link)
+
+    def next_result(self, timeout: float | None = None) -> dict[str, Any] | None:
+        """Wait for one build to end (None when `timeout` passes first); a build whose workers
+        kept dying is a failure."""
         from distributed import wait
         from distributed.scheduler import KilledWorker
 
-        done = wait(list(self._futures.values()), return_when="FIRST_COMPLETED").done
-        future = next(iter(done))
+        try:
+            futures = wait(list(self._futures.values()), timeout, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            return None
+        future = next(iter(futures.done))
         task = next(t for t, f in self._futures.items() if f is future)
         del self._futures[task]
+        # The attempt from the key, so a lost build of an older attempt is fenced off too.
+        lost = {"task": task, "attempt": int(str(future.key).rsplit("-a", 1)[1])}
         try:
             result: dict[str, Any] = future.result()
         except KilledWorker:
-            return {"task": task, "status": "failed", "reason": "builder died (worker killed)"}
+            return lost | {"status": "failed", "reason": "builder died (worker killed)"}
         except Exception as err:
-            return {"task": task, "status": "failed", "reason": f"{type(err).__name__}: {err}"}
+            return lost | {"status": "failed", "reason": f"{type(err).__name__}: {err}"}
         return result
 
     def worker_pids(self) -> dict[str, int]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,10 +97,12 @@ class State:
     def close(self) -> None:
         self.db.close()
 
-    def sync(self, tasks: Sequence[Task]) -> None:
+    def sync(self, tasks: Sequence[Task], in_flight: Collection[str] = ()) -> None:
         """Record the recipe set of this run. A new release starts a fresh task; a task left
         running by a dead controller and a blocked one are pending again (blocking is
-        recomputed); published and failed tasks of the same release stay (failed: `retry`)."""
+        recomputed); published and failed tasks of the same release stay (failed: `retry`).
+        A task `in_flight` (its build still runs) keeps running; when its release changed, its
+        attempt number moves on, so the old build's result is ignored when it comes."""
         now = time.time()
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
@@ -113,11 +115,13 @@ class State:
                     status = Status.PUBLISHED if published >= task.release else Status.PENDING
                     self.db.execute(
                         "INSERT OR REPLACE INTO task (name, version, release, path, status, "
-                        "attempt, added) VALUES (?, ?, ?, ?, ?, "
-                        "COALESCE((SELECT attempt FROM task WHERE name = ?), 0), ?)",
+                        "attempt, added) VALUES (?, ?, ?, ?, ?, COALESCE((SELECT attempt + "
+                        "(status = 'running') FROM task WHERE name = ?), 0), ?)",
                         (task.name, task.version, task.release, task.path, status, task.name, now),
                     )
-                elif row[1] in (Status.RUNNING, Status.BLOCKED):
+                elif row[1] == Status.BLOCKED or (
+                    row[1] == Status.RUNNING and task.name not in in_flight
+                ):
                     self.db.execute(
                         "UPDATE task SET status = ?, reason = NULL WHERE name = ?",
                         (Status.PENDING, task.name),
