@@ -61,7 +61,7 @@ _BATCH = 4096
 # SQLite's page cache while a refresh loads (negative: in KiB): the side tables' keys arrive
 # in no order, and with the default 2 MB each insert into their b-trees misses the cache.
 # Bounded, as a refresh's memory must be: past it, pages go to the file (no journal).
-_BULK_CACHE_SIZE = -(48 << 10)
+_BULK_CACHE_SIZE = -(32 << 10)
 
 _META_COLUMNS = (
     "package",
