@@ -18,6 +18,7 @@ from moss_core.db import MetaDb  # noqa: E402
 from moss_core.registry import Registry  # noqa: E402
 from moss_core.repository import Repository, RepositorySource  # noqa: E402
 from moss_core.resolve import Lookup, resolve  # noqa: E402
+from stone import FlatMeta  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus"
 
@@ -28,8 +29,7 @@ def main() -> dict[str, float]:
     metas = with_outside_world(corpus_metas(CORPUS))
     timings = []
     with tempfile.TemporaryDirectory() as tmp:
-        db = MetaDb.open(Path(tmp) / "db")
-        db.replace_all((meta.hash or "", meta) for meta in metas)
+        MetaDb.rebuild(Path(tmp) / "db", ((meta.hash or "", FlatMeta.of(meta)) for meta in metas))
         repo = Repository(id="corpus", uri="file:///corpus/stone.index", priority=0)
         for _ in range(3):
             source = RepositorySource(repo, MetaDb.open(Path(tmp) / "db"), repo.uri)
@@ -39,7 +39,6 @@ def main() -> dict[str, float]:
             chosen = resolve(registry, roots, Lookup.AVAILABLE_ONLY)
             timings.append(time.perf_counter() - started)
             source.close()
-        db.close()
     return {"packages": float(len(chosen)), "resolve_all_s": statistics.median(timings)}
 
 

@@ -59,7 +59,7 @@ def _steps() -> list[tuple[Any, str]]:
     return [
         (cache.Unpacker, "unpack"),
         (MetaDb, "add"),
-        (MetaDb, "replace_all"),
+        (MetaDb, "rebuild"),
         (LayoutDb, "add_many"),
         (apply, "blit_staging"),
         (recycle, "stage"),

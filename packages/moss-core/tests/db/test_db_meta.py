@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from moss_core.db import DatabaseError, MetaDb
-from stone import Dependency, Meta, Provider, RelationKind, StoneReader
+from stone import Dependency, FlatMeta, Meta, Provider, RelationKind, StoneReader
 
 NAME = RelationKind.NAME
 SONAME = RelationKind.SONAME
@@ -62,6 +62,13 @@ def normalised(meta: Meta) -> Meta:
     )
 
 
+def rebuilt(db: MetaDb, packages: Iterable[tuple[str, Meta]]) -> MetaDb:
+    """The database at `db`'s path rebuilt from `packages`, opened again (as a refresh does)."""
+    MetaDb.rebuild(db.path, ((pid, FlatMeta.of(meta)) for pid, meta in packages))
+    db.close()
+    return MetaDb.open(db.path)
+
+
 def package(name: str, release: int = 1, build_release: int = 1, **fields: Any) -> Meta:
     return Meta(name, "1.0", release, build_release, "x86_64", **fields)
 
@@ -69,7 +76,7 @@ def package(name: str, release: int = 1, build_release: int = 1, **fields: Any) 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.dictionaries(st.text("0123456789abcdef", min_size=1, max_size=8), metas, max_size=4))
 def test_round_trip(meta_db: MetaDb, packages: dict[str, Meta]) -> None:
-    meta_db.replace_all(packages.items())
+    meta_db = rebuilt(meta_db, packages.items())
     expected = {pid: normalised(meta) for pid, meta in packages.items()}
     assert meta_db.get_many(packages) == expected
     assert dict(meta_db.all()) == expected
@@ -200,7 +207,7 @@ def test_add_replaces_every_row_of_an_id(meta_db: MetaDb, tmp_path: Path) -> Non
     assert meta_db.get("p") == package("p", 2)
 
 
-def test_remove_and_replace_all_leave_no_side_rows(meta_db: MetaDb, tmp_path: Path) -> None:
+def test_remove_and_rebuild_leave_no_side_rows(meta_db: MetaDb, tmp_path: Path) -> None:
     meta_db.add(
         [
             (str(n), package(f"p{n}", licenses=("L",), depends=(Dependency(NAME, "d"),)))
@@ -211,7 +218,9 @@ def test_remove_and_replace_all_leave_no_side_rows(meta_db: MetaDb, tmp_path: Pa
     assert meta_db.ids() == {"0", "2", "4"}
     conn = sqlite3.connect(tmp_path / "install")
     assert conn.execute("SELECT count(*) FROM meta_licenses").fetchone() == (3,)
-    meta_db.replace_all([("9", package("nine"))])
+    conn.close()
+    meta_db = rebuilt(meta_db, [("9", package("nine"))])
+    conn = sqlite3.connect(tmp_path / "install")
     assert meta_db.ids() == {"9"}
     for table in ("meta_licenses", "meta_dependencies", "meta_conflicts"):
         assert conn.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,)
@@ -233,29 +242,35 @@ def test_a_failing_batch_leaves_the_database_as_it_was(meta_db: MetaDb) -> None:
         raise RuntimeError("network went away")
 
     with pytest.raises(RuntimeError):
-        meta_db.replace_all(failing())
+        MetaDb.rebuild(meta_db.path, ((pid, FlatMeta.of(meta)) for pid, meta in failing()))
     with pytest.raises(RuntimeError):
         meta_db.add(failing())
     assert meta_db.ids() == {"keep"}
+    # The half-built database is gone.
+    assert sorted(p.name for p in Path(meta_db.path).parent.iterdir()) == [
+        "install",
+        "install-shm",
+        "install-wal",
+    ]
 
 
 def test_large_batches_span_several_statements(meta_db: MetaDb) -> None:
     # Far more rows than one statement's variable limit allows.
     many = [(f"{n:05}", package(f"p{n}", licenses=("MIT",))) for n in range(4000)]
-    meta_db.replace_all(many)
+    meta_db = rebuilt(meta_db, many)
     assert len(meta_db.ids()) == 4000
     assert meta_db.get_many(pid for pid, _ in many[::7]) == dict(many[::7])
     assert dict(meta_db.all()) == dict(many)
 
 
-def test_replace_all_streams_batches_and_the_last_repeat_wins(
+def test_rebuild_streams_batches_and_the_last_repeat_wins(
     meta_db: MetaDb, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("moss_core.db.meta._BATCH", 3)
     stream = [(str(n % 5), package(f"p{n}", licenses=(f"L{n}",))) for n in range(12)]
-    meta_db.replace_all(iter(stream))
+    meta_db = rebuilt(meta_db, iter(stream))
     assert dict(meta_db.all()) == dict(stream)
-    # The lookup indexes dropped for the load are back.
+    # The lookup indexes made after the load are there.
     assert meta_db.by_provider(Provider(NAME, "p11")) == [("1", package("p11", licenses=("L11",)))]
     conn = sqlite3.connect(meta_db.path)
     indexes = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}

@@ -11,7 +11,7 @@ from moss_core.db import MetaDb
 from moss_core.registry import MemorySource, Registry
 from moss_core.repository import Repository, RepositorySource
 from moss_core.resolve import Lookup, resolve
-from stone import StoneReader
+from stone import FlatMeta, StoneReader
 
 from .corpus_index import (
     OUTSIDE,
@@ -49,8 +49,8 @@ def test_every_package_resolves_from_an_sqlite_index(tmp_path: Path, metas: list
     with StoneReader(index) as reader:
         read_back = reader.metas()
     assert len(read_back) == len(metas)
+    MetaDb.rebuild(tmp_path / "db", ((meta.hash or "", FlatMeta.of(meta)) for meta in read_back))
     db = MetaDb.open(tmp_path / "db")
-    db.replace_all((meta.hash or "", meta) for meta in read_back)
     repo = Repository(id="corpus", uri=f"file://{index}", priority=0)
     source = RepositorySource(repo, db, repo.uri)
     try:

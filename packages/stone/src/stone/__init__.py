@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         UnsupportedVersionError,
     )
     from .extraction import ExtractError, ExtractReport, extract
+    from .flat import FlatMeta
     from .header import FileType, Header
     from .index import IndexEntry
     from .layout import FileKind, LayoutEntry, is_safe_path, validate_path
@@ -73,6 +74,7 @@ __getattr__ = lazy_attributes(
         "FileBlob": "stone.writer",
         "FileKind": "stone.layout",
         "FileType": "stone.header",
+        "FlatMeta": "stone.flat",
         "Header": "stone.header",
         "IndexEntry": "stone.index",
         "IndexRangeError": "stone.errors",
@@ -133,6 +135,7 @@ __all__ = [
     "FileBlob",
     "FileKind",
     "FileType",
+    "FlatMeta",
     "Header",
     "IndexEntry",
     "IndexRangeError",

@@ -19,6 +19,7 @@ from .errors import (
     TruncatedError,
     UnexpectedFileTypeError,
 )
+from .flat import FlatMeta, flat_meta
 from .header import HEADER_SIZE, FileType, Header
 from .index import IndexEntry, decode_index
 from .layout import LayoutEntry, decode_layout
@@ -170,6 +171,16 @@ class StoneReader:
         packages is read in the memory of one."""
         for ref in self.of_kind(PayloadKind.META):
             yield self._meta(ref)
+
+    def iter_flat_metas(self) -> Iterator[FlatMeta]:
+        """Every Meta payload as flat columns (see `stone.flat`), one at a time: what a
+        repository refresh stores, without a `Meta` each."""
+        for ref in self.of_kind(PayloadKind.META):
+            try:
+                flat = flat_meta(self._plain(ref), ref.header.num_records)
+            except StoneError as err:
+                raise err.in_context(file=self.name, payload=ref.label) from None
+            yield flat
 
     def _meta(self, ref: PayloadRef) -> Meta:
         try:

@@ -7,7 +7,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Self, TypeVar
@@ -112,6 +112,53 @@ class Database:
             conn.close()
             raise
         return cls(path, conn, read_only=read_only)
+
+    @classmethod
+    @contextmanager
+    def building(cls, path: StrPath) -> Iterator[Self]:
+        """A new, empty database that replaces the one at `path` when the block ends without
+        error, for a reload of everything it holds; on error `path` is left as it was. Its
+        `INDEXES` are the caller's to make once the rows are in (or `open` makes them).
+
+        It is written beside `path` with no journal and no syncs (a half-written file is only
+        ever deleted), then synced, switched to WAL as `open` would, and renamed over `path`.
+        The old database stays whole until the rename. Its WAL is checkpointed away first:
+        SQLite opens a `-wal` file found beside a database as that database's, whichever
+        file it was written for. The caller holds the root's lock, so no other writer can be
+        mid-transaction; if a reader still pins the WAL, the refresh fails cleanly.
+        """
+        target = os.fspath(path)
+        fresh = target + ".new"
+        _remove_database(fresh)
+        try:
+            conn = sqlite3.connect(
+                fresh, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as err:
+            raise DatabaseError(path, f"cannot create database: {err}") from err
+        try:
+            try:
+                conn.execute("PRAGMA journal_mode = OFF")
+                conn.execute("PRAGMA synchronous = OFF")
+                conn.execute(f"PRAGMA foreign_keys = {'ON' if cls.FOREIGN_KEYS else 'OFF'}")
+                _migrate(fresh, conn, cls.MIGRATIONS, {})
+            except sqlite3.Error as err:
+                raise DatabaseError(path, str(err)) from err
+            db = cls(path, conn)
+            yield db
+            with db._translate():
+                (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+                if str(mode).lower() != "wal":
+                    raise sqlite3.OperationalError(f"cannot switch to WAL (got {mode})")
+            conn.close()
+            _sync_file(fresh)
+            _release_wal(target)
+            os.replace(fresh, target)
+            _sync_file(os.path.dirname(os.path.abspath(target)))
+        except BaseException:
+            conn.close()
+            _remove_database(fresh)
+            raise
 
     def close(self) -> None:
         with self._lock:
@@ -231,6 +278,40 @@ def _configure(conn: sqlite3.Connection) -> None:
         raise sqlite3.OperationalError(f"cannot switch to WAL journal mode (got {mode})")
     # FULL syncs the WAL on every commit: a crash after a transaction returns cannot lose it.
     conn.execute("PRAGMA synchronous = FULL")
+
+
+_SIDE_FILES = ("-journal", "-wal", "-shm")
+
+
+def _remove_database(path: str) -> None:
+    for name in (path, *(path + suffix for suffix in _SIDE_FILES)):
+        with suppress(FileNotFoundError):
+            os.unlink(name)
+
+
+def _sync_file(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _release_wal(path: str) -> None:
+    """Fold the WAL of the database at `path` into it and empty it, so the file renamed over
+    `path` is never read with it."""
+    if not os.path.exists(path + "-wal"):
+        return
+    try:
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+        try:
+            busy, _log, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error as err:
+        raise DatabaseError(path, f"cannot release its WAL before replacing it: {err}") from err
+    if busy:
+        raise DatabaseError(path, "in use by another process: its WAL cannot be released")
 
 
 def _known_version(path: StrPath, conn: sqlite3.Connection, latest: int) -> int:

@@ -14,8 +14,15 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
-from moss_core.db._base import Database, Migration, like_pattern, u64_from_sql, u64_to_sql
-from stone import Dependency, Meta, Provider, RelationKind
+from moss_core.db._base import (
+    Database,
+    Migration,
+    StrPath,
+    like_pattern,
+    u64_from_sql,
+    u64_to_sql,
+)
+from stone import Dependency, FlatMeta, Meta, Provider, RelationKind
 
 _V1 = (
     """CREATE TABLE IF NOT EXISTS meta (
@@ -49,11 +56,11 @@ _V1 = (
     ),
 )
 
-_SIDE_TABLES = ("meta_licenses", "meta_dependencies", "meta_providers", "meta_conflicts")
 # Packages stored per round of inserts while a refresh streams an index in.
 _BATCH = 4096
 # SQLite's page cache while a refresh loads (negative: in KiB): the side tables' keys arrive
 # in no order, and with the default 2 MB each insert into their b-trees misses the cache.
+# Bounded, as a refresh's memory must be: past it, pages go to the file (no journal).
 _BULK_CACHE_SIZE = -(32 << 10)
 
 _META_COLUMNS = (
@@ -107,31 +114,21 @@ class MetaDb(Database):
         A package id given twice keeps its last Meta.
         """
         with self._write() as conn:
-            self._store(conn, dict(packages))
+            self._store(conn, {package: FlatMeta.of(meta) for package, meta in packages})
 
-    def replace_all(self, packages: Iterable[tuple[str, Meta]]) -> None:
-        """Wipe the database and load `packages`, in one transaction (a repository refresh).
+    @classmethod
+    def rebuild(cls, path: StrPath, packages: Iterable[tuple[str, FlatMeta]]) -> None:
+        """Replace the database at `path` by a new one holding exactly `packages` (a
+        repository refresh), built aside and renamed into place (see `Database.building`).
 
         `packages` is consumed in batches, so a caller streaming an index of 65,535 packages
-        never holds it whole; an exception from it rolls everything back.
+        never holds it whole; an exception from it leaves the old database as it was.
         """
-        with self._write() as conn:
-            (cache,) = conn.execute("PRAGMA cache_size").fetchone()
+        with cls.building(path) as db, db._write() as conn:
             conn.execute(f"PRAGMA cache_size = {_BULK_CACHE_SIZE:d}")
-            try:
-                self._reload(conn, packages)
-            finally:
-                conn.execute(f"PRAGMA cache_size = {int(cache):d}")
+            db._load(conn, packages)
 
-    def _reload(self, conn: sqlite3.Connection, packages: Iterable[tuple[str, Meta]]) -> None:
-        # Our lookup indexes are built again once the rows are in: one sort instead of a
-        # b-tree insert per row. Readers see the old snapshot, indexes and all, until COMMIT.
-        for name in self.INDEXES:
-            conn.execute(f"DROP INDEX IF EXISTS {name}")
-        # The side tables first: emptied whole, they spare the cascade a lookup per row.
-        for table in _SIDE_TABLES:
-            conn.execute(f"DELETE FROM {table}")
-        conn.execute("DELETE FROM meta")
+    def _load(self, conn: sqlite3.Connection, packages: Iterable[tuple[str, FlatMeta]]) -> None:
         seen: set[str] = set()
         iterator = iter(packages)
         while batch := dict(itertools.islice(iterator, _BATCH)):
@@ -139,6 +136,8 @@ class MetaDb(Database):
             self._delete(conn, seen.intersection(batch))
             seen.update(batch)
             self._insert(conn, batch)
+        # Our lookup indexes are made once the rows are in: one sort instead of a b-tree
+        # insert per row.
         for sql in self.INDEXES.values():
             conn.execute(sql)
 
@@ -273,11 +272,11 @@ class MetaDb(Database):
                 sets[package].conflicts.append(conflict)
         return [(row[0], _meta(row, sets[row[0]])) for row in rows]
 
-    def _store(self, conn: sqlite3.Connection, packages: dict[str, Meta]) -> None:
+    def _store(self, conn: sqlite3.Connection, packages: dict[str, FlatMeta]) -> None:
         self._delete(conn, packages)
         self._insert(conn, packages)
 
-    def _insert(self, conn: sqlite3.Connection, packages: dict[str, Meta]) -> None:
+    def _insert(self, conn: sqlite3.Connection, packages: dict[str, FlatMeta]) -> None:
         """Rows for packages none of whose ids is in the database."""
         meta_rows = []
         licenses: list[tuple[str, str]] = []
@@ -287,16 +286,18 @@ class MetaDb(Database):
         for package, meta in packages.items():
             meta_rows.append(self._meta_row(package, meta))
             licenses += ((package, text) for text in sorted(set(meta.licenses)))
-            dependencies += ((package, text) for text in sorted({str(d) for d in meta.depends}))
-            providers += ((package, text) for text in sorted({str(p) for p in meta.all_provides()}))
-            conflicts += ((package, text) for text in sorted({str(c) for c in meta.conflicts}))
+            dependencies += ((package, text) for text in sorted(set(meta.depends)))
+            # The package's own name, which every reader implies, is stored as upstream does.
+            own = f"name({meta.name})"
+            providers += ((package, text) for text in sorted({own, *meta.provides}))
+            conflicts += ((package, text) for text in sorted(set(meta.conflicts)))
         self._insert_rows(conn, "meta", _META_COLUMNS, meta_rows)
         self._insert_rows(conn, "meta_licenses", ("package", "license"), licenses)
         self._insert_rows(conn, "meta_dependencies", ("package", "dependency"), dependencies)
         self._insert_rows(conn, "meta_providers", ("package", "provider"), providers)
         self._insert_rows(conn, "meta_conflicts", ("package", "conflict"), conflicts)
 
-    def _meta_row(self, package: str, meta: Meta) -> tuple[Any, ...]:
+    def _meta_row(self, package: str, meta: FlatMeta) -> tuple[Any, ...]:
         return (
             package,
             meta.name,

@@ -23,7 +23,7 @@ from moss_core.repository.limits import load_limits
 from moss_core.repository.root_index import resolve_index_uri
 from moss_core.trust.minisign import prehash
 from moss_core.trust.policy import Accepted
-from stone import FileType, Meta, Provider, StoneError, StoneReader
+from stone import FileType, FlatMeta, Meta, Provider, StoneError, StoneReader
 
 DB_NAME = "db"
 VALIDATORS_NAME = "index.json"
@@ -145,8 +145,9 @@ def add_repository(installation: Installation, repo: Repository, *, replace: boo
 def refresh(installation: Installation, repo: Repository) -> int:
     """Fetch the repository's index, check it, and load it into its DB; the package count.
 
-    The new index is kept beside the old one until it has been read and the DB reloaded (one
-    SQLite transaction), so a bad index leaves both the old index and the old DB in place.
+    The new index is kept beside the old one until it has been read and a new DB built from
+    it and renamed over the old (`MetaDb.rebuild`), so a bad index leaves both the old index
+    and the old DB in place.
     Over HTTP the request is conditional on the validators (`ETag`, `Last-Modified`) of the
     index held, saved in `index.json` beside it: an unchanged index costs one round trip and
     leaves the index and DB as they are. They are saved last, so they never describe an index
@@ -199,8 +200,7 @@ def refresh(installation: Installation, repo: Repository) -> int:
             digest = signed.prehash_file(part)
             accepted = signed.check_signed(repo, key, index_uri, digest, record.index, now, limits)
         loaded = _Loaded(part, index_uri)
-        with MetaDb.open(db_path) as db:
-            db.replace_all(loaded)
+        MetaDb.rebuild(db_path, loaded)
         os.replace(part, index)
         if repo.root_index is not None:
             write_atomically(directory / INDEX_URI_NAME, f"{index_uri}\n")
@@ -251,11 +251,11 @@ class _Loaded:
         self.path, self.uri = path, uri
         self.count = 0
 
-    def __iter__(self) -> Iterator[tuple[str, Meta]]:
+    def __iter__(self) -> Iterator[tuple[str, FlatMeta]]:
         try:
             with StoneReader(self.path, name=self.uri) as reader:
                 reader.expect(FileType.REPOSITORY)
-                for meta in reader.iter_metas():
+                for meta in reader.iter_flat_metas():
                     if meta.hash is None or not is_sha256(meta.hash.lower()):
                         raise RepositoryError(
                             f"{self.uri}: package {meta.name} has no valid PackageHash"

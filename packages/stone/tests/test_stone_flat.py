@@ -1,0 +1,191 @@
+"""stone.flat: the one-loop Meta decoder gives exactly what the record decoder gives."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stone import (
+    Dependency,
+    FlatMeta,
+    Meta,
+    MetaRecord,
+    MetaTag,
+    PayloadKind,
+    Primitive,
+    Provider,
+    RelationKind,
+    StoneError,
+    StoneReader,
+)
+from stone.flat import _fast, flat_meta
+from stone.meta import decode_meta_fields, encode_meta
+
+# Stone strings are UTF-8 without NUL.
+texts = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"))
+names = texts.filter(bool)
+u64s = st.integers(min_value=0, max_value=(1 << 64) - 1)
+
+
+def relations(cls: type[Dependency] | type[Provider]) -> st.SearchStrategy[tuple[object, ...]]:
+    return st.lists(st.builds(cls, st.sampled_from(RelationKind), names), max_size=5).map(tuple)
+
+
+metas = st.builds(
+    Meta,
+    name=names,
+    version=texts,
+    release=u64s,
+    build_release=u64s,
+    architecture=texts,
+    summary=texts,
+    description=texts,
+    source_id=texts,
+    homepage=texts,
+    licenses=st.lists(texts, max_size=4).map(tuple),
+    depends=relations(Dependency),
+    provides=relations(Provider),
+    conflicts=relations(Provider),
+    build_depends=relations(Dependency),
+    uri=st.none() | texts,
+    hash=st.none() | texts,
+    download_size=st.none() | u64s,
+)
+
+_HEAD = struct.Struct(">IHBB")
+
+
+def by_records(data: bytes, count: int) -> FlatMeta | str:
+    """What the record decoder makes of a payload: its columns, or its error."""
+    try:
+        return FlatMeta.of(Meta.from_fields(decode_meta_fields(data, count)))
+    except StoneError as err:
+        return f"{type(err).__name__}: {err}"
+
+
+def by_flat(data: bytes, count: int) -> FlatMeta | str:
+    try:
+        return flat_meta(data, count)
+    except StoneError as err:
+        return f"{type(err).__name__}: {err}"
+
+
+@given(metas)
+def test_what_writers_make_takes_the_fast_loop_and_matches_the_records(meta: Meta) -> None:
+    body, count = encode_meta(meta.records())
+    expected = by_records(body, count)
+    assert _fast(body, count) == expected
+    assert flat_meta(memoryview(body), count) == expected
+
+
+# Records as any writer could make them, the strange included: every tag and primitive
+# (known or not), values of any bytes, strings with several NULs or none, relations of
+# unknown kinds or empty names.
+_tags = st.sampled_from([*MetaTag, 0, 21, 300]).map(int)
+_primitives = st.sampled_from([*Primitive, 0, 12]).map(int)
+_values = st.one_of(
+    st.binary(max_size=12),
+    texts.map(lambda text: text.encode() + b"\x00"),
+    st.tuples(st.integers(0, 12), texts).map(lambda kt: bytes([kt[0]]) + kt[1].encode() + b"\0"),
+    u64s.map(lambda value: value.to_bytes(8, "big")),
+    st.sampled_from([b"", b"\x00", b"\x00\x00", b"\x01\x00", b"\xff\xfe\x00", b"a\x00b\x00"]),
+)
+_raw_records = st.lists(st.tuples(_tags, _primitives, _values), max_size=12)
+
+
+@settings(max_examples=250)
+@given(
+    metas,
+    st.sets(st.integers(0, 20), max_size=3),
+    _raw_records,
+    st.integers(0, 30),
+    st.integers(-2, 2),
+    st.integers(-3, 0),
+)
+def test_any_payload_gives_the_same_columns_or_the_same_error(
+    meta: Meta,
+    dropped: set[int],
+    extra: list[tuple[int, int, bytes]],
+    at: int,
+    count_change: int,
+    cut: int,
+) -> None:
+    records = [r for n, r in enumerate(meta.records()) if n not in dropped]
+    body, count = encode_meta(records[:at])
+    tail = b"".join(_HEAD.pack(len(raw), tag, prim, 0) + raw for tag, prim, raw in extra)
+    rest, rest_count = encode_meta(records[at:])
+    data = body + tail + rest
+    data = data[: len(data) + cut] if cut else data
+    total = max(0, count + len(extra) + rest_count + count_change)
+    assert by_flat(data, total) == by_records(data, total)
+
+
+@given(metas, st.sets(st.sampled_from(MetaTag)))
+def test_payloads_missing_some_records_match_the_records(meta: Meta, dropped: set[MetaTag]) -> None:
+    body, count = encode_meta(r for r in meta.records() if r.tag not in dropped)
+    assert by_flat(body, count) == by_records(body, count)
+
+
+def test_a_relation_of_a_newer_kind_is_left_out_as_the_record_decoder_does() -> None:
+    body, count = encode_meta(
+        [
+            *Meta("p", "1", 1, depends=(Dependency(RelationKind.SONAME, "libc.so.6"),)).records(),
+            MetaRecord(MetaTag.DEPENDS, Primitive.DEPENDENCY, b"\x63future\x00"),
+        ]
+    )
+    assert _fast(body, count) is None
+    assert flat_meta(body, count).depends == ("soname(libc.so.6)",)
+
+
+def test_a_malformed_payload_is_the_record_decoders_error() -> None:
+    body, count = encode_meta(Meta("p", "1", 1).records())
+    with pytest.raises(StoneError, match="overruns the payload body"):
+        flat_meta(body[:-3], count)
+    with pytest.raises(StoneError, match="meta has no version record"):
+        flat_meta(*encode_meta([MetaRecord(MetaTag.NAME, Primitive.STRING, "p")]))
+
+
+def _real_meta_payloads(corpus: Path) -> list[tuple[bytes, int]]:
+    paths = [
+        *sorted(corpus.glob("recipes/*/*/manifest.x86_64.bin")),
+        *sorted(corpus.glob("stones/*.stone")),
+    ]
+    payloads = []
+    for path in paths:
+        with StoneReader(path) as reader:
+            for ref in reader.of_kind(PayloadKind.META):
+                payloads.append((bytes(reader._plain(ref)), ref.header.num_records))
+    return payloads
+
+
+def test_every_real_meta_payload_takes_the_fast_loop_and_matches(corpus: Path) -> None:
+    payloads = _real_meta_payloads(corpus)
+    assert len(payloads) > 1442
+    for data, count in payloads:
+        assert _fast(data, count) == by_records(data, count)
+
+
+def test_the_reader_yields_the_flat_columns_of_every_package(tmp_path: Path) -> None:
+    from stone import write_index
+
+    packages = [
+        Meta(
+            f"p{n}",
+            "1.0",
+            n,
+            licenses=("MIT",),
+            uri=f"p{n}.stone",
+            hash=f"{n:064x}",
+            download_size=1,
+        )
+        for n in range(3)
+    ]
+    index = tmp_path / "stone.index"
+    with open(index, "wb") as out:
+        write_index(out, packages)
+    with StoneReader(index) as reader:
+        assert list(reader.iter_flat_metas()) == [FlatMeta.of(meta) for meta in reader.metas()]
