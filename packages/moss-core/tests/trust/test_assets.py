@@ -1,6 +1,7 @@
 """Blake3Sink: the BLAKE3 recorded for each file is of the bytes written, whether the hashing
-ran in line (a small package) or on its thread (pieces from many files batched), also for a
-file already in the store; and no hashing thread outlives an unpack, even a refused one."""
+ran in line (a small package, or a sink told not to use a thread) or on its thread (pieces
+from many files batched), also for a file already in the store; and no hashing thread
+outlives an unpack, even a refused one."""
 
 from __future__ import annotations
 
@@ -25,7 +26,6 @@ from stone import (
     StoneReader,
     write_binary,
 )
-from stone.content import NewHasher
 
 
 def _package(files: list[bytes]) -> bytes:
@@ -41,57 +41,14 @@ def _files(count: int, size: int) -> list[bytes]:
     return [rng.randbytes(rng.randint(size // 2, size * 3 // 2)) for _ in range(count)]
 
 
-def _unpack(
-    store: Path, data: bytes, new_hasher: NewHasher = xxhash.xxh3_128
-) -> tuple[dict[int, bytes], set[int]]:
-    fd = os.open(store, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        sink = DirectorySink(
-            fd, name_for=asset_relpath, skip_existing=True, file_mode=ASSET_MODE, workers=0
-        )
-        with (
-            StoneReader(io.BytesIO(data), name="p.stone") as reader,
-            sink,
-            Blake3Sink(sink) as hashing,
-        ):
-            reader.unpack_content(hashing, new_hasher=new_hasher)
-        return hashing.found, sink.skipped
-    finally:
-        os.close(fd)
-        assert not [t for t in threading.enumerate() if t.name.startswith("blake3")]
-
-
-@pytest.mark.parametrize(
-    "files",
-    [
-        # Less than a batch: hashed in line at the end.
-        [b"tiny", b"", os.urandom(1000)],
-        # Many batches, more than may be in flight, and a file across several of them.
-        [*_files(120, 48 << 10), os.urandom(5 << 19), b"", b"x"],
-    ],
-    ids=["in-line", "batched"],
-)
-def test_each_blake3_is_of_the_bytes_written(tmp_path: Path, files: list[bytes]) -> None:
-    kept = files[0]
-    # One file the store already has: checked and hashed, not written.
-    (tmp_path / asset_relpath(xxhash.xxh3_128_intdigest(kept))).parent.mkdir(parents=True)
-    (tmp_path / asset_relpath(xxhash.xxh3_128_intdigest(kept))).write_bytes(kept)
-    found, skipped = _unpack(tmp_path, _package(files))
-    assert skipped == {xxhash.xxh3_128_intdigest(kept)}
-    assert found.keys() == {xxhash.xxh3_128_intdigest(content) for content in files}
-    for digest, b3 in found.items():
-        written = (tmp_path / asset_relpath(digest)).read_bytes()
-        assert b3 == blake3.blake3(written).digest()
-
-
 REFUSED = b"the smallest file, so the last in the content"
 
 
-class _RefusesOne:
-    """XXH3-128 that says REFUSED does not match its digest, and notes whether the hashing
-    thread was running by then."""
+class _Watching:
+    """XXH3-128 that notes whether the hashing thread is running when a file is checked, and
+    says REFUSED does not match its digest."""
 
-    thread_running = False
+    thread_seen = False
 
     def __init__(self) -> None:
         self._real = xxhash.xxh3_128()
@@ -102,16 +59,66 @@ class _RefusesOne:
         self._data = bytes(data)
 
     def intdigest(self) -> int:
-        if self._data != REFUSED:
-            return self._real.intdigest()
-        threads = threading.enumerate()
-        _RefusesOne.thread_running = any(t.name.startswith("blake3") for t in threads)
-        return self._real.intdigest() ^ 1
+        if any(t.name.startswith("blake3") for t in threading.enumerate()):
+            _Watching.thread_seen = True
+        return self._real.intdigest() ^ (self._data == REFUSED)
+
+
+def _unpack(
+    store: Path, data: bytes, *, threaded: bool = True
+) -> tuple[dict[int, bytes], set[int]]:
+    _Watching.thread_seen = False
+    fd = os.open(store, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        sink = DirectorySink(
+            fd, name_for=asset_relpath, skip_existing=True, file_mode=ASSET_MODE, workers=0
+        )
+        with (
+            StoneReader(io.BytesIO(data), name="p.stone") as reader,
+            sink,
+            Blake3Sink(sink, threaded=threaded) as hashing,
+        ):
+            reader.unpack_content(hashing, new_hasher=_Watching)
+        return hashing.found, sink.skipped
+    finally:
+        os.close(fd)
+        assert not [t for t in threading.enumerate() if t.name.startswith("blake3")]
+
+
+SMALL = [b"tiny", b"", os.urandom(1000), os.urandom(20 << 10)]
+# Many batches, more than may be in flight, and a file across several of them.
+LARGE = [*_files(120, 48 << 10), os.urandom(5 << 19), b"", b"x"]
+
+
+@pytest.mark.parametrize(
+    ("files", "threaded", "thread_seen"),
+    [
+        # Less than a batch: hashed at the end, no thread started.
+        (SMALL, True, False),
+        (LARGE, True, True),
+        (LARGE, False, False),
+    ],
+    ids=["small", "large", "large-in-line"],
+)
+def test_each_blake3_is_of_the_bytes_written(
+    tmp_path: Path, files: list[bytes], threaded: bool, thread_seen: bool
+) -> None:
+    kept = files[0]
+    # One file the store already has: checked and hashed, not written.
+    (tmp_path / asset_relpath(xxhash.xxh3_128_intdigest(kept))).parent.mkdir(parents=True)
+    (tmp_path / asset_relpath(xxhash.xxh3_128_intdigest(kept))).write_bytes(kept)
+    found, skipped = _unpack(tmp_path, _package(files), threaded=threaded)
+    assert _Watching.thread_seen is thread_seen
+    assert skipped == {xxhash.xxh3_128_intdigest(kept)}
+    assert found.keys() == {xxhash.xxh3_128_intdigest(content) for content in files}
+    for digest, b3 in found.items():
+        written = (tmp_path / asset_relpath(digest)).read_bytes()
+        assert b3 == blake3.blake3(written).digest()
 
 
 def test_a_refused_file_is_not_published_and_no_thread_outlives_it(tmp_path: Path) -> None:
     files = [*_files(60, 64 << 10), REFUSED]
     with pytest.raises(DigestMismatchError):
-        _unpack(tmp_path, _package(files), new_hasher=_RefusesOne)
-    assert _RefusesOne.thread_running
+        _unpack(tmp_path, _package(files))
+    assert _Watching.thread_seen
     assert not (tmp_path / asset_relpath(xxhash.xxh3_128_intdigest(REFUSED))).exists()

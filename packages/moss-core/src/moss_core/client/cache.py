@@ -19,7 +19,7 @@ from moss_core.db import LayoutDb, MetaDb
 from moss_core.errors import MossError
 from moss_core.fs import sha256_file
 from moss_core.installation import Installation
-from moss_core.processes import fork_pool
+from moss_core.processes import fork_pool, usable_cores
 from moss_core.registry import LOCAL_SOURCE, Package
 from moss_core.store import ASSET_MODE, asset_relpath
 from moss_core.trust.assets import Blake3Sink, conflicts, hash_file, paths_of
@@ -265,7 +265,11 @@ def unpack_content(
             workers=0,
             known_dirs=_KNOWN_DIRS.setdefault(assets_dir, set()),
         )
-        with StoneReader(stone_path, name=shown) as reader, sink, Blake3Sink(sink) as hashing:
+        with (
+            StoneReader(stone_path, name=shown) as reader,
+            sink,
+            Blake3Sink(sink, threaded=usable_cores() > 1) as hashing,
+        ):
             reader.expect(FileType.BINARY)
             reader.unpack_content(hashing, new_hasher=new_hasher)
         return hashing.found, sink.skipped

@@ -39,11 +39,14 @@ class Blake3Sink:
     batched, it costs next to nothing (bench/store_blake3.py). Smaller files are hashed in
     line: for them the lock changing hands costs more than the hash, and blake3 keeps the
     lock under 2 KiB anyway. The thread starts with the first batch, so a small package never
-    starts one. Use the sink as a context manager: leaving stops the thread.
+    starts one. With `threaded` false (a process that may run on one CPU only, where a thread
+    has no core to hash on), everything is hashed in line. Use the sink as a context manager:
+    leaving stops the thread.
     """
 
-    def __init__(self, inner: ContentSink) -> None:
+    def __init__(self, inner: ContentSink, *, threaded: bool = True) -> None:
         self._inner = inner
+        self._threaded = threaded
         self.found: dict[int, bytes] = {}
         self._committed: list[tuple[int, blake3.blake3]] = []
         self._batch: list[tuple[blake3.blake3, memoryview]] = []
@@ -52,7 +55,7 @@ class Blake3Sink:
         self._in_flight: deque[Future[None]] = deque()
 
     def open(self, entry: IndexEntry) -> ContentWriter:
-        in_line = entry.end - entry.start < _THREADED_FROM
+        in_line = not self._threaded or entry.end - entry.start < _THREADED_FROM
         return _Blake3Writer(self, entry.digest, self._inner.open(entry), in_line=in_line)
 
     def hash_later(self, hasher: blake3.blake3, data: memoryview) -> None:
