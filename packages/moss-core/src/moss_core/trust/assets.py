@@ -36,10 +36,10 @@ class Blake3Sink:
     of about a megabyte from many files: blake3 lets go of the interpreter lock while it
     hashes, so the hashing runs beside the decompression and the writes instead of after
     them. One hand-off per piece cost more than it saved (0.59x the unpack without BLAKE3);
-    batched, it hides most of the hashing when a core is free (bench/store_blake3.py). Smaller files are hashed in
-    line: for them the lock changing hands costs more than the hash, and blake3 keeps the
-    lock under 2 KiB anyway. The thread starts with the first batch, so a small package never
-    starts one. With `threaded` false (a process that may run on one CPU only, where a thread
+    batched, it hides most of the hashing when a core is free (bench/store_blake3.py).
+    Smaller files are hashed in line: for them the lock changing hands costs more than the
+    hash, and blake3 keeps the lock under 2 KiB anyway. The thread starts with the first
+    batch, so a small package never starts one. With `threaded` false (a process that may run on one CPU only, where a thread
     has no core to hash on), everything is hashed in line. Use the sink as a context manager:
     leaving stops the thread.
     """
