@@ -39,9 +39,9 @@ class Blake3Sink:
     batched, it hides most of the hashing when a core is free (bench/store_blake3.py).
     Smaller files are hashed in line: for them the lock changing hands costs more than the
     hash, and blake3 keeps the lock under 2 KiB anyway. The thread starts with the first
-    batch, so a small package never starts one. With `threaded` false (a process that may run on one CPU only, where a thread
-    has no core to hash on), everything is hashed in line. Use the sink as a context manager:
-    leaving stops the thread.
+    batch, so a small package never starts one. With `threaded` false (a process that may
+    run on one CPU only, where a thread has no core to hash on), everything is hashed in
+    line. Use the sink as a context manager: leaving stops the thread.
     """
 
     def __init__(self, inner: ContentSink, *, threaded: bool = True) -> None:
