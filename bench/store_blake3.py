@@ -2,9 +2,9 @@
 
 Both run in this process, alternating, on one generated package, each into a fresh store: the
 reference is the store sink moss uses (files named by XXH3-128 under `v2/`, read-only, existing
-ones skipped) fed by stone's `unpack_content`; ours is `moss_core.client.cache.unpack_content`,
-what each unpacking worker process runs: the same, plus a look for assets already there and
-the BLAKE3 of every file on its way through. Goal: ours >= 0.9x the reference.
+ones skipped and noted) fed by stone's `unpack_content`; ours is
+`moss_core.client.cache.unpack_content`, what each unpacking worker process runs: the same
+sink, the same work, plus the BLAKE3 of every file. Goal: ours >= 0.9x the reference.
 
 The stores are in memory (`/dev/shm`, unless `BENCH_TMP` says otherwise): there the unpack is
 bound by the processor, so BLAKE3's share of the time is the largest it can be. On a disk,

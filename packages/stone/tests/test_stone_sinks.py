@@ -58,21 +58,23 @@ def test_small_and_large_files_land_under_their_names(tmp_path: Path, workers: i
     assert not list(tmp_path.rglob("*.part"))
 
 
-def test_skip_existing_keeps_what_the_store_has(tmp_path: Path) -> None:
-    content = b"already stored"
+def test_skip_existing_keeps_what_the_store_has_and_says_so(tmp_path: Path) -> None:
+    content, new = b"already stored", b"not yet"
     digest = xxhash.xxh3_128_intdigest(content)
     (tmp_path / f"{digest:032x}").write_bytes(content)
     before = (tmp_path / f"{digest:032x}").stat().st_ino
     fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         with (
-            StoneReader(io.BytesIO(_package([content])), name="p.stone") as reader,
+            StoneReader(io.BytesIO(_package([content, new])), name="p.stone") as reader,
             DirectorySink(fd, skip_existing=True) as sink,
         ):
             reader.unpack_content(sink)
     finally:
         os.close(fd)
     assert (tmp_path / f"{digest:032x}").stat().st_ino == before
+    assert sink.skipped == {digest}
+    assert (tmp_path / f"{xxhash.xxh3_128_intdigest(new):032x}").read_bytes() == new
 
 
 @pytest.mark.parametrize("workers", [2, 0])

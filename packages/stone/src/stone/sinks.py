@@ -23,7 +23,10 @@ _BATCH_FILES = 32
 
 
 class ContentWriter(Protocol):
-    """Receives the bytes of one file; `commit` once they are verified, else `discard`."""
+    """Receives the bytes of one file; `commit` once they are verified, else `discard`.
+
+    Each piece is a view of bytes that never change: a writer may keep it past the call (the
+    directory sink gathers a small file's pieces and writes them at `commit`)."""
 
     def write(self, data: memoryview) -> object: ...
 
@@ -181,6 +184,8 @@ class DirectorySink:
     several sinks in parallel processes, where threads only contend for the interpreter).
     `known_dirs` may be shared by successive sinks on one directory: parent directories found
     or made once are not checked again (one found missing later is made again).
+
+    `skipped` holds the digests whose file was already there (verified, not written).
     """
 
     def __init__(
@@ -212,11 +217,13 @@ class DirectorySink:
         self._part_suffix = f".{os.getpid()}-{id(self):x}.part"
         self._batch: list[tuple[str, list[memoryview]]] = []
         self._batched = 0
+        self.skipped: set[int] = set()
 
     def open(self, entry: IndexEntry) -> ContentWriter:
         name = self._name_for(entry.digest)
         # A parent made just now is empty: no need to look for the file in it.
         if self._skip_existing and not self._ensure_parent(name) and self._exists(name):
+            self.skipped.add(entry.digest)
             return _NULL_WRITER
         return _FileWriter(self, name)
 

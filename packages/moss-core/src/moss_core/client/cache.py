@@ -19,7 +19,7 @@ from moss_core.db import LayoutDb, MetaDb
 from moss_core.errors import MossError
 from moss_core.fs import sha256_file
 from moss_core.installation import Installation
-from moss_core.processes import fork_pool
+from moss_core.processes import fork_pool, usable_cores
 from moss_core.registry import LOCAL_SOURCE, Package
 from moss_core.store import ASSET_MODE, asset_relpath
 from moss_core.trust.assets import Blake3Sink, conflicts, hash_file, paths_of
@@ -265,13 +265,14 @@ def unpack_content(
             workers=0,
             known_dirs=_KNOWN_DIRS.setdefault(assets_dir, set()),
         )
-        with StoneReader(stone_path, name=shown) as reader, sink:
+        with (
+            StoneReader(stone_path, name=shown) as reader,
+            sink,
+            Blake3Sink(sink, threaded=usable_cores() > 1) as hashing,
+        ):
             reader.expect(FileType.BINARY)
-            entries = reader.index()
-            existed = {e.digest for e in entries if _exists(assets_fd, asset_relpath(e.digest))}
-            hashing = Blake3Sink(sink)
-            reader.unpack_content(hashing, entries, new_hasher=new_hasher)
-        return hashing.found, existed
+            reader.unpack_content(hashing, new_hasher=new_hasher)
+        return hashing.found, sink.skipped
     except StoneError as err:
         raise PackageFileError(f"{name}: {err}") from None
     except OSError as err:
@@ -279,14 +280,6 @@ def unpack_content(
         raise PackageFileError(f"{name}: unpacking into {where}: {err.strerror}") from None
     finally:
         os.close(assets_fd)
-
-
-def _exists(directory_fd: int, name: str) -> bool:
-    try:
-        os.stat(name, dir_fd=directory_fd, follow_symlinks=False)
-    except (FileNotFoundError, NotADirectoryError):
-        return False
-    return True
 
 
 def _with_origin(meta: Meta, package: Package) -> Meta:
