@@ -145,6 +145,9 @@ def url_file_name(url: str) -> str:
 
 
 class _PlainProps(_Model):
+    # Built on first use: most recipes give their upstreams no property map.
+    model_config = ConfigDict(defer_build=True)
+
     hash: StrictStr
     rename: StrictStr | None = None
     unpack: Bool = True
@@ -153,6 +156,8 @@ class _PlainProps(_Model):
 
 
 class _GitProps(_Model):
+    model_config = ConfigDict(defer_build=True)
+
     ref: StrictStr
     clonedir: StrictStr | None = None
 
