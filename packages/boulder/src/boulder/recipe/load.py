@@ -6,14 +6,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
+from pydantic_core import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
 
 from boulder.errors import RecipeError
-from boulder.recipe.model import Recipe, validation_message
+from boulder.recipe.model import Recipe, validate_recipe, validation_message
 from boulder.yamlshape import ShapeError
 from moss_core._lazy import lazy_import
 
@@ -135,7 +135,7 @@ def load_recipe(path: Path) -> LoadedRecipe:
     if control_file.is_file():
         control.apply_control(document, control_file)
     try:
-        recipe = Recipe.model_validate(document)
+        recipe = validate_recipe(document)
     except ShapeError as err:
         line, found = source.locate(err.path)
         raise RecipeError(
