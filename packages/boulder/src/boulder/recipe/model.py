@@ -12,7 +12,6 @@ list of single-key maps, so a validation error's location is also a path into th
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -367,10 +366,6 @@ def _ordered(key: str, record: type[Any]) -> cs.CoreSchema:
     )
 
 
-def _plain(function: Callable[[Any], Any]) -> cs.CoreSchema:
-    return cs.no_info_plain_validator_function(function)
-
-
 @dataclass(frozen=True, slots=True)
 class Recipe:
     name: str = _key(_TEXT)
@@ -380,7 +375,7 @@ class Recipe:
     license: tuple[str, ...] = _key(cs.no_info_after_validator_function(_sorted, _STR_LIST))
     summary: str | None = _key(_OPTIONAL_TEXT, None)
     description: str | None = _key(_OPTIONAL_TEXT, None)
-    upstreams: tuple[Upstream, ...] = _key(_plain(_upstreams), ())
+    upstreams: tuple[Upstream, ...] = _key(cs.no_info_plain_validator_function(_upstreams), ())
     builddeps: tuple[str, ...] = _key(_STR_LIST, ())
     checkdeps: tuple[str, ...] = _key(_STR_LIST, ())
     rundeps: tuple[str, ...] = _key(_STR_LIST, ())
@@ -405,7 +400,7 @@ class Recipe:
     emul32: bool = _key(_BOOL, False)
     mold: bool = _key(_BOOL, False)
     architectures: tuple[str, ...] = _key(_STR_LIST, ())
-    tuning: tuple[TuningItem, ...] = _key(_plain(_tuning), ())
+    tuning: tuple[TuningItem, ...] = _key(cs.no_info_plain_validator_function(_tuning), ())
     profiles: tuple[tuple[str, Profile], ...] = _key(_ordered("profiles", Profile), ())
     packages: tuple[tuple[str, Package], ...] = _key(_ordered("packages", Package), ())
 
