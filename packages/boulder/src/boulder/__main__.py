@@ -1,5 +1,5 @@
 from boulder.cli import main
-from moss_core.container.frozen import serve_as_helper
+from moss_core.frozen import serve_as_helper
 
 serve_as_helper()
 main()

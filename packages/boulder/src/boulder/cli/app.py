@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import subprocess
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,12 +18,15 @@ from moss_core._lazy import lazy_import
 
 # The recipe model, macros and compiler load when a command needs them, not for `--help`.
 if TYPE_CHECKING:
+    import subprocess
+
     from boulder import compiled, phases
     from boulder import packages as package_plan
     from boulder.macros import catalog, load
     from boulder.recipe import bump as recipe_bump
     from boulder.recipe import load as recipe_load
 else:
+    subprocess = lazy_import("subprocess")  # for the commit time of `show` and `build` only
     compiled = lazy_import("boulder.compiled")
     package_plan = lazy_import("boulder.packages")
     phases = lazy_import("boulder.phases")

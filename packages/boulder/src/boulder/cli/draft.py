@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -61,6 +60,8 @@ def update(
     no_bump: bool,
 ) -> None:
     """Move a recipe to a new release: upstreams, hashes, version and release."""
+    import tempfile
+
     from boulder.draft.fetch import fetch_file, fetch_repository, keep
     from boulder.draft.update import update_text
     from boulder.recipe.load import load_recipe, read_document, recipe_file

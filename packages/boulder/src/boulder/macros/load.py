@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
@@ -17,7 +17,13 @@ from ruamel.yaml.error import YAMLError
 from boulder.errors import MacroError
 from boulder.macros.model import MacroFile, parse_macro_file
 from boulder.yamlshape import ShapeError
-from moss_core.fs import write_atomically
+from moss_core._lazy import lazy_import
+
+# Writing the cache (ctypes, shutil) is for the first run after a change only.
+if TYPE_CHECKING:
+    from moss_core import fs
+else:
+    fs = lazy_import("moss_core.fs")
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -57,7 +63,7 @@ def _parsed(path: Path, cache: Path | None) -> Any:
             encoded = json.dumps(document)
             # Kept only what JSON gives back the same (not integer keys, say).
             if json.loads(encoded) == document:
-                write_atomically(kept, encoded)
+                fs.write_atomically(kept, encoded)
     return document
 
 

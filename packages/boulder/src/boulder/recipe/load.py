@@ -4,18 +4,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
+from pydantic_core import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
 
 from boulder.errors import RecipeError
-from boulder.recipe.control import apply_control
-from boulder.recipe.model import Recipe, validation_message
+from boulder.recipe.model import Recipe, validate_recipe, validation_message
 from boulder.yamlshape import ShapeError
+from moss_core._lazy import lazy_import
+
+# The KDL reader loads for the recipes that have a control.kdl.
+if TYPE_CHECKING:
+    from boulder.recipe import control
+else:
+    control = lazy_import("boulder.recipe.control")
 
 Loc = tuple[str | int, ...]
 
@@ -125,11 +131,11 @@ def load_recipe(path: Path) -> LoadedRecipe:
     if not isinstance(document, CommentedMap):
         raise RecipeError("expected a map of recipe keys", file=file, line=1)
     source = SourceMap(document)
-    control = file.parent / "control.kdl"
-    if control.is_file():
-        apply_control(document, control)
+    control_file = file.parent / "control.kdl"
+    if control_file.is_file():
+        control.apply_control(document, control_file)
     try:
-        recipe = Recipe.model_validate(document)
+        recipe = validate_recipe(document)
     except ShapeError as err:
         line, found = source.locate(err.path)
         raise RecipeError(

@@ -1,4 +1,10 @@
-"""The `stone.yaml` schema (spec §1) as pydantic models. Unknown keys are ignored everywhere.
+"""The `stone.yaml` schema (spec §1), validated by pydantic's engine. Unknown keys are ignored.
+
+The records are frozen dataclasses; each field carries the pydantic-core schema that validates it
+(`_key`), and `_schema` gathers them into pydantic's own dataclass schema, so types, strictness
+and error messages are pydantic's. The schema is written for pydantic-core directly because a
+`BaseModel` costs every `boulder recipe check` the import of all of pydantic, its plugin discovery
+and its schema generation: half of the command's start-up.
 
 Ordered maps (`profiles`, `packages`, `tuning`, `upstreams`) are validated in their YAML shape, a
 list of single-key maps, so a validation error's location is also a path into the document.
@@ -6,20 +12,12 @@ list of single-key maps, so a validation error's location is also a path into th
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TypeVar
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    StrictStr,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-)
+from pydantic_core import PydanticCustomError, SchemaValidator, ValidationError
+from pydantic_core import core_schema as cs
 
 from boulder.yamlshape import ShapeError, lenient_bool
 
@@ -41,23 +39,71 @@ def _list_or_scalar(value: Any) -> Any:
     return [] if value is None else value
 
 
-Bool = Annotated[bool, BeforeValidator(lenient_bool)]
-StrList = Annotated[tuple[StrictStr, ...], BeforeValidator(_list_or_scalar)]
-PhaseText = Annotated[StrictStr | None, Field(default=None)]
+_SCHEMA = "schema"
+_ALIAS = "alias"
+# Settings every record shares, as pydantic's model configuration gave them.
+_CONFIG = cs.CoreConfig(
+    extra_fields_behavior="ignore", validate_by_alias=True, validate_by_name=True
+)
+
+_TEXT = cs.str_schema(strict=True)
+_OPTIONAL_TEXT = cs.nullable_schema(_TEXT)
+_BOOL = cs.no_info_before_validator_function(lenient_bool, cs.bool_schema())
+_PATH_KIND = cs.literal_schema(["any", "exe", "symlink", "special"])
+_STR_LIST = cs.no_info_before_validator_function(
+    _list_or_scalar, cs.tuple_schema([_TEXT], variadic_item_index=0)
+)
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+def _key(schema: cs.CoreSchema, default: Any = MISSING, *, alias: str | None = None) -> Any:
+    """A record field validated by `schema`, read from `alias` (or its own name) in the YAML."""
+    return field(default=default, metadata={_SCHEMA: schema, _ALIAS: alias})
 
 
-_M = TypeVar("_M", bound=_Model)
+def _schema(cls: type[Any]) -> cs.CoreSchema:
+    """The pydantic-core schema of a record made with `_key` fields."""
+    keys = [
+        cs.dataclass_field(
+            f.name,
+            f.metadata[_SCHEMA]
+            if f.default is MISSING
+            else cs.with_default_schema(f.metadata[_SCHEMA], default=f.default),
+            validation_alias=f.metadata[_ALIAS],
+        )
+        for f in fields(cls)
+    ]
+    return cs.dataclass_schema(
+        cls,
+        cs.dataclass_args_schema(cls.__name__, keys),
+        [f.name for f in fields(cls)],
+        frozen=True,
+        slots=True,
+        config=cs.CoreConfig(title=cls.__name__, **_CONFIG),
+    )
 
 
-class PathRule(_Model):
+def _map(cls: type[Any]) -> cs.CoreSchema:
+    """`cls`'s schema where the YAML may hold any value: anything but a map is refused with the
+    words of the pydantic models this schema replaced (a dataclass's would differ)."""
+
+    def is_map(value: Any) -> Any:
+        if isinstance(value, dict):
+            return value
+        raise PydanticCustomError(
+            "model_type",
+            "Input should be a valid dictionary or instance of {class_name}",
+            {"class_name": cls.__name__},
+        )
+
+    return cs.no_info_before_validator_function(is_map, _schema(cls))
+
+
+@dataclass(frozen=True, slots=True)
+class PathRule:
     """A collection glob; `kind` (any/exe/symlink/special) is validated but never used."""
 
-    glob: str
-    kind: Literal["any", "exe", "symlink", "special"] = "any"
+    glob: str = _key(cs.str_schema())
+    kind: Literal["any", "exe", "symlink", "special"] = _key(_PATH_KIND, "any")
 
 
 def _paths(value: Any) -> Any:
@@ -75,32 +121,36 @@ def _paths(value: Any) -> Any:
     return rules
 
 
-Paths = Annotated[tuple[PathRule, ...], BeforeValidator(_paths)]
+_PATHS = cs.no_info_before_validator_function(
+    _paths, cs.tuple_schema([_schema(PathRule)], variadic_item_index=0)
+)
 
 
-class Package(_Model):
+@dataclass(frozen=True, slots=True)
+class Package:
     """A `packages` entry (sub-package) or the main package's own keys."""
 
-    summary: StrictStr | None = None
-    description: StrictStr | None = None
-    rundeps: StrList = ()
-    rundeps_exclude: StrList = Field(default=(), alias="rundeps-exclude")
-    provides_exclude: StrList = Field(default=(), alias="provides-exclude")
-    conflicts: StrList = ()
-    paths: Paths = ()
+    summary: str | None = _key(_OPTIONAL_TEXT, None)
+    description: str | None = _key(_OPTIONAL_TEXT, None)
+    rundeps: tuple[str, ...] = _key(_STR_LIST, ())
+    rundeps_exclude: tuple[str, ...] = _key(_STR_LIST, (), alias="rundeps-exclude")
+    provides_exclude: tuple[str, ...] = _key(_STR_LIST, (), alias="provides-exclude")
+    conflicts: tuple[str, ...] = _key(_STR_LIST, ())
+    paths: tuple[PathRule, ...] = _key(_PATHS, ())
 
 
-class Profile(_Model):
+@dataclass(frozen=True, slots=True)
+class Profile:
     """Per-target overrides; each missing phase falls back to the top level."""
 
-    setup: PhaseText
-    build: PhaseText
-    install: PhaseText
-    check: PhaseText
-    workload: PhaseText
-    environment: StrictStr | None = None
-    builddeps: StrList = ()
-    checkdeps: StrList = ()
+    setup: str | None = _key(_OPTIONAL_TEXT, None)
+    build: str | None = _key(_OPTIONAL_TEXT, None)
+    install: str | None = _key(_OPTIONAL_TEXT, None)
+    check: str | None = _key(_OPTIONAL_TEXT, None)
+    workload: str | None = _key(_OPTIONAL_TEXT, None)
+    environment: str | None = _key(_OPTIONAL_TEXT, None)
+    builddeps: tuple[str, ...] = _key(_STR_LIST, ())
+    checkdeps: tuple[str, ...] = _key(_STR_LIST, ())
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,17 +194,23 @@ def url_file_name(url: str) -> str:
     return urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]
 
 
-class _PlainProps(_Model):
-    hash: StrictStr
-    rename: StrictStr | None = None
-    unpack: Bool = True
-    stripdirs: int = Field(default=1, ge=0)
-    unpackdir: StrictStr | None = None
+@dataclass(frozen=True, slots=True)
+class _PlainProps:
+    hash: str = _key(_TEXT)
+    rename: str | None = _key(_OPTIONAL_TEXT, None)
+    unpack: bool = _key(_BOOL, True)
+    stripdirs: int = _key(cs.int_schema(ge=0), 1)
+    unpackdir: str | None = _key(_OPTIONAL_TEXT, None)
 
 
-class _GitProps(_Model):
-    ref: StrictStr
-    clonedir: StrictStr | None = None
+@dataclass(frozen=True, slots=True)
+class _GitProps:
+    ref: str = _key(_TEXT)
+    clonedir: str | None = _key(_OPTIONAL_TEXT, None)
+
+
+_PLAIN_PROPS = SchemaValidator(_schema(_PlainProps))
+_GIT_PROPS = SchemaValidator(_schema(_GitProps))
 
 
 def _hash(value: str, path: tuple[str | int, ...]) -> str:
@@ -163,9 +219,9 @@ def _hash(value: str, path: tuple[str | int, ...]) -> str:
     return value
 
 
-def _props(model: type[_M], value: Any, path: tuple[str | int, ...]) -> _M:
+def _props(validator: SchemaValidator, value: Any, path: tuple[str | int, ...]) -> Any:
     try:
-        return model.model_validate(value)
+        return validator.validate_python(value)
     except ValidationError as err:
         first = err.errors()[0]
         raise ShapeError(validation_message(first), (*path, *first["loc"])) from err
@@ -184,7 +240,7 @@ def parse_upstream(key: str, value: Any, path: tuple[str | int, ...] = ()) -> Up
     if "hash" in value:
         if is_git:
             raise ShapeError("mismatched URL type and upstream properties", path)
-        plain = _props(_PlainProps, value, path)
+        plain: _PlainProps = _props(_PLAIN_PROPS, value, path)
         return PlainUpstream(
             url,
             _hash(plain.hash, (*path, "hash")),
@@ -196,7 +252,7 @@ def parse_upstream(key: str, value: Any, path: tuple[str | int, ...] = ()) -> Up
     if "ref" in value:
         if not is_git:
             raise ShapeError("mismatched URL type and upstream properties", path)
-        git = _props(_GitProps, value, path)
+        git: _GitProps = _props(_GIT_PROPS, value, path)
         return GitUpstream(url, git.ref, git.clonedir)
     raise ShapeError("upstream properties need `hash` (plain) or `ref` (git)", path)
 
@@ -259,90 +315,94 @@ def _single_key(item: Any, path: tuple[str | int, ...]) -> tuple[str, Any]:
     raise ShapeError("expected a single-key map", path)
 
 
-class Recipe(_Model):
-    name: StrictStr
-    version: Annotated[StrictStr, BeforeValidator(_version)]
-    release: int = Field(strict=True)
-    homepage: StrictStr
-    license: StrList
-    summary: StrictStr | None = None
-    description: StrictStr | None = None
-    upstreams: tuple[Upstream, ...] = ()
-    builddeps: StrList = ()
-    checkdeps: StrList = ()
-    rundeps: StrList = ()
-    conflicts: StrList = ()
-    rundeps_exclude: StrList = Field(default=(), alias="rundeps-exclude")
-    provides_exclude: StrList = Field(default=(), alias="provides-exclude")
-    paths: Paths = ()
-    environment: StrictStr | None = None
-    setup: PhaseText
-    build: PhaseText
-    install: PhaseText
-    check: PhaseText
-    workload: PhaseText
-    toolchain: Literal["llvm", "gnu"] = "llvm"
-    networking: Bool = False
-    strip: Bool = True
-    debug: Bool = True
-    lastrip: Bool = True
-    compressman: Bool = False
-    cspgo: Bool = False
-    samplepgo: Bool = False
-    emul32: Bool = False
-    mold: Bool = False
-    architectures: StrList = ()
-    tuning: tuple[TuningItem, ...] = ()
-    profiles: tuple[tuple[str, Profile], ...] = ()
-    packages: tuple[tuple[str, Package], ...] = ()
+def _sorted(value: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted(value))
 
-    @field_validator("license", mode="after")
-    @classmethod
-    def _sorted_licenses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(sorted(value))
 
-    @field_validator("upstreams", mode="before")
-    @classmethod
-    def _upstreams(cls, value: Any) -> Any:
-        if value is None:
-            return ()
-        if not isinstance(value, list):
-            raise ShapeError("expected a list of upstreams", ("upstreams",))
-        return tuple(
-            parse_upstream(*_single_key(item, ("upstreams", i)), ("upstreams", i))
-            for i, item in enumerate(value)
-        )
+def _upstreams(value: Any) -> tuple[Upstream, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ShapeError("expected a list of upstreams", ("upstreams",))
+    return tuple(
+        parse_upstream(*_single_key(item, ("upstreams", i)), ("upstreams", i))
+        for i, item in enumerate(value)
+    )
 
-    @field_validator("tuning", mode="before")
-    @classmethod
-    def _tuning(cls, value: Any) -> Any:
-        items: list[TuningItem] = []
-        if value is not None and not isinstance(value, list):
-            raise ShapeError("expected a list of tuning groups", ("tuning",))
-        for index, item in enumerate(value or []):
-            if isinstance(item, str):
-                items.append(TuningItem(item))
-                continue
-            group, setting = _single_key(item, ("tuning", index))
-            if setting is None or setting is True:
-                items.append(TuningItem(group))
-            elif setting is False:
-                items.append(TuningItem(group, enable=False))
-            elif isinstance(setting, str):
-                items.append(TuningItem(group, option=setting))
-            else:
-                raise ShapeError("expected true, false or an option name", ("tuning", index, group))
-        return tuple(items)
 
-    @field_validator("profiles", "packages", mode="before")
-    @classmethod
-    def _ordered(cls, value: Any, info: ValidationInfo) -> Any:
-        key = str(info.field_name)
+def _tuning(value: Any) -> tuple[TuningItem, ...]:
+    items: list[TuningItem] = []
+    if value is not None and not isinstance(value, list):
+        raise ShapeError("expected a list of tuning groups", ("tuning",))
+    for index, item in enumerate(value or []):
+        if isinstance(item, str):
+            items.append(TuningItem(item))
+            continue
+        group, setting = _single_key(item, ("tuning", index))
+        if setting is None or setting is True:
+            items.append(TuningItem(group))
+        elif setting is False:
+            items.append(TuningItem(group, enable=False))
+        elif isinstance(setting, str):
+            items.append(TuningItem(group, option=setting))
+        else:
+            raise ShapeError("expected true, false or an option name", ("tuning", index, group))
+    return tuple(items)
+
+
+def _ordered(key: str, record: type[Any]) -> cs.CoreSchema:
+    """`key`'s list of single-key maps as (name, `record`) pairs, in the document's order."""
+
+    def pairs(value: Any) -> Any:
         if value is None:
             return ()
         if not isinstance(value, list):
             raise ShapeError("expected a list of single-key maps", (key,))
         return tuple(_single_key(item, (key, i)) for i, item in enumerate(value))
+
+    pair = cs.tuple_schema([cs.str_schema(), _map(record)])
+    return cs.no_info_before_validator_function(
+        pairs, cs.tuple_schema([pair], variadic_item_index=0)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Recipe:
+    name: str = _key(_TEXT)
+    version: str = _key(cs.no_info_before_validator_function(_version, _TEXT))
+    release: int = _key(cs.int_schema(strict=True))
+    homepage: str = _key(_TEXT)
+    license: tuple[str, ...] = _key(cs.no_info_after_validator_function(_sorted, _STR_LIST))
+    summary: str | None = _key(_OPTIONAL_TEXT, None)
+    description: str | None = _key(_OPTIONAL_TEXT, None)
+    upstreams: tuple[Upstream, ...] = _key(cs.no_info_plain_validator_function(_upstreams), ())
+    builddeps: tuple[str, ...] = _key(_STR_LIST, ())
+    checkdeps: tuple[str, ...] = _key(_STR_LIST, ())
+    rundeps: tuple[str, ...] = _key(_STR_LIST, ())
+    conflicts: tuple[str, ...] = _key(_STR_LIST, ())
+    rundeps_exclude: tuple[str, ...] = _key(_STR_LIST, (), alias="rundeps-exclude")
+    provides_exclude: tuple[str, ...] = _key(_STR_LIST, (), alias="provides-exclude")
+    paths: tuple[PathRule, ...] = _key(_PATHS, ())
+    environment: str | None = _key(_OPTIONAL_TEXT, None)
+    setup: str | None = _key(_OPTIONAL_TEXT, None)
+    build: str | None = _key(_OPTIONAL_TEXT, None)
+    install: str | None = _key(_OPTIONAL_TEXT, None)
+    check: str | None = _key(_OPTIONAL_TEXT, None)
+    workload: str | None = _key(_OPTIONAL_TEXT, None)
+    toolchain: Literal["llvm", "gnu"] = _key(cs.literal_schema(["llvm", "gnu"]), "llvm")
+    networking: bool = _key(_BOOL, False)
+    strip: bool = _key(_BOOL, True)
+    debug: bool = _key(_BOOL, True)
+    lastrip: bool = _key(_BOOL, True)
+    compressman: bool = _key(_BOOL, False)
+    cspgo: bool = _key(_BOOL, False)
+    samplepgo: bool = _key(_BOOL, False)
+    emul32: bool = _key(_BOOL, False)
+    mold: bool = _key(_BOOL, False)
+    architectures: tuple[str, ...] = _key(_STR_LIST, ())
+    tuning: tuple[TuningItem, ...] = _key(cs.no_info_plain_validator_function(_tuning), ())
+    profiles: tuple[tuple[str, Profile], ...] = _key(_ordered("profiles", Profile), ())
+    packages: tuple[tuple[str, Package], ...] = _key(_ordered("packages", Package), ())
 
     def profile_for(self, target: str) -> Profile | None:
         """The exact target's profile, else (32-bit targets) the one keyed `emul32`."""
@@ -352,3 +412,13 @@ class Recipe(_Model):
         if target.startswith("emul32/"):
             return found.get("emul32")
         return None
+
+
+_RECIPE = SchemaValidator(_schema(Recipe))
+
+
+def validate_recipe(document: Any) -> Recipe:
+    """The recipe in `document` (a YAML map); raises pydantic-core's ValidationError, or a
+    ShapeError locating a malformed ordered map."""
+    recipe: Recipe = _RECIPE.validate_python(document)
+    return recipe

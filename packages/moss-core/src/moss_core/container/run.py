@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from moss_core.container.errors import ContainerError, ContainerLimitExceeded, ContainerTimeout
-from moss_core.container.frozen import helper_argv
 from moss_core.container.limits import exceeded
 from moss_core.container.protocol import Request, parse_reports
 from moss_core.container.spec import ContainerSpec
+from moss_core.frozen import helper_argv
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,7 @@
 """A moss or boulder made into one executable (`make dist`) has no interpreter to start the
 container's helper with (`python -m moss_core.container._init`): the executable is its own
-helper, told so by its first argument."""
+helper, told so by its first argument. It stands outside `moss_core.container` so that every
+entry point can ask without loading the container package."""
 
 from __future__ import annotations
 
