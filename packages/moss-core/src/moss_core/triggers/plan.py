@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from moss_core.triggers.errors import TriggerError
-from moss_core.triggers.model import FileKind, Handler, RunHandler, Trigger
+from moss_core.triggers.model import FileKind, Handler, PathRule, RunHandler, Trigger
 from moss_core.triggers.order import order_triggers
 
 
@@ -133,8 +133,22 @@ def plan_triggers(
     return Plan(invocations=invocations, inhibited=tuple(inhibited))
 
 
+def matched_paths(trigger: Trigger, tree: Mapping[str, FileKind]) -> set[str]:
+    """The paths of `tree` that one of the trigger's rules matches: what the trigger ran on."""
+    return {path for path, _, _ in _matches(trigger, sorted(tree), tree)}
+
+
 def _commands(trigger: Trigger, paths: list[str], tree: Mapping[str, FileKind]) -> set[Command]:
-    found: set[Command] = set()
+    return {
+        expand(trigger.handlers[handler], captures)
+        for _, rule, captures in _matches(trigger, paths, tree)
+        for handler in rule.handlers
+    }
+
+
+def _matches(
+    trigger: Trigger, paths: list[str], tree: Mapping[str, FileKind]
+) -> Iterator[tuple[str, PathRule, Mapping[str, str]]]:
     for rule in trigger.paths:
         prefix = rule.pattern.prefix
         # `paths` is sorted, so the candidates sharing the literal prefix are one slice.
@@ -145,11 +159,8 @@ def _commands(trigger: Trigger, paths: list[str], tree: Mapping[str, FileKind]) 
             if rule.kind is not None and tree[path] != rule.kind:
                 continue
             match = rule.pattern.match(path)
-            if match is None:
-                continue
-            for handler in rule.handlers:
-                found.add(expand(trigger.handlers[handler], match.groups))
-    return found
+            if match is not None:
+                yield path, rule, match.groups
 
 
 def _inhibition(
