@@ -14,7 +14,9 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from moss_core._lazy import lazy_import
 from moss_core.client.report import Reporter
 from moss_core.container.isolated import IsolatedRunner
 from moss_core.fs import sha256_file, write_atomically
@@ -29,19 +31,19 @@ from moss_core.trigger_record import (
     encode,
     fingerprint,
 )
-from moss_core.triggers import (
-    Conditions,
-    Plan,
-    Scope,
-    TriggerRunner,
-    execute_plan,
-    load_trigger_files,
-    load_triggers,
-    plan_triggers,
-    trigger_files,
-)
-from moss_core.triggers.rerun import Defined, needs_whole_tree, plan_rerun
+from moss_core.triggers.commands import Plan
+from moss_core.triggers.files import Scope, trigger_files
+from moss_core.triggers.run import TriggerRunner, execute_plan
 from moss_core.vfs import TOP, Tree
+
+# The trigger models need pydantic: loaded only when there are trigger files to read.
+if TYPE_CHECKING:
+    from moss_core.triggers import loader, rerun
+    from moss_core.triggers import plan as planner
+else:
+    loader = lazy_import("moss_core.triggers.loader")
+    planner = lazy_import("moss_core.triggers.plan")
+    rerun = lazy_import("moss_core.triggers.rerun")
 
 
 def run_triggers(
@@ -53,12 +55,15 @@ def run_triggers(
 ) -> None:
     """Plan `scope`'s triggers over every path of the state's tree and run them; the first
     failure aborts. `tree` is only asked for when there are triggers to plan."""
-    loaded = load_triggers(tree_root, scope)
+    files = trigger_files(tree_root, scope)
+    if not files:
+        return
+    loaded = loader.load_trigger_files(files)
     for warning in loaded.warnings:
         reporter.warn(str(warning))
     if not loaded.triggers:
         return
-    plan = plan_triggers(loaded.triggers, tree().trigger_paths(), Conditions())
+    plan = planner.plan_triggers(loaded.triggers, tree().trigger_paths(), planner.Conditions())
     if not plan.invocations:
         return
     reporter.info(f"Running {'transaction' if scope is Scope.TRANSACTION else 'system'} triggers")
@@ -102,25 +107,25 @@ def run_transaction_triggers(
         if recorded is not None:
             remove_outputs(usr, recorded.outputs())
         return ()
-    loaded = load_trigger_files(files)
+    loaded = loader.load_trigger_files(files)
     for warning in loaded.warnings:
         reporter.warn(str(warning))
     defined = [
-        Defined(trigger, f"{source.relative_to(staging_dir)}:{sha256_file(source)}")
+        rerun.Defined(trigger, f"{source.relative_to(staging_dir)}:{sha256_file(source)}")
         for trigger, source in zip(loaded.triggers, loaded.sources, strict=True)
     ]
-    if recorded is None or changed is None or needs_whole_tree(recorded, defined):
+    if recorded is None or changed is None or rerun.needs_whole_tree(recorded, defined):
         whole = tree()
         paths = {"/": "d", **{node.path: fingerprint(node) for node in whole.walk()}}
     else:
         paths = candidate_paths(recorded, changed)
-    rerun = plan_rerun(recorded, defined, paths)
-    remove_outputs(usr, rerun.stale)
-    outputs = _run_recording(rerun.plan, usr, runner, reporter)
+    decided = rerun.plan_rerun(recorded, defined, paths)
+    remove_outputs(usr, decided.stale)
+    outputs = _run_recording(decided.plan, usr, runner, reporter)
     if outputs is None:
         return None
-    fresh = (replace(record, outputs=outputs.get(record.name, ())) for record in rerun.fresh)
-    return tuple(sorted((*rerun.kept, *fresh), key=lambda record: record.name))
+    fresh = (replace(record, outputs=outputs.get(record.name, ())) for record in decided.fresh)
+    return tuple(sorted((*decided.kept, *fresh), key=lambda record: record.name))
 
 
 def write_record(usr: Path, state_id: int, records: tuple[TriggerRecord, ...]) -> None:

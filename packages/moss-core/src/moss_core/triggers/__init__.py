@@ -13,6 +13,14 @@ from typing import TYPE_CHECKING
 from stone._lazy import lazy_attributes
 
 if TYPE_CHECKING:
+    from moss_core.triggers.commands import (
+        Command,
+        DeleteCommand,
+        Inhibited,
+        Invocation,
+        Plan,
+        RunCommand,
+    )
     from moss_core.triggers.errors import (
         TriggerCycleError,
         TriggerError,
@@ -46,13 +54,7 @@ if TYPE_CHECKING:
         order_triggers,
     )
     from moss_core.triggers.plan import (
-        Command,
         Conditions,
-        DeleteCommand,
-        Inhibited,
-        Invocation,
-        Plan,
-        RunCommand,
         expand,
         plan_triggers,
         substitute,
@@ -71,22 +73,22 @@ if TYPE_CHECKING:
 __getattr__ = lazy_attributes(
     __name__,
     {
-        "Command": "moss_core.triggers.plan",
+        "Command": "moss_core.triggers.commands",
         "CommandResult": "moss_core.triggers.run",
         "Conditions": "moss_core.triggers.plan",
-        "DeleteCommand": "moss_core.triggers.plan",
+        "DeleteCommand": "moss_core.triggers.commands",
         "DeleteHandler": "moss_core.triggers.model",
         "FileKind": "moss_core.triggers.model",
         "Handler": "moss_core.triggers.model",
-        "Inhibited": "moss_core.triggers.plan",
+        "Inhibited": "moss_core.triggers.commands",
         "Inhibitors": "moss_core.triggers.model",
-        "Invocation": "moss_core.triggers.plan",
+        "Invocation": "moss_core.triggers.commands",
         "LoadResult": "moss_core.triggers.loader",
         "LoadWarning": "moss_core.triggers.loader",
         "PathRule": "moss_core.triggers.model",
         "PlainRunner": "moss_core.triggers.run",
-        "Plan": "moss_core.triggers.plan",
-        "RunCommand": "moss_core.triggers.plan",
+        "Plan": "moss_core.triggers.commands",
+        "RunCommand": "moss_core.triggers.commands",
         "RunHandler": "moss_core.triggers.model",
         "Scope": "moss_core.triggers.files",
         "Trigger": "moss_core.triggers.model",

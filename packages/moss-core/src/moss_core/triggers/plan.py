@@ -6,49 +6,17 @@ import bisect
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
+from moss_core.triggers.commands import (
+    Command,
+    DeleteCommand,
+    Inhibited,
+    Invocation,
+    Plan,
+    RunCommand,
+)
 from moss_core.triggers.errors import TriggerError
 from moss_core.triggers.model import FileKind, Handler, PathRule, RunHandler, Trigger
 from moss_core.triggers.order import order_triggers
-
-
-@dataclass(frozen=True, order=True)
-class RunCommand:
-    """Run `run` with `args`; captures already substituted."""
-
-    run: str
-    args: tuple[str, ...]
-
-    def __str__(self) -> str:
-        return " ".join([self.run, *self.args])
-
-
-@dataclass(frozen=True, order=True)
-class DeleteCommand:
-    """Delete `paths` (absolute within the root the plan runs in); captures already substituted."""
-
-    paths: tuple[str, ...]
-
-    def __str__(self) -> str:
-        return "delete " + " ".join(self.paths)
-
-
-Command = RunCommand | DeleteCommand
-
-
-@dataclass(frozen=True)
-class Invocation:
-    """One command of one trigger."""
-
-    trigger: str
-    command: Command
-
-
-@dataclass(frozen=True)
-class Inhibited:
-    """A trigger that matched the tree but was not planned, and why."""
-
-    trigger: str
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -61,14 +29,6 @@ class Conditions:
 
     environment: frozenset[str] = field(default_factory=frozenset)
     existing_paths: frozenset[str] = field(default_factory=frozenset)
-
-
-@dataclass(frozen=True)
-class Plan:
-    """The invocations to run, in order, and the triggers that inhibitors held back."""
-
-    invocations: tuple[Invocation, ...]
-    inhibited: tuple[Inhibited, ...]
 
 
 def substitute(text: str, captures: Mapping[str, str]) -> str:

@@ -22,8 +22,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from moss_core.trigger_record import Artefacts, Output, TriggerRecord
+from moss_core.triggers.commands import Plan
 from moss_core.triggers.model import FileKind, Trigger
-from moss_core.triggers.plan import Conditions, Plan, matched_paths, plan_triggers
+from moss_core.triggers.plan import Conditions, matched_paths, plan_triggers
 
 
 @dataclass(frozen=True)
