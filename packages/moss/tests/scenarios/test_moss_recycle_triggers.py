@@ -6,42 +6,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
+from stamp_handler import build_stamp, stamp_trigger
 
 from moss_core.container import namespaces_available
 from moss_core.trigger_record import RECORD_FILE
 
 from .helpers import MossRun, make_stone
-
-# stamp DIR OUT IN...: make DIR, write OUT with each IN's name and content.
-STAMP_SOURCE = r"""
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-static void put(int fd, const char *s) { write(fd, s, __builtin_strlen(s)); }
-int main(int argc, char **argv) {
-    if (argc < 3) return 2;
-    mkdir(argv[1], 0755);
-    int fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) return 3;
-    for (int i = 3; i < argc; i++) {
-        char buffer[256];
-        put(fd, argv[i]);
-        put(fd, ":");
-        int in = open(argv[i], O_RDONLY);
-        if (in >= 0) {
-            ssize_t n;
-            while ((n = read(in, buffer, sizeof buffer)) > 0) write(fd, buffer, n);
-            close(in);
-        }
-        put(fd, "\n");
-    }
-    return close(fd) == 0 ? 0 : 4;
-}
-"""
 
 
 @pytest.fixture(autouse=True)
@@ -55,24 +28,7 @@ def _containers() -> None:
 def stamp(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     if shutil.which("gcc") is None:
         pytest.skip("gcc is needed to build a static trigger handler")
-    directory = tmp_path_factory.mktemp("stamp")
-    (directory / "stamp.c").write_text(STAMP_SOURCE)
-    binary = directory / "stamp"
-    subprocess.run(
-        ["gcc", "-static", "-O1", "-o", str(binary), str(directory / "stamp.c")], check=True
-    )
-    return binary.read_bytes()
-
-
-def _trigger(name: str, args: list[str], pattern: str, after: str = "") -> dict[str, str]:
-    quoted = ", ".join(f'"{a}"' for a in args)
-    text = (
-        f"name: {name}\ndescription: test trigger\n"
-        + (f"after: {after}\n" if after else "")
-        + f"handlers:\n  go:\n    run: /usr/bin/stamp\n    args: [{quoted}]\n"
-        + f'paths:\n  "{pattern}":\n    handlers: [go]\n'
-    )
-    return {f"share/moss/triggers/tx.d/{name}.yaml": text}
+    return build_stamp(tmp_path_factory.mktemp("stamp"))
 
 
 def _tool(packages: Path, stamp: bytes, version: str, out: str) -> Path:
@@ -81,7 +37,7 @@ def _tool(packages: Path, stamp: bytes, version: str, out: str) -> Path:
         "tool",
         {
             "bin/stamp": stamp,
-            **_trigger(
+            **stamp_trigger(
                 "stamps",
                 [
                     f"/usr/share/{out}",
@@ -91,7 +47,7 @@ def _tool(packages: Path, stamp: bytes, version: str, out: str) -> Path:
                 "/usr/share/flavours/(flavour:*)",
             ),
             # Reads what `stamps` wrote: ordered after it, it runs again whenever `stamps` does.
-            **_trigger(
+            **stamp_trigger(
                 "index",
                 ["/usr/share/index", "/usr/share/index/all", f"/usr/share/{out}/sweet"],
                 "/usr/share/flavours/*",
