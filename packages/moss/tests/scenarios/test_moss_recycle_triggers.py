@@ -133,6 +133,18 @@ def test_recycled_trees_with_triggers_match_fresh_installs(
     check(("remove", "tool"), reruns=False)  # the triggers are gone, and their outputs
     assert not (root / "usr/share/stamps2").exists()
     assert not (root / "usr/share/index").exists()
+    assert moss("state", "verify").out.strip().endswith("No issues found")
+
+    # State 1 (tool and sweet 1) gave its tree away: made live again, it is blitted afresh
+    # and its transaction triggers run on it.
+    assert (root / ".moss/root/1/recycled").exists()
+    activated = moss("state", "activate", "1")
+    assert activated.code == 0, activated.text
+    fresh = tmp_path / "fresh-state-1"
+    fresh.mkdir()
+    assert moss("-D", str(fresh), "install", str(tool), str(sweet)).code == 0
+    assert _tree(root / "usr") == _tree(fresh / "usr")
+    assert json.loads((root / "usr" / RECORD_FILE).read_text())["state"] == 1
 
 
 def test_a_tree_whose_outputs_changed_is_not_recycled(
