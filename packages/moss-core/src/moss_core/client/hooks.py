@@ -2,8 +2,9 @@
 
 Transaction triggers leave a record of what they ran on and wrote (`moss_core.trigger_record`),
 which lets a recycled tree re-run only the triggers whose inputs changed
-(`moss_core.triggers.rerun`). What a handler wrote is read from the tree: a listing of every
-directory (names and inode numbers) before and after each trigger's handlers.
+(`moss_core.triggers.rerun`). What a handler wrote is read from the tree (`TreeWatch`): the
+entries of every directory (names and inode numbers) before, and of the directories whose time
+moved after each trigger's handlers.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import stat
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -150,20 +153,78 @@ def remove_outputs(usr: Path, outputs: Iterable[Output]) -> None:
                 os.unlink(target)
 
 
-def listing(usr: Path) -> Listing:
-    """Every directory of the tree (relative, "" for `usr`) with its entries' inode numbers."""
-    found: dict[str, dict[str, int]] = {}
-    pending = [""]
-    while pending:
-        relative = pending.pop()
-        names: dict[str, int] = {}
-        with os.scandir(os.path.join(usr, relative) if relative else usr) as entries:
-            for entry in entries:
-                names[entry.name] = entry.inode()
-                if entry.is_dir(follow_symlinks=False):
-                    pending.append(f"{relative}/{entry.name}" if relative else entry.name)
-        found[relative] = names
-    return found
+RECENT_NS = 100_000_000
+"""A directory modified this close before a listing is listed again after every trigger: a
+coarse filesystem clock may give a handler's change the same time as the one before it."""
+
+
+class TreeWatch:
+    """What a tree holds: every directory's entries (inode numbers) and time. After a handler
+    ran, `changes` lists again only the directories whose time moved (and those too recent to
+    tell): creating, removing or renaming an entry moves its directory's time, so the whole
+    tree is walked once, not after every trigger."""
+
+    def __init__(self, usr: Path) -> None:
+        self.usr = usr
+        self.entries: dict[str, dict[str, int]] = {}
+        self.times: dict[str, int] = {}
+        self.recent: set[str] = set()
+        self._walk("", time.time_ns() - RECENT_NS)
+
+    def changes(self) -> tuple[Listing, Listing]:
+        """The directories that changed since the last call: before and after."""
+        since = time.time_ns() - RECENT_NS
+        before: dict[str, dict[str, int]] = {}
+        moved = []
+        for directory, seen in list(self.times.items()):
+            try:
+                current = os.lstat(self._path(directory)).st_mtime_ns
+            except (FileNotFoundError, NotADirectoryError):
+                current = None
+            if current != seen or directory in self.recent:
+                moved.append(directory)
+        for directory in moved:
+            before[directory] = self.entries.pop(directory, {})
+            del self.times[directory]
+        self.recent.clear()
+        after: dict[str, dict[str, int]] = {}
+        for directory in moved:
+            if directory in self.times or not _is_directory(self._path(directory)):
+                continue
+            self._walk(directory, since, after)
+        return before, after
+
+    def _path(self, relative: str) -> str:
+        return os.path.join(self.usr, relative) if relative else str(self.usr)
+
+    def _walk(self, top: str, since: int, fresh: dict[str, dict[str, int]] | None = None) -> None:
+        pending = [top]
+        while pending:
+            relative = pending.pop()
+            names: dict[str, int] = {}
+            path = self._path(relative)
+            with os.scandir(path) as entries:
+                for entry in entries:
+                    names[entry.name] = entry.inode()
+                    if entry.is_dir(follow_symlinks=False):
+                        child = f"{relative}/{entry.name}" if relative else entry.name
+                        # An unchanged subdirectory of a changed one keeps what it had.
+                        if child not in self.times:
+                            pending.append(child)
+            mtime = os.lstat(path).st_mtime_ns
+            self.entries[relative] = names
+            self.times[relative] = mtime
+            if mtime >= since:
+                self.recent.add(relative)
+            if fresh is not None:
+                fresh[relative] = names
+
+
+def _is_directory(path: str) -> bool:
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def describe_output(usr: Path, relative: str) -> Output:
@@ -187,17 +248,15 @@ def _run_recording(
     reporter.info("Running transaction triggers")
     outputs: dict[str, tuple[Output, ...]] = {}
     recordable = True
-    before = listing(usr)
+    watch = TreeWatch(usr)
     for name, group in itertools.groupby(plan.invocations, key=lambda i: i.trigger):
         invocations = tuple(group)
         for invocation in invocations:
             reporter.detail(f"trigger {invocation.trigger}: {invocation.command}")
         execute_plan(Plan(invocations, plan.inhibited if not outputs else ()), runner)
-        after = listing(usr)
-        created, touched = created_entries(before, after)
+        created, touched = created_entries(*watch.changes())
         if touched:
             reporter.detail(f"trigger {name} changed entries it did not create: not recorded")
             recordable = False
         outputs[name] = tuple(describe_output(usr, relative) for relative in created)
-        before = after
     return outputs if recordable else None
