@@ -34,6 +34,12 @@ TRIGGERS = [
     make_trigger("ldconfig", {"/usr/lib/*.so": {"handlers": ["h"]}}),
     make_trigger("index", {"/usr/share/**": {"handlers": ["h"]}}, after="stamps"),
     make_trigger("dirs", {"/usr/(d:*)": {"handlers": ["h"], "type": "directory"}}),
+    make_trigger(
+        "unless-tool",
+        {"/usr/lib/(lib:*)": {"handlers": ["h"]}},
+        {"h": {"run": "/usr/bin/cache", "args": ["$(lib)"]}},
+        inhibitors={"paths": ["/usr/bin/tool"], "environment": []},
+    ),
 ]
 
 trees = st.dictionaries(st.sampled_from(PATHS), st.sampled_from(FINGERPRINTS))

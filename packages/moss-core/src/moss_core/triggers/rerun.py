@@ -4,9 +4,9 @@ A fresh tree runs every trigger whose patterns match. A recycled tree already ho
 outputs its triggers wrote for the source state (`moss_core.trigger_record`); a trigger
 needs to run again only when what a fresh run would give differs:
 
-- its definition changed, or it is new, or it has inhibitor paths (their presence is not
-  recorded, so it is decided again each time);
-- the paths its patterns match, or what is at them, changed;
+- its definition changed, or it is new;
+- the paths its patterns match, or what is at them, changed, or one of its inhibitor paths
+  came or went (the inhibitor paths present in the tree count among its inputs);
 - a trigger it is ordered after (`after`, or the other's `before`) runs again: ordering is how
   trigger files say that one reads what another writes.
 
@@ -59,9 +59,7 @@ def needs_whole_tree(recorded: Artefacts | None, defined: Sequence[Defined]) -> 
     if recorded is None:
         return True
     known = {record.name: record.definition for record in recorded.triggers}
-    return any(
-        known.get(d.trigger.name) != d.definition or d.trigger.inhibitors.paths for d in defined
-    )
+    return any(known.get(d.trigger.name) != d.definition for d in defined)
 
 
 def plan_rerun(
@@ -73,17 +71,13 @@ def plan_rerun(
     tree = {path: kind_of(fp) for path, fp in paths.items()}
     records = {r.name: r for r in recorded.triggers} if recorded is not None else {}
     by_name = {d.trigger.name: d for d in defined}
-    inputs = {
-        name: tuple(sorted((path, paths[path]) for path in matched_paths(d.trigger, tree)))
-        for name, d in by_name.items()
-    }
+    inputs = {name: _inputs(d.trigger, tree, paths) for name, d in by_name.items()}
     dirty = {
         name
         for name, d in by_name.items()
         if name not in records
         or records[name].definition != d.definition
         or records[name].inputs != inputs[name]
-        or d.trigger.inhibitors.paths
     }
     dirty = _ordered_after(dirty, by_name)
     stale = tuple(
@@ -92,9 +86,7 @@ def plan_rerun(
         if name in dirty or name not in by_name
         for output in record.outputs
     )
-    plan = plan_triggers(
-        [by_name[name].trigger for name in sorted(dirty) if inputs[name]], tree, Conditions()
-    )
+    plan = plan_triggers([by_name[name].trigger for name in sorted(dirty)], tree, Conditions())
     return Rerun(
         stale=tuple(sorted(stale, key=lambda o: o.path)),
         plan=plan,
@@ -103,6 +95,14 @@ def plan_rerun(
             TriggerRecord(name, by_name[name].definition, inputs[name]) for name in sorted(dirty)
         ),
     )
+
+
+def _inputs(
+    trigger: Trigger, tree: Mapping[str, FileKind], paths: Mapping[str, str]
+) -> tuple[tuple[str, str], ...]:
+    """What the trigger's plan depends on: the paths it matches and the inhibitor paths there."""
+    found = matched_paths(trigger, tree) | {p for p in trigger.inhibitors.paths if p in tree}
+    return tuple(sorted((path, paths[path]) for path in found))
 
 
 def _ordered_after(dirty: set[str], by_name: Mapping[str, Defined]) -> set[str]:
