@@ -33,14 +33,23 @@ run cat "$DIR/recipes/greet/manifest.x86_64.jsonc"
 echo
 echo "== moss: index the packages, install them into an empty root"
 run $RUN moss index "$DIR/out"
+
+echo
+echo "-- welcome links libgreet through pkg-config: --extra-repo lays greet's packages over /usr"
+printf '\n$ %s\n' "$RUN boulder build $DIR/recipes/welcome -o $DIR/out --cache-dir $DIR/cache --extra-repo $ABS/out/stone.index"
+$RUN boulder build "$DIR/recipes/welcome" -o "$DIR/out" --cache-dir "$DIR/cache" \
+    --extra-repo "$ABS/out/stone.index" > "$DIR/welcome.log"
+grep -E '^(Laying|  [a-z]|│[A-Z][a-z]+$|Emitted|Build finished)' "$DIR/welcome.log"
+run $RUN moss index "$DIR/out"
 run $RUN moss -D "$DIR/root" repo add examples "file://$ABS/out/stone.index"
-run $RUN moss -D "$DIR/root" -y install greet hello greet-devel
+run $RUN moss -D "$DIR/root" -y install greet hello greet-devel welcome
 run $RUN moss -D "$DIR/root" list installed
 # chroot lives in /usr/sbin, which an ordinary user's PATH often lacks.
 CHROOT=$(PATH="$PATH:/usr/sbin:/sbin" command -v chroot || true)
 if [ -n "$CHROOT" ] && unshare --user --map-root-user true 2>/dev/null; then
     run unshare --user --map-root-user "$CHROOT" "$DIR/root" /usr/bin/greet boulder
     run unshare --user --map-root-user "$CHROOT" "$DIR/root" /usr/bin/hello
+    run unshare --user --map-root-user "$CHROOT" "$DIR/root" /usr/bin/welcome boulder
 else
     echo "(not run: needs chroot and unprivileged user namespaces)"
 fi

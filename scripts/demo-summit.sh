@@ -2,6 +2,8 @@
 # summit's part of `make demo`: build the recipes in examples/ in dependency order with
 # `summit build` on an embedded Dask cluster (two workers, 127.0.0.1), publish them as a moss
 # repository with a root index, install from it into an empty root and run what was installed.
+# `welcome` links the `greet` library through pkg-config: it is built after greet, with greet's
+# published packages laid over the host's /usr in its build container.
 # Usage: scripts/demo-summit.sh [DIR]   (default: demo/summit)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,10 +37,11 @@ echo
 echo "-- moss installs from the published repository (root index, stream volatile)"
 MOSS="$RUN moss -D $DIR/root -y"
 run $MOSS repo add summit "file://$ABS/repo" --root-index version=stream/volatile
-run $MOSS install greet hello
+run $MOSS install greet hello welcome
 CHROOT=$(PATH="$PATH:/usr/sbin:/sbin" command -v chroot || true)
 if [ -n "$CHROOT" ] && unshare --user --map-root-user true 2>/dev/null; then
     run unshare --user --map-root-user "$CHROOT" "$DIR/root" /usr/bin/greet summit
+    run unshare --user --map-root-user "$CHROOT" "$DIR/root" /usr/bin/welcome summit
 else
     echo "(not run: needs chroot and unprivileged user namespaces)"
 fi

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from moss_core import kdl
+from moss_core.container.limits import MIB, Limits
 from moss_core.installation import Installation
 from moss_core.settings import Number, Settings, SettingsError, load_settings, parse_numbers
 
@@ -30,7 +31,16 @@ def test_etc_overrides_usr_share(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        ("trigger-timout 5", "unknown setting 'trigger-timout' (known: trigger-timeout)"),
+        (
+            "trigger-timout 5",
+            "unknown setting 'trigger-timout' (known: trigger-timeout, trigger-memory,"
+            " trigger-processes, trigger-file-size)",
+        ),
+        ("trigger-memory -1", "trigger-memory takes one number of at least 0, not -1"),
+        (
+            "trigger-processes 1.5",
+            "trigger-processes takes one whole number of at least 0, not 1.5",
+        ),
         ("trigger-timeout", "trigger-timeout takes one number of at least 0.001, not nothing"),
         ("trigger-timeout 1 2", "trigger-timeout takes one number of at least 0.001, not 1 2"),
         ('trigger-timeout "5"', 'trigger-timeout takes one number of at least 0.001, not "5"'),
@@ -47,6 +57,16 @@ def test_bad_settings_name_file_line_and_problem(tmp_path: Path, text: str, prob
     with pytest.raises(SettingsError) as raised:
         load_settings(Installation.open(tmp_path))
     assert str(raised.value) == f"{tmp_path}/etc/moss/moss.kdl:2:1: {problem}"
+
+
+def test_trigger_limits_in_mib_and_0_for_none(tmp_path: Path) -> None:
+    assert Settings().trigger_limits() == Limits(4096 * MIB, 4096, 4096 * MIB)
+    (tmp_path / "etc/moss").mkdir(parents=True)
+    (tmp_path / "etc/moss/moss.kdl").write_text(
+        "trigger-memory 0.5\ntrigger-processes 0\ntrigger-file-size 0"
+    )
+    limits = load_settings(Installation.open(tmp_path)).trigger_limits()
+    assert limits == Limits(memory=MIB // 2, processes=None, file_size=None)
 
 
 def test_whole_numbers_refuse_fractions() -> None:

@@ -1,9 +1,12 @@
 """Real boulder on the host profile through `summit build`: the examples' C library `greet`
-(no committed manifest), then a recipe needing its `pkgconfig(greet)`, which summit only
-learns from greet's published packages; moss then reads the published root index."""
+(no committed manifest), then `welcome`, which needs its `pkgconfig(greet)` and links libgreet
+through pkg-config. summit learns the provider from greet's published packages, orders the
+builds, and boulder lays greet's published packages over the host's `/usr` for welcome's build;
+moss then reads the published root index, and the published welcome runs against libgreet."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -19,26 +22,11 @@ from .conftest import run_group
 pytestmark = pytest.mark.slow
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
-USER = """\
-name: greet-user
-version: 1.0
-release: 1
-homepage: https://example.com/greet-user
-license: MIT
-toolchain: gnu
-builddeps:
-  - pkgconfig(greet)
-build: |
-  printf 'int main(void) { return 0; }\\n' > user.c
-  %(cc) %(cflags) %(ldflags) -o greet-user user.c
-install: |
-  %install_bin greet-user
-"""
-
 
 @pytest.fixture
 def host_builds() -> None:
-    missing = [t for t in ("gcc", "make", "objcopy", "strip") if shutil.which(t) is None]
+    tools = ("gcc", "make", "objcopy", "objdump", "strip", "pkg-config")
+    missing = [t for t in tools if shutil.which(t) is None]
     if missing:
         pytest.skip(f"the host profile builds with the host's tools; missing: {missing}")
     reason = namespaces_available()
@@ -46,24 +34,49 @@ def host_builds() -> None:
         pytest.skip(f"containers are not available here: {reason}")
 
 
+def _published(out: Path, name: str) -> Path:
+    (stone,) = (out / "main" / "pool").glob(f"*/*/{name}-[0-9]*.stone")
+    return stone
+
+
 @pytest.mark.usefixtures("host_builds")
-def test_real_builds_in_learnt_order_and_moss_reads_the_repository(tmp_path: Path) -> None:
+def test_a_program_links_the_library_published_earlier_in_the_run(tmp_path: Path) -> None:
     recipes = tmp_path / "recipes"
-    shutil.copytree(EXAMPLES / "greet", recipes / "g" / "greet")
-    (recipes / "g" / "greet-user").mkdir()
-    (recipes / "g" / "greet-user" / "stone.yaml").write_text(USER)
+    for name in ("greet", "welcome"):
+        shutil.copytree(EXAMPLES / name, recipes / name[0] / name)
     out = tmp_path / "repo"
     result = run_group([
         sys.executable, "-m", "summit", "build", str(recipes), "--repo", str(out),
         "--workers", "2",
     ])  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
+    logs = "".join(p.read_text() for p in (out / ".summit" / "logs").glob("*.log"))
+    assert result.returncode == 0, result.stdout + result.stderr + logs
     with sqlite3.connect(out / ".summit" / "state.db") as db:
-        times = dict(db.execute("SELECT name, started FROM task"))
+        started = dict(db.execute("SELECT name, started FROM task"))
         ended = dict(db.execute("SELECT name, ended FROM task"))
         providers = "".join(r[0] for r in db.execute("SELECT providers FROM output"))
-    assert ended["greet"] <= times["greet-user"]
+    assert ended["greet"] <= started["welcome"]
     assert "pkgconfig(greet)" in providers
+    assert "Laying over the host's /usr, from the extra repositories: pkgconfig(greet)" in logs
+    assert not Path("/usr/include/greet.h").exists()
+
+    # The published program, unpacked beside the published library, runs against it.
+    unpacked = tmp_path / "unpacked"
+    for name in ("welcome", "greet-libs"):
+        subprocess.run(
+            [sys.executable, "-m", "stone", "extract", str(_published(out, name)), str(unpacked)],
+            check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+    ran = subprocess.run(
+        [str(unpacked / "bin" / "welcome"), "summit"], capture_output=True, text=True,
+        env={**os.environ, "LD_LIBRARY_PATH": str(unpacked / "lib")}, timeout=30, check=False,
+    )  # fmt: skip
+    assert (ran.returncode, ran.stdout) == (0, "Greetings, summit!\n"), ran.stderr
+    needed = subprocess.run(
+        ["objdump", "-p", str(unpacked / "bin" / "welcome")], capture_output=True, text=True,
+        timeout=30, check=True,
+    ).stdout  # fmt: skip
+    assert "NEEDED               libgreet.so.1" in needed
 
     root = tmp_path / "root"
     root.mkdir()

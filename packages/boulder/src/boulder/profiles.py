@@ -33,7 +33,7 @@ from moss_core.repository import (
 )
 
 HOST = "host"
-_SYSTEM_DIR = Path("/usr/share/boulder")
+SYSTEM_DIR = Path("/usr/share/boulder")
 _SPEC_KEYS = {"name", "uri", "base-uri", "channel", "version", "arch", "priority", "key"}
 _SPEC_FORM = (
     "name=…,uri=…[,priority=N][,key=…] or name=…,base-uri=…,version=…[,channel=…][,arch=…][,key=…]"
@@ -200,7 +200,7 @@ class ProfileStore:
     """Profiles saved in `config_dir`, over those shipped in `/usr/share/boulder`."""
 
     config_dir: Path
-    system_dir: Path | None = _SYSTEM_DIR
+    system_dir: Path | None = SYSTEM_DIR
 
     def _files(self) -> list[Path]:
         files: list[Path] = []

@@ -20,6 +20,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from moss_core.repository import build_index
 from stone import StoneReader
 
 from .conftest import Project
@@ -29,6 +30,23 @@ MAIN = "import sys; from boulder.cli import main; main(sys.argv[1:])"
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 WORKSPACE_DISTRIBUTIONS = {"boulder", "moss-core", "stone", "fnmatch-ext"}
 WORKSPACE = Path(__file__).resolve().parents[3]
+# Needs the foo library the first build makes: `--extra-repo` lays it over the host's /usr.
+FOO_USER = """\
+name: foo-user
+version: 1
+release: 1
+homepage: https://example.com/foo-user
+license: MIT
+toolchain: gnu
+builddeps:
+  - pkgconfig(foo)
+build: |
+  printf '#include <foo.h>\\nint main(void) { return foo_answer() != 42; }\\n' > use.c
+  %(cc) %(cflags) %(ldflags) -o use use.c $(pkg-config --cflags --libs foo)
+  ./use
+install: |
+  %install_bin use
+"""
 SOURCES = ("stone/src/stone", "moss-core/src/moss_core", "fnmatch-ext/src/fnmatch_ext",
            "boulder/src/boulder")  # fmt: skip
 
@@ -116,13 +134,16 @@ def test_build_as_nobody(foo_project: Callable[..., Project], shared_dir: Path) 
             "PYTHONPATH": f"{shared_dir / 'src'}:{shared_dir / 'deps'}",
             "SOURCE_DATE_EPOCH": "1700000000",
         }
-        done = subprocess.run(
-            ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
-             str(SYSTEM_PYTHON), "-c", MAIN,
-             "build", str(recipe_dir), "-o", str(work / "out"), "--cache-dir", str(work / "cache"),
-             "-j", "2"],
-            capture_output=True, text=True, env=env, cwd=work, timeout=300,
-        )  # fmt: skip
+
+        def build_as_nobody(recipe: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+                 str(SYSTEM_PYTHON), "-c", MAIN, "build", str(recipe), "-o", str(work / "out"),
+                 "--cache-dir", str(work / "cache"), "-j", "2", *extra],
+                capture_output=True, text=True, env=env, cwd=work, timeout=300,
+            )  # fmt: skip
+
+        done = build_as_nobody(recipe_dir)
         assert done.returncode == 0, done.stderr + done.stdout[-3000:]
         assert "│I│ install -Dm755 foo-answer" in done.stdout
         built = sorted(p.name for p in (work / "out").iterdir())
@@ -132,5 +153,19 @@ def test_build_as_nobody(foo_project: Callable[..., Project], shared_dir: Path) 
         assert installed.stat().st_uid == NOBODY
         with StoneReader(work / "out" / "foo-1.0-1-1-x86_64.stone") as reader:
             assert {(e.uid, e.gid) for e in reader.layout()} == {(0, 0)}
+
+        # A build linking that library: moss composes it into a layer, and the overlay over
+        # the host's /usr is mounted in nobody's user namespace.
+        build_index(work / "out")
+        (work / "user").mkdir()
+        (work / "user" / "stone.yaml").write_text(FOO_USER, encoding="utf-8")
+        for name in (work / "user", work / "user" / "stone.yaml"):
+            os.chown(name, NOBODY, NOBODY)
+        done = build_as_nobody(work / "user", "--extra-repo", str(work / "out" / "stone.index"))
+        assert done.returncode == 0, done.stderr + done.stdout[-3000:]
+        assert "Laying over the host's /usr, from the extra repositories: pkgconfig(foo)" in (
+            done.stdout
+        )
+        assert (work / "out" / "foo-user-1-1-1-x86_64.stone").is_file()
     finally:
         shutil.rmtree(work)

@@ -163,8 +163,9 @@ def test_root_packages(write_recipe: Callable[[str], Path], macros: MacroSet) ->
 
 @pytest.mark.usefixtures("containers")
 def test_build_root_from_a_profile_repository(
-    tmp_path: Path, macros: MacroSet, capsys: pytest.CaptureFixture[str]
-) -> None:
+    tmp_path: Path, macros: MacroSet, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
     if shutil.which("ldd") is None:
         pytest.skip("the toolbox recipe copies host programs with the libraries ldd lists")
     repo, cache, config = tmp_path / "repo", tmp_path / "cache", tmp_path / "config"
@@ -213,6 +214,39 @@ def test_build_root_from_a_profile_repository(
             BuildOptions(output=out, cache_dir=cache, jobs=1, source_date_epoch=1,
                          profile="missing-deps", config_dir=_profile_without(config, index)),
         )  # fmt: skip
+
+    # --extra-repo: a repository above the profile's, here the one holding what was just built.
+    subprocess.run([sys.executable, "-m", "moss", "index", str(out)], check=True)
+    (recipes / "greeted").mkdir()
+    (recipes / "greeted/stone.yaml").write_text(GREETED_RECIPE, encoding="utf-8")
+    greeted = [*common, "build", str(recipes / "greeted"), "-p", "tiny", "-o", str(tmp_path)]
+    with pytest.raises(SystemExit) as exited:
+        main(greeted)
+    assert exited.value.code != 0
+    assert "no package found: binary(greeter)" in capsys.readouterr().err
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exited:
+        main([*greeted, "--extra-repo", "out/stone.index"])
+    printed = capsys.readouterr()
+    assert exited.value.code == 0, printed.err
+    assert f"extra-1 ({out.as_uri()}/stone.index): 1 packages" in printed.out
+    assert "Installed greeter" in printed.out
+    assert (tmp_path / "greeted-1-1-1-x86_64.stone").is_file()
+
+
+GREETED_RECIPE = """\
+name: greeted
+version: 1
+release: 1
+homepage: https://example.com/greeted
+license: MIT
+toolchain: gnu
+builddeps:
+  - binary(greeter)
+install: |
+  mkdir -p %(installroot)/usr/share/greeted
+  greeter > %(installroot)/usr/share/greeted/said
+"""
 
 
 def _profile_without(config: Path, index: str) -> Path:

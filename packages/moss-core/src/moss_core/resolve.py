@@ -62,11 +62,15 @@ class Lookup(Enum):
     INSTALLED_ONLY = (True,)
 
 
-def resolve(registry: Registry, roots: Sequence[str], lookup: Lookup) -> list[Package]:
+def resolve(
+    registry: Registry, roots: Sequence[str], lookup: Lookup, *, allow_unmet: bool = False
+) -> list[Package]:
     """Every package the roots need, dependencies before their dependants.
 
     Breadth first from the roots; a dependency is satisfied first by a package already chosen,
-    then by the sources `lookup` names. Cycles are legal and broken arbitrarily.
+    then by the sources `lookup` names. Cycles are legal and broken arbitrarily. With
+    `allow_unmet`, a dependency nothing provides is left unmet instead of refused: for a tree
+    laid over another that is trusted to provide it (boulder's layer over the host's `/usr`).
     """
     chosen: dict[str, Package] = {}
     parent: dict[str, str | None] = {}
@@ -92,6 +96,8 @@ def resolve(registry: Registry, roots: Sequence[str], lookup: Lookup) -> list[Pa
             for dependency in package.meta.depends:
                 target = _find(registry, provided, dependency, lookup)
                 if target is None:
+                    if allow_unmet:
+                        continue
                     raise MissingProviderError(dependency, _chain(chosen, parent, package_id))
                 if target.id not in edges[package_id]:
                     edges[package_id].append(target.id)

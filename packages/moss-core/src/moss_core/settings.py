@@ -10,6 +10,13 @@ silent default. `fetch.kdl` holds the download limits (`moss_core.repository.lim
 ```kdl
 // Seconds a trigger handler may run before it is killed and its transaction aborted.
 trigger-timeout 600
+// What a handler, with every process it starts, may use (0: no limit). Exceeding one kills
+// it and aborts its transaction. MiB of memory and swap together:
+trigger-memory 4096
+// Processes and threads:
+trigger-processes 4096
+// MiB of any one file it writes:
+trigger-file-size 4096
 ```
 """
 
@@ -21,6 +28,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from moss_core import kdl
+from moss_core.container.limits import Limits, from_mib
 from moss_core.errors import MossError
 from moss_core.installation import Installation
 
@@ -47,7 +55,7 @@ def read_numbers(
     root: Path,
     files: tuple[str, ...],
     schema: Mapping[str, Number],
-    error: Callable[[str], MossError] = SettingsError,
+    error: Callable[[str], Exception] = SettingsError,
 ) -> dict[str, int | float]:
     """Field name to value, for every setting `files` under `root` give; `error` makes the
     exception a bad setting raises."""
@@ -63,7 +71,7 @@ def parse_numbers(
     nodes: list[kdl.Node],
     file: str,
     schema: Mapping[str, Number],
-    error: Callable[[str], MossError] = SettingsError,
+    error: Callable[[str], Exception] = SettingsError,
 ) -> dict[str, int | float]:
     """`read_numbers` for one parsed file. Pure."""
     values: dict[str, int | float] = {}
@@ -95,11 +103,26 @@ class Settings:
     trigger_timeout: float = 600.0
     """Seconds a trigger handler may run: generous, as an initramfs or a font cache can take
     minutes; on expiry its container is killed and the transaction aborted."""
+    trigger_memory: float = 4096.0
+    """MiB of memory and swap a handler's container may use; 0 for no limit."""
+    trigger_processes: int = 4096
+    """Processes and threads a handler's container may hold; 0 for no limit."""
+    trigger_file_size: float = 4096.0
+    """MiB a file written by a handler may hold; 0 for no limit."""
+
+    def trigger_limits(self) -> Limits:
+        return from_mib(self.trigger_memory, self.trigger_processes, self.trigger_file_size)
 
 
-_SCHEMA = {"trigger-timeout": Number("trigger_timeout", fraction=True, least=0.001)}
+_SCHEMA = {
+    "trigger-timeout": Number("trigger_timeout", fraction=True, least=0.001),
+    "trigger-memory": Number("trigger_memory", fraction=True, least=0),
+    "trigger-processes": Number("trigger_processes", fraction=False, least=0),
+    "trigger-file-size": Number("trigger_file_size", fraction=True, least=0),
+}
 
 
 def load_settings(installation: Installation) -> Settings:
     """The `moss.kdl` settings of `installation`'s root; defaults where no file says otherwise."""
-    return replace(Settings(), **read_numbers(installation.root, layers("moss"), _SCHEMA))
+    values = read_numbers(installation.root, layers("moss"), _SCHEMA)
+    return replace(Settings(), **values)  # type: ignore[arg-type]

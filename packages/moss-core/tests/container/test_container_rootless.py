@@ -22,6 +22,7 @@ import moss_core
 from moss_core.container import syscalls
 
 from .conftest import make_host_root
+from .test_container_limits import FORK_BOMB, HOG
 
 NOBODY = 65534
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -36,7 +37,14 @@ pytestmark = [
 CHECK = """\
 import json, sys, tempfile
 from pathlib import Path
-from moss_core.container import Bind, ContainerSpec, namespaces_available, run_container
+from moss_core.container import (
+    Bind,
+    ContainerSpec,
+    Limits,
+    Overlay,
+    namespaces_available,
+    run_container,
+)
 
 WRITE_PROBE = '''
 import sys
@@ -57,9 +65,10 @@ binds = (
     Bind(base / "locked", "/locked"),
 )
 
-def run(*argv, uid=0):
+def run(*argv, uid=0, limits=Limits(), mounts=binds):
     spec = ContainerSpec(
-        root=base / "root", binds=binds, env={"PATH": "/usr/bin"}, hostname="rootless", uid=uid
+        root=base / "root", binds=mounts, env={"PATH": "/usr/bin"}, hostname="rootless", uid=uid,
+        limits=limits,
     )
     with tempfile.TemporaryFile() as out:
         status = run_container(spec, argv, stdout=out)
@@ -72,6 +81,13 @@ print(json.dumps({
     "usr": run("python3", "-c", WRITE_PROBE, "/usr/probe")[0],
     "locked": run("python3", "-c", WRITE_PROBE, "/locked/probe")[0],
     "shared": run("python3", "-c", WRITE_PROBE, "/shared/probe")[0],
+    # No cgroup for nobody: resource limits bound the container.
+    "fork_bomb": run("python3", "-c", sys.argv[2], limits=Limits(processes=16)),
+    "hog": run("python3", "-c", sys.argv[3], limits=Limits(memory=64 << 20))[0],
+    "overlay": run(
+        "sh", "-c", "cat /usr/share/layered; test -x /usr/bin/sh",
+        mounts=(Overlay((base / "layer", Path("/usr")), "/usr"),),
+    ),
 }))
 """
 
@@ -95,6 +111,9 @@ def test_rootless_container(namespaces: None, base: Path) -> None:
     for owned in (make_host_root(base / "root"), base / "shared"):
         owned.mkdir(exist_ok=True)
         os.chown(owned, NOBODY, NOBODY)
+    (base / "layer" / "share").mkdir(parents=True)
+    (base / "layer" / "share" / "layered").write_text("layered\n")
+    (base / "layer" / "share" / "layered").chmod(0o644)
     for directory, _, _ in os.walk(base):
         os.chmod(directory, 0o755)
     # A source mount with nosuid/nodev/noexec: in a user namespace those flags are locked, so
@@ -105,7 +124,7 @@ def test_rootless_container(namespaces: None, base: Path) -> None:
     syscalls.mount("tmpfs", str(locked), "tmpfs", flags, "mode=0777")
     try:
         completed = subprocess.run(
-            [*SETPRIV_NOBODY, SYSTEM_PYTHON, str(base / "check.py"), str(base)],
+            [*SETPRIV_NOBODY, SYSTEM_PYTHON, str(base / "check.py"), str(base), FORK_BOMB, HOG],
             env={"PYTHONPATH": str(base / "src"), "PATH": "/usr/bin:/bin"},
             cwd=base,
             capture_output=True,
@@ -123,6 +142,11 @@ def test_rootless_container(namespaces: None, base: Path) -> None:
     assert results["mapped"] == [0, "1000\n"]
     assert results["usr"] == results["locked"] == 30  # EROFS
     assert results["shared"] == 0
+    # The command and 15 children, then EAGAIN; an allocation past 64 MiB refused.
+    assert results["fork_bomb"] == [3, "15 11\n"]
+    assert results["hog"] == 1
+    # overlayfs in a user namespace (Linux >= 5.11): what boulder lays over the host's /usr.
+    assert results["overlay"] == [0, "layered\n"]
     probe = base / "shared" / "probe"
     assert probe.read_text() == "from nobody"
     assert (probe.stat().st_uid, probe.stat().st_gid) == (NOBODY, NOBODY)

@@ -17,7 +17,15 @@ from pathlib import Path
 
 import pytest
 
-from moss_core.container import Bind, ContainerError, ContainerSpec, Dev, run_container, syscalls
+from moss_core.container import (
+    Bind,
+    ContainerError,
+    ContainerSpec,
+    Dev,
+    Overlay,
+    run_container,
+    syscalls,
+)
 
 MakeSpec = Callable[..., ContainerSpec]
 RunOutput = Callable[..., tuple[int, str, str]]
@@ -144,6 +152,31 @@ def test_read_only_bind_covers_submounts(
     finally:
         syscalls.umount2(str(source / "sub"))
     assert status == errno.EROFS
+
+
+def test_overlay_lays_a_tree_over_usr_read_only(
+    make_spec: MakeSpec, run_output: RunOutput, tmp_path: Path
+) -> None:
+    layer = tmp_path / "layer"
+    (layer / "lib").mkdir(parents=True)
+    (layer / "lib" / "layered").write_text("from the layer\n")
+    (layer / "bin").mkdir()
+    (layer / "bin" / "true").write_text("#!/bin/sh\nexit 3\n")
+    (layer / "bin" / "true").chmod(0o755)
+    spec = make_spec(Overlay((layer, Path("/usr")), "/usr"))
+    assert run_output(spec, "cat", "/usr/lib/layered") == (0, "from the layer\n", "")
+    # The first layer wins over the host's `/usr`, which still provides everything else.
+    assert run_output(spec, "/usr/bin/true")[0] == 3
+    assert run_output(spec, "sh", "-c", "test -x /usr/bin/python3")[0] == 0
+    assert run_output(spec, "python3", "-c", WRITE_PROBE, "/usr/lib/probe")[0] == errno.EROFS
+    assert not (layer / "lib" / "probe").exists()
+
+
+def test_overlay_of_a_missing_layer_is_a_setup_error(make_spec: MakeSpec, tmp_path: Path) -> None:
+    missing = tmp_path / "missing"
+    with pytest.raises(ContainerError) as info:
+        run_container(make_spec(Overlay((missing, Path("/usr")), "/opt")), ["true"])
+    assert info.value.step == f"overlay {missing}:/usr -> /opt"
 
 
 def test_tmp_is_a_fresh_tmpfs(make_spec: MakeSpec, run_output: RunOutput) -> None:

@@ -8,14 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from moss_core.container import Bind, ContainerError, ContainerSpec, Dev
+from moss_core.container import Bind, ContainerError, ContainerSpec, Dev, Overlay
 from moss_core.container.setup import resolve_in_root
 
 
 def test_spec_round_trips_through_json() -> None:
     spec = ContainerSpec(
         root=Path("/srv/root"),
-        binds=(Bind(Path("/usr"), "/usr"), Bind(Path("/var/x"), "/x", read_only=False)),
+        binds=(
+            Overlay((Path("/srv/layer/usr"), Path("/usr")), "/usr"),
+            Bind(Path("/var/x"), "/x", read_only=False),
+        ),
         proc=False,
         dev=Dev.HOST,
         tmpfs=("/tmp", "/run"),
@@ -47,6 +50,11 @@ def test_spec_is_immutable_and_copies_its_inputs() -> None:
         (lambda: Bind(Path("usr"), "/usr"), "bind source usr is not absolute"),
         (lambda: Bind(Path("/usr"), "usr"), "bind target 'usr' is not an absolute path"),
         (lambda: Bind(Path("/srv"), "/"), "a bind cannot replace `/`"),
+        (lambda: Overlay((), "/usr"), "overlay at /usr has no layer"),
+        (lambda: Overlay((Path("l"),), "/usr"), "overlay layer l is not absolute"),
+        (lambda: Overlay((Path("/a:b"),), "/usr"), "holds a `:`"),
+        (lambda: Overlay((Path("/a,lowerdir=/etc"),), "/usr"), "holds a `:`"),
+        (lambda: Overlay((Path("/a"),), "/"), "an overlay cannot replace `/`"),
         (lambda: ContainerSpec(root=Path("r")), "root r is not absolute"),
         (lambda: ContainerSpec(root=Path("/r"), tmpfs=("tmp",)), "tmpfs target 'tmp'"),
         (lambda: ContainerSpec(root=Path("/r"), workdir="build"), "workdir 'build'"),

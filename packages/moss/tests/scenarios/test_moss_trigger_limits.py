@@ -1,5 +1,6 @@
-"""Hostile trigger handlers, run by root: they cannot reach the host, and one that never ends is
-killed after the configured time with the transaction aborted and nothing changed."""
+"""Hostile trigger handlers, run by root: they cannot reach the host, and one that never ends, or
+exceeds its memory, process or file size limit, is killed with the transaction aborted, one
+line naming the limit, and nothing changed."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 import hostile
 import pytest
 
-from moss_core.container import namespaces_available
+from moss_core.container import Limits, cgroups, namespaces_available
 
 from .helpers import MossRun, make_stone
 
@@ -20,6 +21,47 @@ SLEEPER_SOURCE = r"""
 int main(void) {
     if (fork() == 0) setsid();
     for (;;) pause();
+}
+"""
+
+
+HOG_SOURCE = r"""
+#include <stdlib.h>
+#include <string.h>
+int main(void) {
+    for (;;) {
+        char *chunk = malloc(8 << 20);
+        if (chunk == NULL) return 1;
+        memset(chunk, 1, 8 << 20);
+    }
+}
+"""
+
+# Every process forks until the kernel refuses, then waits: bounded, it ends by the timeout.
+FORK_BOMB_SOURCE = r"""
+#include <unistd.h>
+int main(void) {
+    for (;;) if (fork() < 0) pause();
+}
+"""
+
+# As a shell does: run a writer, and report a writer killed by signal N as status 128 + N.
+BIG_FILE_SOURCE = r"""
+#include <fcntl.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int main(void) {
+    static char block[1 << 16];
+    int status;
+    memset(block, 'x', sizeof block);
+    if (fork() == 0) {
+        int fd = open("/usr/share/big", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        for (int i = 0; i < 64; i++) write(fd, block, sizeof block);
+        _exit(0);
+    }
+    wait(&status);
+    return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 }
 """
 
@@ -79,45 +121,108 @@ def test_hostile_handlers_run_by_root_cannot_reach_the_host(
     assert not (root / ".moss/root/isolation/pwned").exists()
 
 
-def test_a_handler_that_never_ends_is_killed_and_the_transaction_aborted(
-    root: Path, packages: Path, tmp_path: Path, moss: MossRun
-) -> None:
+def _static_program(tmp_path: Path, name: str, source: str) -> bytes:
     if shutil.which("gcc") is None:
         pytest.skip("gcc is needed to build a static trigger handler")
-    source = tmp_path / "sleeper.c"
-    source.write_text(SLEEPER_SOURCE)
-    sleeper = tmp_path / "sleeper"
-    subprocess.run(["gcc", "-static", "-O1", "-o", str(sleeper), str(source)], check=True)
+    (tmp_path / f"{name}.c").write_text(source)
+    program = tmp_path / name
+    subprocess.run(
+        ["gcc", "-static", "-O1", "-o", str(program), str(tmp_path / f"{name}.c")], check=True
+    )
+    return program.read_bytes()
+
+
+def _install_failing_handler(
+    root: Path, packages: Path, moss: MossRun, program: bytes, settings: str
+) -> str:
+    """Install a package whose transaction trigger runs `program` under `settings` (moss.kdl)
+    on a root holding `base`; check that the transaction aborted with nothing changed and no
+    process left; return moss's one-line error."""
     (root / "etc/moss").mkdir(parents=True)
-    (root / "etc/moss/moss.kdl").write_text("trigger-timeout 1\n")
+    (root / "etc/moss/moss.kdl").write_text(settings)
     base = make_stone(packages, "base", {"share/base": b"base"})
     assert moss("install", str(base)).code == 0
     installed = moss("list", "installed").out
-    hanging = make_stone(
+    hostile = make_stone(
         packages,
-        "hanging",
-        {"bin/sleeper": sleeper.read_bytes(), **_trigger("hang", "/usr/bin/sleeper", [], "tx")},
+        "hostile",
+        {"bin/handler": program, **_trigger("hostile", "/usr/bin/handler", [], "tx")},
     )
 
-    result = moss("install", str(hanging))
+    result = moss("install", str(hostile))
 
     assert result.code == 1
     assert result.err.count("\n") == 1, result.err
-    assert "'hang'" in result.err and "did not finish within 1 s" in result.err
     # Nothing claims success.
     assert result.out.rstrip().endswith("Running transaction triggers"), result.out
     assert "Installed" not in result.out
     assert (root / "usr/.stateID").read_text().strip() == "1"
-    assert not (root / "usr/bin/sleeper").exists()
+    assert not (root / "usr/bin/handler").exists()
     assert _state_lines(moss) == ["State #1 - Install (active)"]
     assert moss("list", "installed").out == installed
     assert not (root / ".moss/root/staging/usr").exists()
-    # The handler's own child, in a session of its own, was killed with it.
-    assert not [pid for pid in os.listdir("/proc") if pid.isdigit() and _runs_sleeper(pid)]
+    # Every process the handler started, in a session of its own or not, was killed with it.
+    assert not [pid for pid in os.listdir("/proc") if pid.isdigit() and _runs_handler(pid)]
+    return result.err
 
 
-def _runs_sleeper(pid: str) -> bool:
+def _runs_handler(pid: str) -> bool:
     try:
-        return os.readlink(f"/proc/{pid}/exe") == "/usr/bin/sleeper"
+        return os.readlink(f"/proc/{pid}/exe") == "/usr/bin/handler"
     except OSError:
         return False
+
+
+def _killed(limit: str) -> str:
+    return (
+        f"moss: error: trigger 'hostile': '/usr/bin/handler' exceeded its {limit}"
+        " and was killed, with every process it started\n"
+    )
+
+
+def _cgroup_enforces(limit: str) -> None:
+    cgroup = cgroups.make(Limits(memory=1 << 30, processes=1000))
+    enforced = cgroup.enforced
+    cgroup.remove()
+    if limit not in enforced:
+        pytest.skip(f"no cgroup bounds {limit} here: with resource limits only the program knows")
+
+
+def test_a_handler_that_never_ends_is_killed_and_the_transaction_aborted(
+    root: Path, packages: Path, tmp_path: Path, moss: MossRun
+) -> None:
+    sleeper = _static_program(tmp_path, "sleeper", SLEEPER_SOURCE)
+    error = _install_failing_handler(root, packages, moss, sleeper, "trigger-timeout 1\n")
+    assert "'hostile'" in error and "did not finish within 1 s" in error
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the limits that matter are those of root")
+def test_a_handler_past_its_memory_limit(
+    root: Path, packages: Path, tmp_path: Path, moss: MossRun
+) -> None:
+    _cgroup_enforces("memory")
+    hog = _static_program(tmp_path, "hog", HOG_SOURCE)
+    error = _install_failing_handler(root, packages, moss, hog, "trigger-memory 32\n")
+    assert error == _killed("memory limit (32 MiB)")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the limits that matter are those of root")
+def test_a_fork_bomb_handler_is_bounded_by_the_process_limit(
+    root: Path, packages: Path, tmp_path: Path, moss: MossRun
+) -> None:
+    # The kernel exempts real uid 0 from RLIMIT_NPROC: as root, only a cgroup bounds this.
+    _cgroup_enforces("processes")
+    bomb = _static_program(tmp_path, "bomb", FORK_BOMB_SOURCE)
+    settings = "trigger-timeout 2\ntrigger-processes 32\n"
+    error = _install_failing_handler(root, packages, moss, bomb, settings)
+    assert error == _killed("process limit (32)")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the limits that matter are those of root")
+def test_a_handler_writing_past_the_file_size_limit(
+    root: Path, packages: Path, tmp_path: Path, moss: MossRun
+) -> None:
+    writer = _static_program(tmp_path, "writer", BIG_FILE_SOURCE)
+    error = _install_failing_handler(root, packages, moss, writer, "trigger-file-size 1\n")
+    assert error == _killed("file size limit (1 MiB)")
+    assert not (root / "usr/share/big").exists()

@@ -62,12 +62,16 @@ def recipe_commit(recipes: Path) -> str | None:
 
 def builder_command(options: Options, recipe: Path, staging: Path) -> tuple[str, ...]:
     """boulder in this interpreter, unless another builder command is configured (it gets the
-    recipe directory, the output directory and the profile appended)."""
+    recipe directory, the output directory and the profile appended). boulder gets what is
+    published so far as an extra repository: the build root then holds the packages published
+    earlier in the run that the recipe needs."""
     if options.builder is not None:
         return (*options.builder, str(recipe), str(staging), options.profile)
+    index = (options.out / "stone.index").absolute()
+    published = ("--extra-repo", str(index)) if index.is_file() else ()
     return (
         sys.executable, "-m", "boulder", "build", str(recipe / "stone.yaml"),
-        "-o", str(staging), "-p", options.profile,
+        "-o", str(staging), "-p", options.profile, *published,
     )  # fmt: skip
 
 

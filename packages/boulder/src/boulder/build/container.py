@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Protocol
 
 from boulder.errors import BuildError
-from moss_core.container import Bind, ContainerSpec, Dev
+from moss_core.container import Bind, ContainerSpec, Dev, Limits, Mount, Overlay
+from moss_core.container.limits import NO_LIMITS
 
 # Host files a build root made of the host's `/usr` needs from `/etc`: Debian-style
 # `alternatives` links (`cc`, `awk`), the dynamic loader's cache and configuration, and the
@@ -60,6 +61,11 @@ class BuildDirs:
     @property
     def log(self) -> Path:
         return self.cache / "logs" / f"{self.id}.log"
+
+    @property
+    def layer(self) -> Path:
+        """A moss root of packages from `--extra-repo`, laid over the host's `/usr`."""
+        return self.cache / "layer" / self.id
 
     @property
     def sourcedir(self) -> Path:
@@ -124,8 +130,8 @@ def fresh_dir(path: Path) -> None:
 
 
 class BuildRoot(Protocol):
-    def populate(self, root: Path, *, networking: bool) -> tuple[Bind, ...]:
-        """Fill the empty directory `root`; the binds the container needs on top of it."""
+    def populate(self, root: Path, *, networking: bool) -> tuple[Mount, ...]:
+        """Fill the empty directory `root`; the mounts the container needs on top of it."""
         ...
 
     def exists(self, path: str) -> bool:
@@ -139,14 +145,20 @@ class BuildRoot(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class HostRoot:
-    """The `host` profile: the host's `/usr` (read-only) is the build root's `/usr`."""
+    """The `host` profile: the host's `/usr` (read-only) is the build root's `/usr`, with the
+    `/usr` of `layer` (packages moss composed from `--extra-repo`) laid over it, if any."""
 
     usr: Path = Path("/usr")
     top: Path = Path("/")
+    layer: Path | None = None
 
-    def populate(self, root: Path, *, networking: bool) -> tuple[Bind, ...]:
-        """Give `root` the host's top-level links into `/usr`, and return the binds."""
-        binds = [Bind(self.usr, "/usr")]
+    def populate(self, root: Path, *, networking: bool) -> tuple[Mount, ...]:
+        """Give `root` the host's top-level links into `/usr`, and return the mounts."""
+        binds: list[Mount] = [
+            Bind(self.usr, "/usr")
+            if self.layer is None
+            else Overlay((self.layer, self.usr), "/usr")
+        ]
         for name in HOST_TOP:
             host = self.top / name
             if host.is_symlink():
@@ -164,14 +176,19 @@ class HostRoot:
             shutil.copy(self.top / "etc/resolv.conf", root / "etc/resolv.conf")
         return tuple(binds)
 
+    def _usrs(self) -> tuple[Path, ...]:
+        return (self.usr,) if self.layer is None else (self.layer, self.usr)
+
     def exists(self, path: str) -> bool:
         """Whether container path `path` exists in the build root."""
         if path == "/usr" or path.startswith("/usr/"):
-            return os.path.lexists(self.usr / os.path.relpath(path, "/usr"))
+            relative = os.path.relpath(path, "/usr")
+            return any(os.path.lexists(usr / relative) for usr in self._usrs())
         return False
 
     def pkgconfig_dirs(self) -> list[Path]:
-        return [d for d in (self.usr / "lib/pkgconfig", self.usr / "share/pkgconfig") if d.is_dir()]
+        dirs = (usr / sub for usr in self._usrs() for sub in ("lib/pkgconfig", "share/pkgconfig"))
+        return [d for d in dirs if d.is_dir()]
 
 
 def mason_binds(dirs: BuildDirs, recipe_dir: Path) -> tuple[Bind, ...]:
@@ -189,11 +206,12 @@ def mason_binds(dirs: BuildDirs, recipe_dir: Path) -> tuple[Bind, ...]:
 
 def build_spec(
     dirs: BuildDirs,
-    binds: Sequence[Bind],
+    binds: Sequence[Mount],
     *,
     networking: bool,
     workdir: str,
     env: Mapping[str, str],
+    limits: Limits = NO_LIMITS,
 ) -> ContainerSpec:
     return ContainerSpec(
         root=dirs.root,
@@ -207,4 +225,5 @@ def build_spec(
         env=env,
         # Test suites debug and trace their own processes.
         tracing=True,
+        limits=limits,
     )

@@ -50,11 +50,12 @@ from boulder.errors import BoulderError, BuildError
 from boulder.macros.load import MacroSet
 from boulder.phase import Phase
 from boulder.phases import BuildContext, shell_macros
-from boulder.profiles import HOST, Profile, ProfileStore, default_config_dir
+from boulder.profiles import HOST, SYSTEM_DIR, Profile, ProfileStore, default_config_dir
 from boulder.recipe.load import LoadedRecipe, load_recipe
 from boulder.recipe.model import GitUpstream, PlainUpstream, Recipe, url_file_name
 from boulder.recipe.pin import pin_git_ref
 from boulder.recipe.targets import Stage
+from boulder.settings import BuildSettings, load_settings
 from moss_core.container import ContainerError, run_container
 from moss_core.repository import load_limits
 
@@ -91,6 +92,12 @@ class BuildOptions:
     """Take `file://` and local git upstreams from outside the recipe's directory too."""
     verbose: bool = False
     """Print bash's trace of every command too (the build log always has it)."""
+    settings: BuildSettings | None = None
+    """The build's time and resource limits; None for those of `boulder.kdl` (`config_dir`)."""
+    extra_repos: tuple[str, ...] = ()
+    """Repositories (`stone.index` URIs or paths) whose packages the build may use, above the
+    profile's; on the host profile, those providing its build dependencies are laid over the
+    host's `/usr`."""
     out: Callable[[str], None] = field(default=print, compare=False)
 
 
@@ -170,18 +177,31 @@ def _build_root(
     profile: Profile,
     dirs: BuildDirs,
     log: Callable[[str], None],
-    *,
-    update: bool,
+    options: BuildOptions,
 ) -> BuildRoot:
-    if profile.is_host:
+    if profile.is_host and not options.extra_repos:
         return HostRoot()
     # The moss client (and its HTTP stack) is only needed for roots made from repositories.
-    from boulder.build.roots import RepositoryRoot, profile_moss_dir, root_packages
+    from boulder.build.roots import (
+        RepositoryRoot,
+        compose_layer,
+        extra_repositories,
+        profile_moss_dir,
+        root_packages,
+    )
 
-    packages = root_packages(compiled.loaded.recipe, compiled.dependencies, profile.packages)
+    recipe, actions = compiled.loaded.recipe, compiled.dependencies
+    if profile.is_host:
+        # The host provides the base set and toolchain; only the recipe's own needs are looked
+        # for in the extra repositories.
+        wanted = root_packages(recipe, actions, base=())
+        layer = compose_layer(extra_repositories(options.extra_repos), wanted, dirs.layer, log)
+        return HostRoot(layer=layer)
+    packages = root_packages(recipe, actions, profile.packages)
+    above = max((r.priority for r in profile.repositories), default=0)
     return RepositoryRoot(
         profile, packages, profile_moss_dir(dirs.cache, profile), dirs.cache / "moss" / "cache",
-        log, update,
+        log, options.update, extra_repositories(options.extra_repos, above),
     )  # fmt: skip
 
 
@@ -194,6 +214,7 @@ def build(path: Path, macros: MacroSet, options: BuildOptions) -> BuildResult:
     check_names(recipe.upstreams)
     check_local(recipe.upstreams, loaded.path.parent, allow=options.allow_local_upstreams)
     profile = ProfileStore(options.config_dir).get(options.profile)
+    settings = options.settings or load_settings(options.config_dir, SYSTEM_DIR)
     dirs = BuildDirs(
         options.cache_dir.resolve(), f"{recipe.name}-{recipe.version}-{recipe.release}"
     )
@@ -209,14 +230,15 @@ def build(path: Path, macros: MacroSet, options: BuildOptions) -> BuildResult:
         )
         for directory in (dirs.artefacts, dirs.root, dirs.build, dirs.scripts):
             fresh_dir(directory)
-        host = _build_root(compiled, profile, dirs, console.line, update=options.update)
+        remove_tree(dirs.layer)
+        host = _build_root(compiled, profile, dirs, console.line, options)
         root_binds = host.populate(dirs.root, networking=recipe.networking)
         _share_upstreams(loaded, dirs, console)
         binds = (*root_binds, *mason_binds(dirs, loaded.path.parent))
         runner = JobRunner(
             recipe, loaded.path, dirs, binds, console,
             lambda s: shell_macros(loaded, macros, _context(options), s.target, s.stage, s.phase),
-            options.interactive,
+            options.interactive, settings.limits(), settings.time_limit(),
         )  # fmt: skip
         with _batch_priority(console, options.batch_priority):
             runner.run_jobs(compiled.scripts)
@@ -290,11 +312,15 @@ def chroot(path: Path, macros: MacroSet, options: BuildOptions) -> int:
     )
     if not (dirs.root / "usr").is_dir() or not dirs.build.is_dir():
         raise BuildError("build root doesn't exist, make sure to run build first")
-    # A root made by moss holds its own `/usr`; otherwise it was made from the host's.
+    # A root made by moss holds its own `/usr`; otherwise it was made from the host's, with
+    # the build's layer over it if it had one.
+    layer = dirs.layer / "usr"
     root_binds = (
         ()
         if (dirs.root / ".moss").is_dir()
-        else HostRoot().populate(dirs.root, networking=recipe.networking)
+        else HostRoot(layer=layer if layer.is_dir() else None).populate(
+            dirs.root, networking=recipe.networking
+        )
     )
     target = compiled.scripts[-1].target if compiled.scripts else options.architecture
     script = next(
@@ -338,7 +364,7 @@ def _batch_priority(console: Console, enabled: bool) -> Iterator[None]:
 
 def _cleanup(loaded: LoadedRecipe, dirs: BuildDirs) -> None:
     """Delete the build's root, trees and artefacts and this recipe's cached upstreams."""
-    for directory in (dirs.root, dirs.build, dirs.artefacts, dirs.scripts):
+    for directory in (dirs.root, dirs.build, dirs.artefacts, dirs.scripts, dirs.layer):
         remove_tree(directory)
     for upstream in loaded.recipe.upstreams:
         if isinstance(upstream, GitUpstream):

@@ -1,5 +1,9 @@
 """Build roots (spec §3.4): the host's `/usr`, or packages installed by moss from a profile's
-repositories into the build's root directory (the same store, VFS and blit as moss)."""
+repositories into the build's root directory (the same store, VFS and blit as moss).
+
+`--extra-repo` repositories (a build controller's freshly published packages) come on top of
+either: added above the profile's repositories, or, on the host profile, composed by moss into
+a layer that the build sees over the host's `/usr`."""
 
 from __future__ import annotations
 
@@ -9,18 +13,23 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from boulder.build.container import remove_tree
 from boulder.errors import BuildError, ProfileError
 from boulder.profiles import Profile
 from boulder.recipe.model import Recipe
 from moss_core.client import Client, QuietReporter
-from moss_core.container import Bind
+from moss_core.client.plan import parse_provider
+from moss_core.container import Mount
 from moss_core.errors import MossError
 from moss_core.installation import Installation
 from moss_core.repository import (
     Repository,
     RepositoryConfig,
+    RepositoryError,
+    add_repository,
     refresh,
     repo_state_dir,
+    to_uri,
 )
 
 # What every build root holds (spec §3.4), before the recipe's own needs.
@@ -72,6 +81,56 @@ def _repositories(profile: Profile) -> list[Repository]:
         raise ProfileError(f"profile {profile.id}: {err}") from err
 
 
+def extra_repositories(uris: Sequence[str], above: int = 0) -> list[Repository]:
+    """The `--extra-repo` repositories (a `stone.index` URI or absolute path each), all above
+    priority `above`, the first given highest."""
+    repositories = []
+    for number, uri in enumerate(uris, start=1):
+        try:
+            repositories.append(
+                Repository(f"extra-{number}", to_uri(uri), above + 1 + len(uris) - number)
+            )
+        except RepositoryError as err:
+            raise BuildError(f"--extra-repo {uri}: {err}") from None
+    return repositories
+
+
+def compose_layer(
+    repositories: Sequence[Repository],
+    wanted: Sequence[str],
+    directory: Path,
+    log: Callable[[str], None],
+) -> Path | None:
+    """Install into the moss root `directory` the packages of `repositories` that provide what
+    `wanted` names, with their dependencies as far as those repositories provide them (the
+    host provides the rest, as it provides everything else on the host profile). Its `/usr`,
+    or None when the repositories provide nothing wanted.
+
+    The root has its own download cache: builds running side by side never share a partial
+    download (a `file://` package is hard-linked, not copied)."""
+    directory.mkdir(parents=True)
+    reporter = QuietReporter()
+    try:
+        installation = Installation.open(directory)
+        for repo in repositories:
+            add_repository(installation, repo)
+        with Client(installation, reporter) as client:
+            registry = client.registry()
+            names = [n for n in wanted if registry.first(parse_provider(n)) is not None]
+            if names:
+                log(f"Laying over the host's /usr, from the extra repositories: {', '.join(names)}")
+                client.install(names, allow_unmet=True)
+    except (MossError, OSError) as err:
+        raise BuildError(f"layer from the extra repositories: {err}") from err
+    if not names:
+        log("No build dependency is in the extra repositories")
+        remove_tree(directory)
+        return None
+    for line in reporter.lines:
+        log(line)
+    return directory / "usr"
+
+
 def profile_moss_dir(cache: Path, profile: Profile) -> Path:
     """Where a profile's repository indexes are kept between builds."""
     return cache / "moss" / "profiles" / profile.id
@@ -106,7 +165,8 @@ class RepositoryRoot:
     """A build root installed by the moss client from the profile's repositories.
 
     The indexes come from the profile's moss directory, fetched by `profile add|update`,
-    `build -u`, or by the first build that needs them.
+    `build -u`, or by the first build that needs them. Those of `extra` (above the profile's)
+    are fetched for every build: they change between builds.
     """
 
     profile: Profile
@@ -115,9 +175,10 @@ class RepositoryRoot:
     download_cache: Path
     log: Callable[[str], None]
     update: bool = False
+    extra: Sequence[Repository] = ()
     _root: Path | None = None
 
-    def populate(self, root: Path, *, networking: bool) -> tuple[Bind, ...]:
+    def populate(self, root: Path, *, networking: bool) -> tuple[Mount, ...]:
         self._root = root
         if self.update or not _refreshed(self.profile, self.moss_dir):
             for name, count in refresh_profile(self.profile, self.moss_dir):
@@ -134,6 +195,8 @@ class RepositoryRoot:
                     repo_state_dir(indexes, repo), repo_state_dir(installation, repo),
                     dirs_exist_ok=True,
                 )  # fmt: skip
+            for repo in self.extra:
+                self.log(f"{repo.id} ({repo.uri}): {add_repository(installation, repo)} packages")
             with Client(installation, reporter) as client:
                 client.install(list(self.packages))
         except (MossError, OSError) as err:

@@ -9,10 +9,11 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, NoReturn
 
 from boulder.build.container import BuildDirs, build_spec, fresh_dir, write_file
 from boulder.build.upstreams import prepare
@@ -22,7 +23,15 @@ from boulder.phases import PhaseScript, buildroot, workdir
 from boulder.recipe.model import GitUpstream, Recipe
 from boulder.recipe.targets import Stage
 from boulder.script import Breakpoint
-from moss_core.container import Bind, ContainerError, run_container
+from moss_core.container import (
+    ContainerError,
+    ContainerLimitExceeded,
+    ContainerTimeout,
+    Limits,
+    Mount,
+    run_container,
+)
+from moss_core.container.limits import NO_LIMITS
 
 _LETTERS = {
     Phase.PREPARE: "P", Phase.SETUP: "S", Phase.BUILD: "B", Phase.INSTALL: "I",
@@ -63,6 +72,14 @@ def _stream(read_fd: int, prefix: str, console: Console) -> None:
             console.line(prefix + text, trace=_TRACE.match(text) is not None)
 
 
+def _duration(seconds: float) -> str:
+    """`2 s`, `90 min`, `12 h`: as a time limit is most likely given."""
+    for unit, size in (("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g} {unit}"
+    return f"{seconds:g} s"
+
+
 def breakpoint_profile(preamble: str) -> str:
     """`.profile` of a breakpoint shell: the script's environment, minus what would stop an
     interactive shell."""
@@ -77,15 +94,22 @@ class JobRunner:
     recipe: Recipe
     recipe_file: Path
     dirs: BuildDirs
-    binds: Sequence[Bind]
+    binds: Sequence[Mount]
     console: Console
     shell_macros: Callable[[PhaseScript], str]
     """The actions and definitions a breakpoint shell offers, for a script's phase."""
     interactive: bool = False
+    limits: Limits = NO_LIMITS
+    """What each script's container may use."""
+    time_limit: float | None = None
+    """Seconds all the scripts may run, breakpoint shells not counted; None for no limit."""
     _count: int = field(default=0, init=False)
+    _deadline: float | None = field(default=None, init=False)
 
     def run_jobs(self, scripts: Sequence[PhaseScript]) -> None:
         """Each (target, stage) job in build order: scripts arrive in that order."""
+        if self.time_limit is not None:
+            self._deadline = time.monotonic() + self.time_limit
         jobs: dict[tuple[str, Stage], list[PhaseScript]] = {}
         for script in scripts:
             jobs.setdefault((script.target, script.stage), []).append(script)
@@ -119,7 +143,10 @@ class JobRunner:
                 if isinstance(command, Breakpoint):
                     self._breakpoint(script, command, cwd)
                     continue
-                status = self._run_chunk(command, script.phase, pgo, cwd, str(root))
+                try:
+                    status = self._run_chunk(command, script.phase, pgo, cwd, str(root))
+                except (ContainerTimeout, ContainerLimitExceeded) as err:
+                    self._stopped(script, err)
                 if status != 0:
                     self._fail(script, status)
 
@@ -132,8 +159,13 @@ class JobRunner:
         write_file(script, text + "\n\n")
         spec = build_spec(
             self.dirs, self.binds, networking=self.recipe.networking, workdir=cwd,
-            env=self._env(home),
+            env=self._env(home), limits=self.limits,
         )  # fmt: skip
+        timeout = None
+        if self._deadline is not None and self.time_limit is not None:
+            timeout = self._deadline - time.monotonic()
+            if timeout <= 0:
+                raise ContainerTimeout("the build", self.time_limit)
         prefix = f"{'││' if pgo else '│'}{_LETTERS[phase]}│ "
         read_fd, write_fd = os.pipe()
         reader = threading.Thread(target=_stream, args=(read_fd, prefix, self.console))
@@ -142,7 +174,7 @@ class JobRunner:
             argv = ["/usr/bin/bash", f"/mason/scripts/{script.name}"]
             return run_container(
                 spec, argv, stdin=subprocess.DEVNULL, stdout=write_fd,
-                stderr=write_fd,
+                stderr=write_fd, timeout=timeout,
             )  # fmt: skip
         except ContainerError as err:
             raise BuildError(f"container: {err}") from err
@@ -150,7 +182,22 @@ class JobRunner:
             os.close(write_fd)
             reader.join()
 
-    def _fail(self, script: PhaseScript, status: int) -> None:
+    def _stopped(
+        self, script: PhaseScript, err: ContainerTimeout | ContainerLimitExceeded
+    ) -> NoReturn:
+        if isinstance(err, ContainerTimeout):
+            # The whole build's limit, not what was left of it for this script.
+            what = f"the build did not finish within {_duration(self.time_limit or err.seconds)}"
+        else:
+            what = f"the build exceeded its {err.limit}"
+        raise BuildError(
+            f"{what} and was stopped, with every process it started (build log: {self.dirs.log})",
+            file=self.recipe_file,
+            line=script.text_line,
+            key=f"{script.phase.value} ({script.target})",
+        ) from err
+
+    def _fail(self, script: PhaseScript, status: int) -> NoReturn:
         if status < 0:
             what = f"stopped by signal {signal.Signals(-status).name}"
         else:
@@ -172,12 +219,18 @@ class JobRunner:
             write_file(profile, text)
             env = {**self._env(home), "TERM": "xterm-256color"}
             spec = build_spec(
-                self.dirs, self.binds, networking=self.recipe.networking, workdir=cwd, env=env
-            )
+                self.dirs, self.binds, networking=self.recipe.networking, workdir=cwd, env=env,
+                limits=self.limits,
+            )  # fmt: skip
+            started = time.monotonic()
             try:
                 run_container(spec, ["/usr/bin/bash", "--login"], stdin=sys.stdin)
             except ContainerError as err:
                 raise BuildError(f"container: {err}") from err
+            finally:
+                # A person at a shell is not the build running late.
+                if self._deadline is not None:
+                    self._deadline += time.monotonic() - started
         else:
             self.console.line("(standard input is not a terminal: no shell is opened)")
         if point.exit:

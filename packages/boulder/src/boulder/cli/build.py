@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,7 @@ from stone.console import human_size
 
 # Builds, profiles and their repositories load when a command needs them, not for `--help`.
 if TYPE_CHECKING:
-    from boulder import profiles
+    from boulder import profiles, settings
     from boulder.build import cache, pipeline
     from boulder.recipe import load as recipe_load
 else:
@@ -25,6 +26,7 @@ else:
     cache = lazy_import("boulder.build.cache")
     pipeline = lazy_import("boulder.build.pipeline")
     recipe_load = lazy_import("boulder.recipe.load")
+    settings = lazy_import("boulder.settings")
 
 
 def _root_option(ctx: click.Context, name: str) -> Path | None:
@@ -38,6 +40,13 @@ def _cache_dir(ctx: click.Context, given: Path | None = None) -> Path:
 
 def _store(ctx: click.Context) -> profiles.ProfileStore:
     return profiles.ProfileStore(_root_option(ctx, "config_dir") or profiles.default_config_dir())
+
+
+def _index_locations(
+    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+) -> tuple[str, ...]:
+    """A path (relative to the working directory too) or a URI each."""
+    return tuple(v if "://" in v else str(Path(v).absolute()) for v in values)
 
 
 @cli.command("build")
@@ -74,6 +83,27 @@ def _store(ctx: click.Context) -> profiles.ProfileStore:
     "-v", "--verbose", is_flag=True,
     help="Print bash's trace of every command too (the build log always has it).",
 )  # fmt: skip
+@click.option(
+    "--timeout", type=click.FloatRange(min=0), metavar="SECONDS",
+    help="Stop the build when its scripts have run this long, 0 never [boulder.kdl, 12 h].",
+)  # fmt: skip
+@click.option(
+    "--memory-limit", type=click.FloatRange(min=0), metavar="MIB",
+    help="Memory and swap of the build container, 0 none [boulder.kdl, all the machine has].",
+)  # fmt: skip
+@click.option(
+    "--process-limit", type=click.IntRange(min=0), metavar="N",
+    help="Processes and threads of the build container, 0 none [boulder.kdl, 16384].",
+)  # fmt: skip
+@click.option(
+    "--file-size-limit", type=click.FloatRange(min=0), metavar="MIB",
+    help="Size of any file the build writes, 0 none [boulder.kdl, 65536].",
+)  # fmt: skip
+@click.option(
+    "--extra-repo", "extra_repos", multiple=True, metavar="INDEX", callback=_index_locations,
+    help="Also use this repository (stone.index URI or path) above the profile's; on the host "
+    "profile its packages the recipe needs are laid over /usr. Repeatable, first highest.",
+)  # fmt: skip
 @click.pass_context
 def build_command(
     ctx: click.Context,
@@ -90,6 +120,11 @@ def build_command(
     normal_priority: bool,
     allow_local_upstreams: bool,
     verbose: bool,
+    timeout: float | None,
+    memory_limit: float | None,
+    process_limit: int | None,
+    file_size_limit: float | None,
+    extra_repos: tuple[str, ...],
 ) -> None:
     """Build a recipe into .stone packages, rootless, in a container."""
     # Absolute: the recipe's directory is bound into the container, and binds need one.
@@ -111,9 +146,33 @@ def build_command(
         batch_priority=not normal_priority,
         allow_local_upstreams=allow_local_upstreams,
         verbose=verbose,
+        settings=_settings(
+            _store(ctx), timeout=timeout, memory=memory_limit, processes=process_limit,
+            file_size=file_size_limit,
+        ),
+        extra_repos=extra_repos,
         out=click.echo,
-    )
+    )  # fmt: skip
     pipeline.build(recipe, _macros(ctx), options)
+
+
+def _settings(
+    store: profiles.ProfileStore,
+    *,
+    timeout: float | None,
+    memory: float | None,
+    processes: int | None,
+    file_size: float | None,
+) -> settings.BuildSettings:
+    """`boulder.kdl`'s settings, with those given on the command line instead."""
+    loaded = settings.load_settings(store.config_dir, store.system_dir)
+    return replace(
+        loaded,
+        timeout=loaded.timeout if timeout is None else timeout,
+        memory=loaded.memory if memory is None else memory,
+        processes=loaded.processes if processes is None else processes,
+        file_size=loaded.file_size if file_size is None else file_size,
+    )
 
 
 @cli.command("chroot")
@@ -212,8 +271,7 @@ def profile_add(
     fetch their indexes."""
     repos = [profiles.parse_repository_spec(spec) for spec in specs]
     repos += [
-        profiles.ProfileRepository(f"repo{i}", uri)
-        for i, uri in enumerate(uris, len(repos) + 1)
+        profiles.ProfileRepository(f"repo{i}", uri) for i, uri in enumerate(uris, len(repos) + 1)
     ]
     if not repos:
         raise ProfileError("a profile needs at least one repository (URI or -r)")

@@ -103,11 +103,12 @@ class Client:
         # "Installed …" lines, said once the state holding those packages is live.
         self._installed: list[str] = []
 
-    def trigger_timeout(self) -> float:
-        """Seconds a trigger handler may run, from moss's settings (`moss_core.settings`)."""
+    def moss_settings(self) -> settings.Settings:
+        """moss's settings (`moss_core.settings`): how long and how much trigger handlers may
+        run and use."""
         if self._settings is None:
             self._settings = settings.load_settings(self.installation)
-        return self._settings.trigger_timeout
+        return self._settings
 
     def close(self) -> None:
         self._close_sources()
@@ -215,11 +216,14 @@ class Client:
 
     # -- install ------------------------------------------------------------------------------
 
-    def install(self, arguments: Sequence[str], *, dry_run: bool = False) -> Outcome:
+    def install(
+        self, arguments: Sequence[str], *, dry_run: bool = False, allow_unmet: bool = False
+    ) -> Outcome:
         """Install packages named by provider (`nano`, `binary(nano)`) or given as `.stone` files.
 
         An installed name is left alone (`sync` upgrades), except that a `.stone` file given by
-        path replaces the installed package of its name: that is an explicit request.
+        path replaces the installed package of its name: that is an explicit request. With
+        `allow_unmet`, dependencies nothing provides are left unmet (`resolve.resolve`).
         """
         local, names = self._local_packages(arguments)
         registry = self.registry(local)
@@ -242,7 +246,9 @@ class Client:
             return Outcome(already=tuple(already.values()))
         replaced = {installed[p.name].id for p in fresh.values() if p.name in installed}
         previous = {p.id: p for p in installed.values() if p.id not in replaced}
-        packages = resolve.resolve(registry, [*previous, *fresh], resolve.Lookup.PREFER_INSTALLED)
+        packages = resolve.resolve(
+            registry, [*previous, *fresh], resolve.Lookup.PREFER_INSTALLED, allow_unmet=allow_unmet
+        )
         resolve.check_conflicts(packages)
         new = tuple(p for p in packages if p.id not in previous)
         self.reporter.packages("The following package(s) will be installed:", new)
@@ -513,7 +519,8 @@ class Client:
             self.installation.isolation_dir,
             staging_usr,
             self.installation.root / "etc",
-            timeout=self.trigger_timeout(),
+            timeout=self.moss_settings().trigger_timeout,
+            limits=self.moss_settings().trigger_limits(),
         )
         return hooks.run_transaction_triggers(
             self.installation.staging_dir,
@@ -536,7 +543,8 @@ class Client:
             self.installation.isolation_dir,
             self.installation.usr,
             self.installation.root / "etc",
-            timeout=self.trigger_timeout(),
+            timeout=self.moss_settings().trigger_timeout,
+            limits=self.moss_settings().trigger_limits(),
         )
         hooks.run_triggers(
             triggers.Scope.SYSTEM, self.installation.root, tree, runner, self.reporter

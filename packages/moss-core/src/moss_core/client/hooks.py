@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from moss_core._lazy import lazy_import
 from moss_core.client.report import Reporter
 from moss_core.container.isolated import IsolatedRunner
+from moss_core.container.limits import Limits
 from moss_core.fs import sha256_file, write_atomically
 from moss_core.trigger_record import (
     RECORD_FILE,
@@ -76,15 +77,21 @@ def run_triggers(
 
 
 def transaction_runner(
-    isolation: Path, staging_usr: Path, etc: Path, *, timeout: float
+    isolation: Path, staging_usr: Path, etc: Path, *, timeout: float, limits: Limits
 ) -> TriggerRunner:
     """Handlers see the new `/usr` read-write, the system's `/etc` read-only, and no network;
-    each is killed after `timeout` seconds."""
-    return IsolatedRunner(isolation, usr=staging_usr, etc=etc, etc_writable=False, timeout=timeout)
+    each is killed after `timeout` seconds or on exceeding `limits`."""
+    return IsolatedRunner(
+        isolation, usr=staging_usr, etc=etc, etc_writable=False, timeout=timeout, limits=limits
+    )
 
 
-def system_runner(isolation: Path, usr: Path, etc: Path, *, timeout: float) -> TriggerRunner:
-    return IsolatedRunner(isolation, usr=usr, etc=etc, etc_writable=True, timeout=timeout)
+def system_runner(
+    isolation: Path, usr: Path, etc: Path, *, timeout: float, limits: Limits
+) -> TriggerRunner:
+    return IsolatedRunner(
+        isolation, usr=usr, etc=etc, etc_writable=True, timeout=timeout, limits=limits
+    )
 
 
 def run_transaction_triggers(

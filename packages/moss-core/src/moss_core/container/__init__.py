@@ -6,17 +6,22 @@ this machine allows it. The trigger runner built on it lives in `moss_core.conta
 (imported separately: this package must not pull in `moss_core.triggers` and its dependencies).
 """
 
-from moss_core.container.errors import ContainerError, ContainerTimeout
+from moss_core.container.errors import ContainerError, ContainerLimitExceeded, ContainerTimeout
+from moss_core.container.limits import Limits
 from moss_core.container.run import Stream, namespaces_available, run_container
-from moss_core.container.spec import MINIMAL_DEVICES, Bind, ContainerSpec, Dev
+from moss_core.container.spec import MINIMAL_DEVICES, Bind, ContainerSpec, Dev, Mount, Overlay
 
 __all__ = [
     "MINIMAL_DEVICES",
     "Bind",
     "ContainerError",
+    "ContainerLimitExceeded",
     "ContainerSpec",
     "ContainerTimeout",
     "Dev",
+    "Limits",
+    "Mount",
+    "Overlay",
     "Stream",
     "namespaces_available",
     "run_container",

@@ -13,19 +13,25 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import resource
 import select
 import signal
 import sys
 from typing import TYPE_CHECKING
 
-from moss_core.container import privileges, protocol, syscalls
+from moss_core.container import cgroups, privileges, protocol, syscalls
 from moss_core.container.errors import ContainerError
+from moss_core.container.limits import resource_limits
 from moss_core.container.setup import prepare, step
 
 if TYPE_CHECKING:
     from moss_core.container.confine import Confinement
 
 _FAILED = 127
+
+# What the helper tells PID 1 once its id maps are written.
+_CGROUP = b"m"
+_NO_CGROUP = b"n"
 
 _RESTRICTIONS = (
     ("/proc/sys/kernel/unprivileged_userns_clone", "0"),
@@ -95,7 +101,11 @@ def _exit_if_orphaned(from_helper: int) -> None:
 
 
 def _confine(
-    request: protocol.Request, confinement: Confinement, from_helper: int, to_helper: int
+    request: protocol.Request,
+    confinement: Confinement,
+    rlimits: dict[bytes, list[tuple[int, int]]],
+    from_helper: int,
+    to_helper: int,
 ) -> None:
     """Enter the command's own user and mount namespaces, then drop what it does not need.
 
@@ -107,7 +117,9 @@ def _confine(
         syscalls.unshare(syscalls.CLONE_NEWUSER | syscalls.CLONE_NEWNS)
     os.write(to_helper, b"u")
     os.close(to_helper)
-    if os.read(from_helper, 1) != b"m":
+    # Mapped, and in the container's cgroup or not: the resource limits to set depend on it.
+    mapped = os.read(from_helper, 1)
+    if mapped not in rlimits:
         os._exit(_FAILED)
     _exit_if_orphaned(from_helper)
     confinement.drop_capabilities()
@@ -120,11 +132,20 @@ def _confine(
             os.setgid(spec.gid)
             os.setuid(spec.uid)
     _exit_if_orphaned(from_helper)
+    # Last, in the command's user namespace and as its user: the process limit counts the
+    # processes of that user in that namespace, so root mapped to itself is bounded too.
+    for limit, value in rlimits[mapped]:
+        with step(f"resource limit {limit}"):
+            resource.setrlimit(limit, (value, value))
     confinement.restrict()
 
 
 def _pid1(
-    request: protocol.Request, confinement: Confinement, from_helper: int, to_helper: int
+    request: protocol.Request,
+    confinement: Confinement,
+    rlimits: dict[bytes, list[tuple[int, int]]],
+    from_helper: int,
+    to_helper: int,
 ) -> None:
     """Set the container up and execute the command; return only by raising."""
     _exit_if_orphaned(from_helper)
@@ -132,10 +153,14 @@ def _pid1(
     warning = prepare(spec)
     if warning is not None:
         protocol.send_warning(request.status_fd, warning)
-    _confine(request, confinement, from_helper, to_helper)
+    _confine(request, confinement, rlimits, from_helper, to_helper)
     os.umask(0o022)
     if request.probe:
         os._exit(0)
+    # Python ignores these; an ignored signal stays ignored across exec, and the command must
+    # meet a closed pipe and its file size limit as any program started by a shell does.
+    for number in (signal.SIGPIPE, signal.SIGXFSZ):
+        signal.signal(number, signal.SIG_DFL)
     with step(f"exec {request.argv[0]}"):
         os.execvpe(request.argv[0], list(request.argv), dict(spec.env))
 
@@ -202,6 +227,16 @@ def main(arguments: list[str]) -> int:
     syscalls.set_parent_death_signal(signal.SIGKILL)
     if not _started_by(request.parent):
         return _FAILED
+    # Made while the host's cgroup filesystems are still this process's to see.
+    cgroup = cgroups.make(request.spec.limits)
+    try:
+        return _run(request, cgroup)
+    finally:
+        cgroup.remove()
+
+
+def _run(request: protocol.Request, cgroup: cgroups.Cgroup) -> int:
+    status_fd = request.status_fd
     # Decided now: in the user namespace it may enter, an ordinary user is root too.
     as_root = os.geteuid() == 0
     try:
@@ -213,6 +248,12 @@ def main(arguments: list[str]) -> int:
     except ContainerError as error:
         protocol.send_error(status_fd, _explained(error))
         return _FAILED
+    limits = request.spec.limits
+    # PID 1 learns with its id maps whether it made it into the cgroup (`_CGROUP`) or not.
+    rlimits = {
+        _CGROUP: resource_limits(limits, cgroup.enforced),
+        _NO_CGROUP: resource_limits(limits, frozenset()),
+    }
     from_helper, to_pid1 = os.pipe()
     from_pid1, to_helper = os.pipe()
     proc_fd = os.open("/proc", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -222,7 +263,7 @@ def main(arguments: list[str]) -> int:
         os.close(from_pid1)
         os.close(proc_fd)
         try:
-            _pid1(request, confinement, from_helper, to_helper)
+            _pid1(request, confinement, rlimits, from_helper, to_helper)
         except ContainerError as error:
             protocol.send_error(status_fd, _explained(error))
         # Whatever went wrong in the forked child, report it and exit: never return into main.
@@ -231,6 +272,8 @@ def main(arguments: list[str]) -> int:
         os._exit(_FAILED)
     os.close(from_helper)
     os.close(to_helper)
+    # Before PID 1 runs anything of the command: it waits for the id maps below.
+    in_cgroup = cgroup.add(pid)
     try:
         mapped = _map_command(request, pid, from_pid1, proc_fd, as_root=as_root)
     except ContainerError as error:
@@ -240,10 +283,11 @@ def main(arguments: list[str]) -> int:
         return _FAILED
     if mapped:
         with contextlib.suppress(BrokenPipeError):
-            os.write(to_pid1, b"m")
+            os.write(to_pid1, _CGROUP if in_cgroup else _NO_CGROUP)
     wait_status, timed_out = _wait(pid, request.timeout if mapped else None)
     os.close(to_pid1)
-    protocol.send_status(status_fd, os.waitstatus_to_exitcode(wait_status), timed_out=timed_out)
+    status = os.waitstatus_to_exitcode(wait_status)
+    protocol.send_status(status_fd, status, timed_out=timed_out, hit=cgroup.hit())
     return 0
 
 

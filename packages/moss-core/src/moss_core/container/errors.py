@@ -33,3 +33,13 @@ class ContainerTimeout(MossError):
         super().__init__(f"{command} did not finish within {seconds:g} s; its container was killed")
         self.command = command
         self.seconds = seconds
+
+
+class ContainerLimitExceeded(MossError):
+    """The command failed, or ran past its time, after exceeding a resource limit (`limit`
+    describes it: `memory limit (512 MiB)`); nothing of its container runs any more."""
+
+    def __init__(self, command: str, limit: str) -> None:
+        super().__init__(f"{command} exceeded its {limit}; its container was killed")
+        self.command = command
+        self.limit = limit

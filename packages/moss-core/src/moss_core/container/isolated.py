@@ -10,12 +10,13 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from moss_core.container.errors import ContainerError, ContainerTimeout
+from moss_core.container.errors import ContainerError, ContainerLimitExceeded, ContainerTimeout
+from moss_core.container.limits import NO_LIMITS, Limits
 from moss_core.container.run import run_container
 from moss_core.container.setup import step
 from moss_core.container.spec import Bind, ContainerSpec, Dev
 from moss_core.triggers.commands import DeleteCommand, RunCommand
-from moss_core.triggers.errors import UnsafePathError
+from moss_core.triggers.errors import HandlerKilled, UnsafePathError
 from moss_core.triggers.run import CommandResult, delete_paths
 
 ROOT_LINKS = (
@@ -32,6 +33,8 @@ DEFAULT_ENV = {"PATH": "/usr/bin:/usr/sbin"}
 DEFAULT_TIMEOUT = 600.0
 """Seconds a handler may run: generous, as a font cache or initramfs can take minutes."""
 
+_KILLED = "and was killed, with every process it started"
+
 
 class IsolatedRunner:
     """Runs each handler in a fresh container rooted at `isolation_dir`.
@@ -41,8 +44,8 @@ class IsolatedRunner:
     nothing else of the host. The root itself is read-only: a handler writes only to `/usr`,
     `/tmp` and (system triggers) `/etc`. `env` is the handlers' whole environment. `delete`
     paths are taken as the container sees them: under `/usr`, or under `/etc` when writable.
-    A handler still running after `timeout` seconds is killed with everything it started.
-    The root links are (re)created in `isolation_dir` now.
+    A handler still running after `timeout` seconds is killed with everything it started;
+    `limits` bound what it uses. The root links are (re)created in `isolation_dir` now.
     """
 
     def __init__(
@@ -54,6 +57,7 @@ class IsolatedRunner:
         etc_writable: bool = False,
         env: Mapping[str, str] = DEFAULT_ENV,
         timeout: float = DEFAULT_TIMEOUT,
+        limits: Limits = NO_LIMITS,
     ) -> None:
         self.isolation_dir = isolation_dir
         self.timeout = timeout
@@ -74,6 +78,7 @@ class IsolatedRunner:
             workdir="/",
             env=env,
             read_only_root=True,
+            limits=limits,
         )
         _make_root_links(isolation_dir)
 
@@ -89,11 +94,10 @@ class IsolatedRunner:
                     timeout=self.timeout,
                 )
             except ContainerTimeout as error:
-                raise TimeoutError(
-                    errno.ETIMEDOUT,
-                    f"did not finish within {self.timeout:g} s"
-                    " and was killed, with every process it started",
-                ) from error
+                reason = f"did not finish within {self.timeout:g} s {_KILLED}"
+                raise HandlerKilled(reason) from error
+            except ContainerLimitExceeded as error:
+                raise HandlerKilled(f"exceeded its {error.limit} {_KILLED}") from error
             except ContainerError as error:
                 # The runner contract: a command that cannot be started is an OSError.
                 if error.errno is None:

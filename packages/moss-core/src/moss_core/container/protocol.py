@@ -59,8 +59,8 @@ def send_warning(fd: int, warning: str) -> None:
     _send(fd, {"warning": warning})
 
 
-def send_status(fd: int, status: int, *, timed_out: bool) -> None:
-    _send(fd, {"status": status, "timed_out": timed_out})
+def send_status(fd: int, status: int, *, timed_out: bool, hit: frozenset[str]) -> None:
+    _send(fd, {"status": status, "timed_out": timed_out, "hit": sorted(hit)})
 
 
 def _send(fd: int, message: dict[str, object]) -> None:
@@ -75,6 +75,8 @@ class Reports:
     warnings: list[str] = field(default_factory=list)
     status: int | None = None
     timed_out: bool = False
+    hit: frozenset[str] = frozenset()
+    """The limits the container's cgroup counted as reached."""
 
 
 def parse_reports(data: bytes) -> Reports:
@@ -89,4 +91,5 @@ def parse_reports(data: bytes) -> Reports:
         else:
             reports.status = int(message["status"])
             reports.timed_out = bool(message["timed_out"])
+            reports.hit = frozenset(message["hit"])
     return reports

@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from moss_core.container.errors import ContainerError, ContainerTimeout
+from moss_core.container.errors import ContainerError, ContainerLimitExceeded, ContainerTimeout
 from moss_core.container.frozen import helper_argv
+from moss_core.container.limits import exceeded
 from moss_core.container.protocol import Request, parse_reports
 from moss_core.container.spec import ContainerSpec
 
@@ -48,6 +49,8 @@ def run_container(
     no slash. Raises `ContainerError` if the container cannot be set up or the command cannot
     be executed; that is never confused with the command failing. After `timeout` seconds the
     whole container is killed and `ContainerTimeout` raised, once nothing of it runs any more.
+    A command that fails or times out after exceeding one of `spec.limits` raises
+    `ContainerLimitExceeded` naming that limit instead.
     """
     if not argv:
         raise ContainerError("spec", detail="no command to run")
@@ -118,6 +121,10 @@ def _run_helper(
         raise ContainerError(
             "helper", detail=f"the helper exited with status {returncode} without a report"
         )
+    if reports.status != 0 or reports.timed_out:
+        limit = exceeded(spec.limits, reports.status, reports.hit)
+        if limit is not None:
+            raise ContainerLimitExceeded(" ".join(argv), spec.limits.describe(limit))
     if reports.timed_out and timeout is not None:
         raise ContainerTimeout(" ".join(argv), timeout)
     return reports.status

@@ -22,7 +22,7 @@ from pathlib import Path
 from moss_core.container import syscalls
 from moss_core.container.errors import ContainerError
 from moss_core.container.privileges import READ_ONLY_PROC
-from moss_core.container.spec import MINIMAL_DEVICES, Bind, ContainerSpec, Dev
+from moss_core.container.spec import MINIMAL_DEVICES, Bind, ContainerSpec, Dev, Overlay
 
 _MAX_SYMLINKS = 40
 _HOST_DEV = "/dev"
@@ -151,6 +151,17 @@ def bind(root: str, spec: Bind, *, devices: bool = False) -> None:
         restrict_mounts(target, read_only=spec.read_only, devices=devices)
 
 
+def overlay(root: str, spec: Overlay) -> None:
+    """Mount the read-only union of `spec.layers` at its target, `nosuid,nodev`. In a user
+    namespace the kernel allows this from Linux 5.11 on."""
+    layers = ":".join(str(layer) for layer in spec.layers)
+    with step(f"overlay {layers} -> {spec.target}"):
+        target = resolve_in_root(root, spec.target)
+        make_mount_point(target, directory=True)
+        flags = syscalls.MS_RDONLY | syscalls.MS_NOSUID | syscalls.MS_NODEV
+        syscalls.mount("overlay", target, "overlay", flags, f"lowerdir={layers}")
+
+
 def mount_proc(root: str) -> None:
     """A `proc` of the container's PID namespace at `/proc`, its kernel settings read-only."""
     with step("mount /proc"):
@@ -167,23 +178,24 @@ def mount_proc(root: str) -> None:
             restrict_mounts(entry, read_only=True)
 
 
-def mount_tmpfs(root: str, path: str, *, mode: int = 0o1777) -> None:
-    """An empty tmpfs at container path `path`."""
+def mount_tmpfs(root: str, path: str, *, mode: int = 0o1777, size: int | None = None) -> None:
+    """An empty tmpfs at container path `path`, of at most `size` bytes."""
     with step(f"tmpfs {path}"):
         target = resolve_in_root(root, path)
         make_mount_point(target, directory=True)
         flags = syscalls.MS_NOSUID | syscalls.MS_NODEV
-        syscalls.mount("tmpfs", target, "tmpfs", flags, f"mode={mode:o}")
+        options = f"mode={mode:o}" + ("" if size is None else f",size={size}")
+        syscalls.mount("tmpfs", target, "tmpfs", flags, options)
 
 
-def mount_dev(root: str, mode: Dev) -> None:
-    """Provide `/dev` as `mode` says."""
+def mount_dev(root: str, mode: Dev, size: int | None = None) -> None:
+    """Provide `/dev` as `mode` says; its tmpfs mounts hold at most `size` bytes each."""
     if mode is Dev.NONE:
         return
     if mode is Dev.HOST:
         bind(root, Bind(source=Path(_HOST_DEV), target="/dev", read_only=False), devices=True)
         return
-    mount_tmpfs(root, "/dev", mode=0o755)
+    mount_tmpfs(root, "/dev", mode=0o755, size=size)
     dev = resolve_in_root(root, "/dev")
     for device in MINIMAL_DEVICES:
         with step(f"device /dev/{device}"):
@@ -194,7 +206,7 @@ def mount_dev(root: str, mode: Dev) -> None:
         os.symlink("/proc/self/fd", os.path.join(dev, "fd"))
         for number, name in enumerate(("stdin", "stdout", "stderr")):
             os.symlink(f"/proc/self/fd/{number}", os.path.join(dev, name))
-    mount_tmpfs(root, "/dev/shm")
+    mount_tmpfs(root, "/dev/shm", size=size)
 
 
 def bring_up_loopback() -> None:
@@ -233,12 +245,17 @@ def prepare(spec: ContainerSpec) -> str | None:
     with step("bind root"):
         syscalls.mount(root, root, None, syscalls.MS_BIND | syscalls.MS_REC)
     for mount in spec.binds:
-        bind(root, mount)
+        if isinstance(mount, Overlay):
+            overlay(root, mount)
+        else:
+            bind(root, mount)
     if spec.proc:
         mount_proc(root)
-    mount_dev(root, spec.dev)
+    # A tmpfs is memory: without a cgroup to charge it to, only its size bounds it.
+    size = spec.limits.memory
+    mount_dev(root, spec.dev, size)
     for path in spec.tmpfs:
-        mount_tmpfs(root, path)
+        mount_tmpfs(root, path, size=size)
     with step("sethostname"):
         syscalls.sethostname(spec.hostname)
     with step("restrict root"):

@@ -11,6 +11,7 @@ from types import MappingProxyType
 from typing import Any
 
 from moss_core.container.errors import ContainerError
+from moss_core.container.limits import NO_LIMITS, Limits
 
 
 class Dev(enum.Enum):
@@ -44,23 +45,58 @@ class Bind:
             raise ContainerError("spec", detail="a bind cannot replace `/`: set the root instead")
 
 
+# overlayfs separates layers with `:` and options with `,`; it has an escape, but a path that
+# needs one is refused rather than trusted to be escaped right.
+_OVERLAY_UNSAFE = (":", ",", "\\", "\n")
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """Make the union of host directories `layers` appear at `target`, read-only: a path is
+    found in the first layer that has it (overlayfs lower layers; no upper layer, so nothing
+    can be written through it)."""
+
+    layers: tuple[Path, ...]
+    target: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "layers", tuple(Path(layer) for layer in self.layers))
+        if not self.layers:
+            raise ContainerError("spec", detail=f"overlay at {self.target} has no layer")
+        for layer in self.layers:
+            if not layer.is_absolute():
+                raise ContainerError("spec", detail=f"overlay layer {layer} is not absolute")
+            if any(char in str(layer) for char in _OVERLAY_UNSAFE):
+                raise ContainerError(
+                    "spec", detail=f"overlay layer {str(layer)!r} holds a `:`, `,` or `\\`"
+                )
+        _check_inside_path("overlay target", self.target)
+        if PurePosixPath(self.target) == PurePosixPath("/"):
+            raise ContainerError("spec", detail="an overlay cannot replace `/`")
+
+
+Mount = Bind | Overlay
+
+
 @dataclass(frozen=True)
 class ContainerSpec:
     """A container: its root, what is mounted in it, and how the command starts.
 
-    Mounts happen in this order: `binds` (in the given order, so a later bind may land inside
-    an earlier one), `/proc`, `/dev`, then the `tmpfs` targets. Mount points missing from the
-    root are created in it (directories, or empty files for a file bind) and left there.
+    Mounts happen in this order: `binds` (binds and overlays, in the given order, so a later
+    one may land inside an earlier one), `/proc`, `/dev`, then the `tmpfs` targets. Mount
+    points missing from the root are created in it (directories, or empty files for a file
+    bind) and left there.
     `env` is the command's whole environment. `uid`/`gid` are the ids the command runs as,
     inside; whoever starts the container is mapped to them when it is not root. With
     `read_only_root`, the root itself (not what is mounted on it) is read-only, so a command
     can write only where a writable bind or tmpfs puts it. `tracing` lets the command use
-    `ptrace` on its own processes (test suites do; trigger handlers never need it). What the
-    command may do beyond that is `moss_core.container.privileges`'s to say.
+    `ptrace` on its own processes (test suites do; trigger handlers never need it). `limits`
+    bound the memory, processes and file sizes of everything it runs. What the command may do
+    beyond that is `moss_core.container.privileges`'s to say.
     """
 
     root: Path
-    binds: tuple[Bind, ...] = ()
+    binds: tuple[Mount, ...] = ()
     proc: bool = True
     dev: Dev = Dev.MINIMAL
     tmpfs: tuple[str, ...] = ("/tmp",)
@@ -72,6 +108,7 @@ class ContainerSpec:
     gid: int = 0
     read_only_root: bool = False
     tracing: bool = False
+    limits: Limits = NO_LIMITS
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "root", Path(self.root))
@@ -96,7 +133,7 @@ class ContainerSpec:
         return json.dumps(
             {
                 "root": str(self.root),
-                "binds": [[str(b.source), b.target, b.read_only] for b in self.binds],
+                "binds": [_mount_json(mount) for mount in self.binds],
                 "proc": self.proc,
                 "dev": self.dev.value,
                 "tmpfs": list(self.tmpfs),
@@ -106,6 +143,7 @@ class ContainerSpec:
                 "env": dict(self.env),
                 "read_only_root": self.read_only_root,
                 "tracing": self.tracing,
+                "limits": self.limits.to_json(),
                 "uid": self.uid,
                 "gid": self.gid,
             }
@@ -117,7 +155,7 @@ class ContainerSpec:
         data: dict[str, Any] = json.loads(text)
         return cls(
             root=Path(data["root"]),
-            binds=tuple(Bind(Path(s), t, bool(ro)) for s, t, ro in data["binds"]),
+            binds=tuple(_mount_from_json(mount) for mount in data["binds"]),
             proc=bool(data["proc"]),
             dev=Dev(data["dev"]),
             tmpfs=tuple(data["tmpfs"]),
@@ -127,9 +165,23 @@ class ContainerSpec:
             env=dict(data["env"]),
             read_only_root=bool(data.get("read_only_root", False)),
             tracing=bool(data.get("tracing", False)),
+            limits=Limits.from_json(data.get("limits", {})),
             uid=int(data["uid"]),
             gid=int(data["gid"]),
         )
+
+
+def _mount_json(mount: Mount) -> Any:
+    if isinstance(mount, Overlay):
+        return {"overlay": [str(layer) for layer in mount.layers], "target": mount.target}
+    return [str(mount.source), mount.target, mount.read_only]
+
+
+def _mount_from_json(data: Any) -> Mount:
+    if isinstance(data, dict):
+        return Overlay(tuple(Path(layer) for layer in data["overlay"]), str(data["target"]))
+    source, target, read_only = data
+    return Bind(Path(source), target, bool(read_only))
 
 
 def _check_inside_path(what: str, path: str) -> None:

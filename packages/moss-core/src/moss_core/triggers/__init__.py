@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         RunCommand,
     )
     from moss_core.triggers.errors import (
+        HandlerKilled,
         TriggerCycleError,
         TriggerError,
         TriggerLoadError,
@@ -80,6 +81,7 @@ __getattr__ = lazy_attributes(
         "DeleteHandler": "moss_core.triggers.model",
         "FileKind": "moss_core.triggers.model",
         "Handler": "moss_core.triggers.model",
+        "HandlerKilled": "moss_core.triggers.errors",
         "Inhibited": "moss_core.triggers.commands",
         "Inhibitors": "moss_core.triggers.model",
         "Invocation": "moss_core.triggers.commands",
@@ -122,6 +124,7 @@ __all__ = [
     "DeleteHandler",
     "FileKind",
     "Handler",
+    "HandlerKilled",
     "Inhibited",
     "Inhibitors",
     "Invocation",

@@ -53,6 +53,15 @@ class TriggerRunError(TriggerError):
         self.stderr = stderr
 
 
+class HandlerKilled(TriggerError):
+    """A runner killed a handler, with every process it started: it ran past its time or
+    exceeded a resource limit, as `reason` says (`did not finish within 600 s`)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class UnsafePathError(TriggerError):
     """A `delete` handler named a path that resolves outside the root it runs in."""
 

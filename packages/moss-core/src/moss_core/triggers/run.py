@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Protocol
 
 from moss_core.triggers.commands import DeleteCommand, Plan, RunCommand
-from moss_core.triggers.errors import TriggerRunError, UnsafePathError
+from moss_core.triggers.errors import HandlerKilled, TriggerRunError, UnsafePathError
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +30,9 @@ class TriggerRunner(Protocol):
     """Where and how trigger commands execute (directly, in a container, ...)."""
 
     def run(self, command: RunCommand) -> CommandResult:
-        """Run the command to completion. Raise `TimeoutError` if it ran out of time (and was
-        killed, with everything it started), `OSError` if it cannot be started."""
+        """Run the command to completion. Raise `HandlerKilled` if it was killed, with
+        everything it started, for running out of time or exceeding a resource limit;
+        `OSError` if it cannot be started."""
         ...
 
     def delete(self, command: DeleteCommand) -> None:
@@ -119,9 +120,9 @@ def execute_plan(plan: Plan, runner: TriggerRunner) -> None:
             continue
         try:
             result = runner.run(command)
-        except TimeoutError as error:
+        except HandlerKilled as error:
             raise TriggerRunError(
-                invocation.trigger, str(command), status=None, reason=error.strerror or str(error)
+                invocation.trigger, str(command), status=None, reason=error.reason
             ) from error
         except OSError as error:
             raise TriggerRunError(

@@ -1,0 +1,228 @@
+"""Resource limits of a container: a memory hog, a fork bomb and an oversized file, each bounded,
+by a cgroup of the container's own where one can be made and by resource limits where not.
+
+Each real test runs both ways. The cgroup way skips, saying why, where no cgroup can be made;
+the resource-limit way runs everywhere: as root it hides the cgroup filesystems first (a
+mount namespace of its own, as inside a container that has none), so that root, mapped to
+itself in the command's user namespace, is checked to be bounded too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from moss_core.container import Bind, ContainerSpec, Limits, cgroups
+from moss_core.container.limits import MIB, exceeded, from_mib, resource_limits
+
+MakeSpec = Callable[..., ContainerSpec]
+
+# Keeps every child it can fork (sleeping), then reports how many it got: at most the limit.
+FORK_BOMB = """\
+import os, time
+forked = 0
+try:
+    while forked < 10000:
+        if os.fork() == 0:
+            time.sleep(60)
+            os._exit(0)
+        forked += 1
+except OSError as error:
+    print(forked, error.errno)
+    raise SystemExit(3)
+"""
+
+HOG = "chunks = []\nwhile True:\n    chunks.append(bytearray(8 << 20))\n"
+
+# Run one container and print how it ended as JSON: the status or the error; with "hide", in a
+# mount namespace of its own without any cgroup filesystem.
+RUN_ONE = """\
+import json, subprocess, sys
+from moss_core.container import ContainerSpec, run_container, syscalls
+from moss_core.errors import MossError
+if sys.argv[4] == "hide":
+    syscalls.unshare(syscalls.CLONE_NEWNS)
+    syscalls.mount(None, "/", None, syscalls.MS_REC | syscalls.MS_PRIVATE)
+    with open("/proc/self/mountinfo") as mountinfo:
+        mounts = [line.split() for line in mountinfo]
+    for fields in reversed(mounts):
+        if fields[fields.index("-") + 1] in ("cgroup", "cgroup2"):
+            syscalls.umount2(fields[4], syscalls.MNT_DETACH)
+spec = ContainerSpec.from_json(sys.argv[1])
+with open(sys.argv[3], "wb") as out:
+    try:
+        status = run_container(
+            spec, json.loads(sys.argv[2]), stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+            timeout=30,
+        )
+    except MossError as error:
+        print(json.dumps({"error": str(error)}))
+    else:
+        print(json.dumps({"status": status}))
+"""
+
+
+def _cgroup_enforces() -> frozenset[str]:
+    cgroup = cgroups.make(Limits(memory=1 << 30, processes=1000))
+    try:
+        return cgroup.enforced
+    finally:
+        cgroup.remove()
+
+
+@pytest.fixture(params=["cgroup", "rlimit"])
+def way(request: pytest.FixtureRequest) -> str:
+    enforced = _cgroup_enforces()
+    if request.param == "cgroup" and enforced != {"memory", "processes"}:
+        pytest.skip(
+            "no cgroup with the memory and pids controllers can be made here"
+            f" (enforced: {sorted(enforced) or 'none'}; needs root or a delegated cgroup)"
+        )
+    if request.param == "rlimit" and enforced and os.geteuid() != 0:
+        pytest.skip("a delegated cgroup is in use, and only root can hide it")
+    return str(request.param)
+
+
+@pytest.fixture
+def run_limited(way: str, tmp_path: Path) -> Callable[..., tuple[dict[str, object], str]]:
+    """Run argv in the spec the way under test; (how it ended, its output)."""
+
+    def run(spec: ContainerSpec, *argv: str) -> tuple[dict[str, object], str]:
+        output = tmp_path / "output"
+        hide = "hide" if way == "rlimit" and os.geteuid() == 0 else "show"
+        arguments = [spec.to_json(), json.dumps(argv), str(output), hide]
+        completed = subprocess.run(
+            [sys.executable, "-c", RUN_ONE, *arguments],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert completed.returncode == 0, completed.stderr
+        return json.loads(completed.stdout), output.read_text(errors="replace")
+
+    return run
+
+
+def _leftover_cgroups() -> list[str]:
+    found = []
+    for directory, subdirectories, _ in os.walk("/sys/fs/cgroup"):
+        found += [os.path.join(directory, d) for d in subdirectories if "moss-container-" in d]
+    return found
+
+
+def test_a_memory_hog_is_stopped(make_spec: MakeSpec, run_limited: Callable, way: str) -> None:
+    spec = make_spec(limits=Limits(memory=64 * MIB))
+    ended, output = run_limited(spec, "python3", "-c", HOG)
+    if way == "cgroup":
+        assert ended == {
+            "error": f"python3 -c {HOG} exceeded its memory limit (64 MiB);"
+            " its container was killed"
+        }
+    else:
+        # An allocation is refused: the program fails in its own way, the limit unnamed.
+        assert ended == {"status": 1}
+        assert "MemoryError" in output
+    assert _leftover_cgroups() == []
+
+
+def test_a_fork_bomb_is_bounded(make_spec: MakeSpec, run_limited: Callable, way: str) -> None:
+    if way == "rlimit" and os.geteuid() == 0:
+        pytest.skip(
+            "the kernel exempts real uid 0 from RLIMIT_NPROC: as root only a cgroup bounds"
+            " processes (test_container_rootless checks the resource limit as nobody)"
+        )
+    spec = make_spec(limits=Limits(processes=16))
+    ended, output = run_limited(spec, "python3", "-c", FORK_BOMB)
+    forked, error = map(int, output.split())
+    # The command itself is one of the 16.
+    assert (forked, error) == (15, 11)
+    if way == "cgroup":
+        assert ended == {
+            "error": f"python3 -c {FORK_BOMB} exceeded its process limit (16);"
+            " its container was killed"
+        }
+    else:
+        assert ended == {"status": 3}
+    assert _leftover_cgroups() == []
+
+
+def test_a_file_past_the_size_limit(make_spec: MakeSpec, run_limited: Callable) -> None:
+    spec = make_spec(limits=Limits(file_size=MIB))
+    script = "head -c 2000000 /dev/zero > /tmp/big"
+    ended, output = run_limited(spec, "sh", "-c", script)
+    assert ended == {
+        "error": f"sh -c {script} exceeded its file size limit (1 MiB); its container was killed"
+    }
+    assert "File size limit exceeded" in output
+
+
+def test_a_tmpfs_holds_no_more_than_the_memory_limit(
+    make_spec: MakeSpec, run_limited: Callable, way: str
+) -> None:
+    spec = make_spec(limits=Limits(memory=8 * MIB))
+    for target in ("/tmp", "/dev/shm"):
+        script = f"head -c 9000000 /dev/zero > {target}/x"
+        ended, output = run_limited(spec, "sh", "-c", script)
+        if way == "cgroup" and "error" in ended:
+            # Its pages are charged to the cgroup, which may fill first.
+            assert ended == {
+                "error": f"sh -c {script} exceeded its memory limit (8 MiB);"
+                " its container was killed"
+            }
+        else:
+            assert ended == {"status": 1}
+            assert "No space left on device" in output
+
+
+def test_limits_held_are_not_in_the_way(make_spec: MakeSpec, run_limited: Callable) -> None:
+    spec = make_spec(limits=Limits(memory=256 * MIB, processes=64, file_size=4 * MIB))
+    script = "head -c 3000000 /dev/zero > /tmp/file && wc -c < /tmp/file && ulimit -c"
+    assert run_limited(spec, "sh", "-c", script) == ({"status": 0}, "3000000\n0\n")
+
+
+def test_the_command_meets_closed_pipes_and_signals_as_from_a_shell(
+    make_spec: MakeSpec, run_limited: Callable
+) -> None:
+    # Python ignores SIGPIPE; `yes` must not inherit that and write forever.
+    assert run_limited(make_spec(), "sh", "-c", "yes | head -n 2") == ({"status": 0}, "y\ny\n")
+
+
+def test_resource_limits_stand_in_for_what_the_cgroup_does_not_enforce() -> None:
+    limits = Limits(memory=64 * MIB, processes=16, file_size=MIB)
+    core, fsize = (resource.RLIMIT_CORE, 0), (resource.RLIMIT_FSIZE, MIB)
+    data, nproc = (resource.RLIMIT_DATA, 64 * MIB), (resource.RLIMIT_NPROC, 16)
+    assert resource_limits(limits, frozenset()) == [core, fsize, data, nproc]
+    assert resource_limits(limits, frozenset({"processes"})) == [core, fsize, data]
+    assert resource_limits(limits, frozenset({"memory", "processes"})) == [core, fsize]
+    assert resource_limits(Limits(), frozenset()) == [core]
+
+
+def test_which_limit_a_failure_is_put_down_to() -> None:
+    limits = Limits(memory=MIB, processes=8, file_size=MIB)
+    assert exceeded(limits, -signal.SIGKILL, frozenset({"memory"})) == "memory"
+    assert exceeded(limits, 1, frozenset({"processes"})) == "processes"
+    assert exceeded(limits, -signal.SIGXFSZ, frozenset()) == "file_size"
+    assert exceeded(limits, 128 + signal.SIGXFSZ, frozenset()) == "file_size"
+    assert exceeded(limits, 1, frozenset()) is None
+    assert exceeded(Limits(), -signal.SIGXFSZ, frozenset({"memory"})) is None
+
+
+def test_limits_as_settings_give_them() -> None:
+    assert from_mib(0.5, 100, 2) == Limits(MIB // 2, 100, 2 * MIB)
+    assert from_mib(0, 0, 0) == Limits()
+    assert Limits(memory=3 * MIB).describe("memory") == "memory limit (3 MiB)"
+    assert Limits(file_size=1000).describe("file_size") == "file size limit (1000 bytes)"
+    assert Limits(processes=9).describe("processes") == "process limit (9)"
+    with pytest.raises(ValueError, match="processes"):
+        Limits(processes=0)
+    spec = ContainerSpec(root=Path("/r"), binds=(Bind(Path("/usr"), "/usr"),), limits=Limits(1))
+    assert ContainerSpec.from_json(spec.to_json()) == spec
