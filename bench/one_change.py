@@ -8,6 +8,12 @@ Every moss run is a subprocess whose own peak RSS is read with `wait4`. Goals (i
 one-package change on the large system takes at most a quarter of `cp -al` (ratio >= 4), at
 most 1.5x the same change on the small system (ratio >= 0.667), and at most 120 MB of RSS.
 
+Both systems also hold `triggers`, a package of two transaction triggers run by a static
+handler (built with gcc): `catalog` writes one file per matching package (the packages
+chg000-chg099 match; the changed package does not), `index` one file for all of chg100-chg199
+(the changed package matches: it runs again in every transaction). A real system always has
+transaction triggers, and a tree that has them is recycled only with its trigger record.
+
 The packages are generated once and kept under `$BENCH_TMP` (default `.bench-tmp` in the
 checkout); the roots are made afresh. `--profile` runs one more install under cProfile and
 prints the top of it.
@@ -37,7 +43,49 @@ FILES_PER_PACKAGE = 1150
 RUNS = 3
 CHANGED = "chg100"  # the package removed and installed again (in the middle of the large set)
 SMALL_CHANGED = "chg010"
-GENERATION = "v1"  # bump when the generated content changes
+GENERATION = "v2"  # bump when the generated content changes
+TRIGGERS = "triggers"
+
+# stamp DIR OUT IN...: make DIR, write OUT with each IN's name and content.
+_STAMP_SOURCE = r"""
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+static void put(int fd, const char *s) { write(fd, s, __builtin_strlen(s)); }
+int main(int argc, char **argv) {
+    if (argc < 3) return 2;
+    mkdir(argv[1], 0755);
+    int fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) return 3;
+    for (int i = 3; i < argc; i++) {
+        char buffer[256];
+        ssize_t n;
+        int in = open(argv[i], O_RDONLY);
+        put(fd, argv[i]);
+        put(fd, ":");
+        while (in >= 0 && (n = read(in, buffer, sizeof buffer)) > 0) write(fd, buffer, n);
+        if (in >= 0) close(in);
+        put(fd, "\n");
+    }
+    return close(fd) == 0 ? 0 : 4;
+}
+"""
+
+_TRIGGER_FILES = {
+    "catalog": (
+        "name: catalog\ndescription: one catalog entry per matching package\n"
+        "handlers:\n  stamp:\n    run: /usr/bin/stamp\n"
+        '    args: ["/usr/share/catalog", "/usr/share/catalog/$(name)",'
+        ' "/usr/share/$(name)/d00/f0000"]\n'
+        'paths:\n  "/usr/share/(name:chg0*)/d00/f0000":\n    handlers: [stamp]\n'
+    ),
+    "index": (
+        "name: index\ndescription: one index of every matching package\n"
+        "handlers:\n  stamp:\n    run: /usr/bin/stamp\n"
+        '    args: ["/usr/share/index", "/usr/share/index/all"]\n'
+        'paths:\n  "/usr/share/chg1*/d00/f0000":\n    handlers: [stamp]\n'
+    ),
+}
 
 
 def _scratch_base() -> Path:
@@ -58,6 +106,30 @@ def _write_package(directory: Path, number: int) -> None:
     (directory / f"{name}-1-1-1-x86_64.stone").write_bytes(out.getvalue())
 
 
+def _write_triggers(directory: Path) -> None:
+    if shutil.which("gcc") is None:
+        raise SystemExit("one_change.py needs gcc, to build its static trigger handler")
+    with tempfile.TemporaryDirectory() as build:
+        source = Path(build, "stamp.c")
+        source.write_text(_STAMP_SOURCE)
+        binary = Path(build, "stamp")
+        subprocess.run(["gcc", "-static", "-O1", "-o", str(binary), str(source)], check=True)
+        handler = binary.read_bytes()
+    contents = {"bin/stamp": handler}
+    for name, text in _TRIGGER_FILES.items():
+        contents[f"share/moss/triggers/tx.d/{name}.yaml"] = text.encode()
+    layout, blobs = [], {}
+    for path, data in contents.items():
+        digest = xxhash.xxh3_128_intdigest(data)
+        blobs[digest] = BytesBlob(data)
+        mode = 0o755 if path.startswith("bin/") else 0o644
+        layout.append(LayoutEntry.regular(path, digest, mode=mode))
+    out = io.BytesIO()
+    meta = Meta(name=TRIGGERS, version="1", release=1, architecture="x86_64")
+    write_binary(out, meta, layout, blobs)
+    (directory / f"{TRIGGERS}-1-1-1-x86_64.stone").write_bytes(out.getvalue())
+
+
 def _repository() -> Path:
     """The generated repository, made once and reused while `GENERATION` stays the same."""
     repo = _scratch_base() / f"one-change-repo-{GENERATION}"
@@ -68,6 +140,7 @@ def _repository() -> Path:
     building.mkdir(parents=True)
     for number in range(PACKAGES):
         _write_package(building, number)
+    _write_triggers(building)
     build_index(building)
     shutil.rmtree(repo, ignore_errors=True)
     os.rename(building, repo)
@@ -95,7 +168,9 @@ def _system(scratch: Path, repo: Path, name: str, count: int) -> Path:
     root = scratch / name
     root.mkdir()
     _moss(root, "repo", "add", "gen", f"file://{repo}/stone.index")
-    _moss(root, "install", *[f"chg{n:03d}" for n in range(count)])
+    _moss(root, "install", TRIGGERS, *[f"chg{n:03d}" for n in range(count)])
+    if not (root / "usr/share/catalog/chg000").is_file():
+        raise RuntimeError(f"the transaction triggers did not run in {root}")
     return root
 
 

@@ -34,8 +34,10 @@ from moss_roots import (
     run_moss,
     tree_listing,
 )
+from stamp_handler import stamps_package
 
 from moss_core.repository import build_index
+from moss_core.trigger_record import RECORD_FILE
 
 DRIVER = Path(__file__).with_name("crash_driver.py")
 SEED = 8
@@ -57,6 +59,7 @@ FLOORS = {
     "prune": 20,
     "recycle": 30,
     "activate-recycled": 20,
+    "recycle-triggers": 30,
 }
 """At least this many kill points per scenario (a smaller number means the harness broke)."""
 
@@ -123,6 +126,8 @@ def scenarios(
         )
         build_index(directory)
 
+    if shutil.which("gcc") is not None:
+        stones["stamps"] = make_stone(local, "stamps", stamps_package(base_dir))
     s = {k: str(v) for k, v in stones.items()}
     recipes: dict[str, tuple[list[tuple[str, ...]], tuple[str, ...]]] = {
         # name: (the commands that make the root before, the transaction)
@@ -143,6 +148,16 @@ def scenarios(
         # With two trees archived, the transaction updates the oldest (state 1) in staging.
         "recycle": (
             [("install", s["base"]), ("install", s["extra"]), ("remove", "extra")],
+            ("install", s["tool"], s["lib"]),
+        ),
+        # The same, with a transaction trigger in every state: state 1's record lets the
+        # transaction run it again for the new packages only.
+        "recycle-triggers": (
+            [
+                ("install", s.get("stamps", ""), s["base"]),
+                ("install", s["extra"]),
+                ("remove", "extra"),
+            ],
             ("install", s["tool"], s["lib"]),
         ),
         # State 1's tree was recycled by state 4: activating it blits it again.
@@ -195,8 +210,14 @@ class Side:
     """States whose tree went to a newer state's (see moss_core.client.recycle)."""
 
 
+def _listing(root: Path) -> frozenset[tuple[str, str, str]]:
+    """The live tree but for the files that name its state (the trigger record holds the
+    outputs' times, which differ from one run to the next)."""
+    return frozenset(e for e in tree_listing(root / "usr") if e[0] not in (".stateID", RECORD_FILE))
+
+
 def _side(root: Path) -> Side:
-    listing = frozenset(e for e in tree_listing(root / "usr") if e[0] != ".stateID")
+    listing = _listing(root)
     trees = root / ".moss/root"
     numbered = [p for p in trees.iterdir() if p.name.isdigit()]
     archived = frozenset(int(p.name) for p in numbered if (p / "usr").is_dir())
@@ -287,7 +308,7 @@ def _check_kill(
     label = f"{scenario.name} {point}"
     assert status == -signal.SIGKILL, (label, status, output)
     # The live tree at the moment of the kill, before any recovery: whole.
-    live = frozenset(e for e in tree_listing(root / "usr") if e[0] != ".stateID")
+    live = _listing(root)
     assert live in (old.listing, new.listing), label
     assert active_state(root) in (old.active, new.active), label
 
@@ -337,11 +358,13 @@ def test_sigkill_anywhere_leaves_old_or_new_state(
     record_property: pytest.RecordProperty,
 ) -> None:
     started = time.monotonic()
+    if name == "recycle-triggers" and shutil.which("gcc") is None:
+        pytest.skip("gcc is needed to build the static trigger handler of this scenario")
     scenario = scenarios(name)
     driver = Driver(scratch)
     reference = _reference(scenario, scratch, driver)
     assert reference.new.active != reference.old.active or name == "prune"
-    if name == "recycle":
+    if name in ("recycle", "recycle-triggers"):
         assert reference.new.recycled == {1}, "the transaction did not stage from state 1's tree"
     if name == "activate-recycled":
         assert reference.old.recycled == {1} and not reference.new.recycled

@@ -24,6 +24,7 @@ from moss_core.blit import Strategy, blit, update
 from moss_core.client.recycle import plan_change
 from moss_core.db import LayoutDb
 from moss_core.store import ASSET_MODE, asset_relpath
+from moss_core.trigger_record import fingerprint
 from moss_core.vfs import Node, Tree, VfsError, build_tree
 from moss_core.vfs_diff import TreeDiff, changed_paths, diff_nodes
 from stone import FileKind, LayoutEntry
@@ -129,8 +130,20 @@ def test_a_planned_change_applied_to_the_old_tree_is_the_new_tree(
         return
     if planned is None:
         return
-    diff, _, new_subset = planned
+    diff, _, new_subset, paths = planned
     assert _apply(_model(old), diff) == _model(new)
+    # What trigger re-runs rely on: outside the changed paths the two full trees agree, and
+    # at them the planned tree's fingerprints are the full new tree's.
+    for path in {n.path for n in old.walk()} | {n.path for n in new.walk()}:
+        before, after = old.get(path), new.get(path)
+        if path not in paths:
+            assert before is not None and after is not None
+            assert fingerprint(before) == fingerprint(after)
+    for path in paths:
+        full, planned_node = new.get(path), new_subset.get(path)
+        assert (full is None) == (planned_node is None)
+        if full is not None and planned_node is not None:
+            assert fingerprint(full) == fingerprint(planned_node)
     for node in diff.added:
         assert {n.path for n in _subtree(node)} == {n.path for n in _subtree(new.get(node.path))}
     every = {n.path for n in old.walk()} | {n.path for n in new.walk()}

@@ -26,4 +26,3 @@ def test_styled_is_plain_off_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr("sys.stdout", io.StringIO())
     monkeypatch.delenv("NO_COLOR", raising=False)
     assert styled("x", bold=True) == "x"
-

@@ -224,9 +224,7 @@ def test_initrd_rollback_leaves_boot_alone(
     assert (root / "usr/.stateID").read_text().strip() == "1"
 
 
-def test_status_golden_text_with_an_xbootldr(
-    packages: Path, moss: MossRun, tmp_path: Path
-) -> None:
+def test_status_golden_text_with_an_xbootldr(packages: Path, moss: MossRun, tmp_path: Path) -> None:
     """§11.3 case 25 for the XBOOTLDR layout: entries and kernels there, loader on the ESP."""
     esp, xbootldr = tmp_path / "esp", tmp_path / "xbootldr"
     esp.mkdir()

@@ -91,9 +91,7 @@ def load_macros(data_dir: Path, cache: Path | None = None) -> MacroSet:
     """Load every macro file under `data_dir` (kept: macro files do not change during a run);
     `cache` is where parsed files may be kept between runs."""
     macros = data_dir / "macros"
-    arch = {
-        ident: _load_file(path, ident, cache) for ident, path in _identifiers(macros / "arch")
-    }
+    arch = {ident: _load_file(path, ident, cache) for ident, path in _identifiers(macros / "arch")}
     if "base" not in arch:
         raise MacroError("no base macros (macros/arch/base.yaml)", file=data_dir)
     actions = tuple(

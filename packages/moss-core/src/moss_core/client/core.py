@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from moss_core.client import apply, gc, hooks, rebuild, recycle
     from moss_core.client import boot as boot_glue
     from moss_core.client import verify as checks
+    from moss_core.trigger_record import TriggerRecord
 else:
     fetch = lazy_import("moss_core.fetch")
     system_model = lazy_import("moss_core.model")
@@ -490,24 +491,11 @@ class Client:
             staging_usr = recycle.stage(self.installation, change, self.reporter)
         try:
             apply.write_state_files(staging_usr, None, model_text)
-            apply.make_root_links(self.installation.isolation_dir)
-            (self.installation.root / "etc").mkdir(exist_ok=True)
-            runner = hooks.transaction_runner(
-                self.installation.isolation_dir,
-                staging_usr,
-                self.installation.root / "etc",
-                timeout=self.moss_settings().trigger_timeout,
-                limits=self.moss_settings().trigger_limits(),
-            )
-            hooks.run_triggers(
-                triggers.Scope.TRANSACTION,
-                self.installation.staging_dir,
-                tree,
-                runner,
-                self.reporter,
-            )
+            records = self._transaction_triggers(staging_usr, change, tree)
             state = apply.record_state(self.state_db, selections, summary)
             apply.write_state_files(staging_usr, state.id, model_text)
+            if records:
+                hooks.write_record(staging_usr, state.id, records)
             apply.Journal("transaction", state.id, previous).write(self.installation)
         except BaseException:
             self.recover()
@@ -521,6 +509,27 @@ class Client:
         self._system_triggers(tree)
         self._after_promotion()
         return state
+
+    def _transaction_triggers(
+        self, staging_usr: Path, change: recycle.Change | None, tree: Callable[[], vfs.Tree]
+    ) -> tuple[TriggerRecord, ...] | None:
+        apply.make_root_links(self.installation.isolation_dir)
+        (self.installation.root / "etc").mkdir(exist_ok=True)
+        runner = hooks.transaction_runner(
+            self.installation.isolation_dir,
+            staging_usr,
+            self.installation.root / "etc",
+            timeout=self.moss_settings().trigger_timeout,
+            limits=self.moss_settings().trigger_limits(),
+        )
+        return hooks.run_transaction_triggers(
+            self.installation.staging_dir,
+            None if change is None else change.recorded,
+            None if change is None else change.changed,
+            tree,
+            runner,
+            self.reporter,
+        )
 
     def _after_promotion(self) -> None:
         """The one place a change of states reaches the boot partitions (spec boot.md §6):
@@ -601,7 +610,11 @@ class Client:
                 [Package(i, metas[i], "installed") for i in ids],
                 {s.package_id for s in state.selections if s.explicit},
             )
+            apply.write_state_files(staging_usr, None, model_text)
+            records = self._transaction_triggers(staging_usr, None, lambda: tree)
             apply.write_state_files(staging_usr, state.id, model_text)
+            if records:
+                hooks.write_record(staging_usr, state.id, records)
         except BaseException:
             remove_tree(staging_usr)
             raise

@@ -8,16 +8,22 @@ rows at the changed packages' paths alone. A state whose tree was taken this way
 row and a `recycled` marker in its archive directory; making it live again re-blits its tree
 from the store (`Client.activate`).
 
+A tree's transaction trigger outputs are in it; its trigger record (`moss_core.trigger_record`)
+says which, and what the triggers ran on, so that the new state re-runs only the triggers whose
+inputs changed (`moss_core.client.hooks.run_transaction_triggers`).
+
 Anything that makes the difference uncertain falls back to composing and blitting the whole
-tree: a tree whose `.stateID` is not its state's, a tree with transaction trigger files (their
-outputs are in it, and nothing records which), an entry of either state beneath a symlink of
-that state (the VFS moves those), and every conflict (the full composition names them all).
+tree: a tree whose `.stateID` is not its state's, a tree with transaction trigger files and no
+record that matches it (each recorded output where it was, as it was), a change at a trigger
+output's path or above it, an entry of either state beneath a symlink of that state (the VFS
+moves those), and every conflict (the full composition names them all).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +34,14 @@ from moss_core.client.report import Reporter
 from moss_core.db import LayoutDb, StateDb
 from moss_core.fs import fsync_directory, remove_tree, write_atomically
 from moss_core.installation import STATE_ID_FILE, Installation, read_state_id
-from moss_core.triggers import Scope, trigger_files
+from moss_core.trigger_record import (
+    RECORD_FILE,
+    Artefacts,
+    blocks_update,
+    decode,
+    fingerprint,
+)
+from moss_core.triggers.files import Scope, trigger_files
 from moss_core.vfs import TOP, Tree, VfsError, build_tree
 from moss_core.vfs_diff import TreeDiff, changed_paths, diff_nodes
 from stone import FileKind, LayoutEntry
@@ -44,12 +57,24 @@ _STATE_FILES = ("lib/os-release", _MODEL)
 @dataclass(frozen=True)
 class Change:
     """How the tree of `source` becomes the new state's: `diff`, between the nodes of `old`
-    and `new` at the changed paths."""
+    and `new` at the changed `paths` (the trees may hold other paths: they are not changes).
+    `recorded`: the source tree's trigger record."""
 
     source: int
     diff: TreeDiff
     old: Tree
     new: Tree
+    paths: frozenset[str]
+    recorded: Artefacts | None = None
+
+    @property
+    def changed(self) -> dict[str, str | None]:
+        """The new tree's fingerprints at the changed paths, None where no entry is."""
+        found: dict[str, str | None] = {}
+        for path in self.paths:
+            node = self.new.get(path)
+            found[path] = None if node is None else fingerprint(node)
+        return found
 
 
 def is_recycled(installation: Installation, state_id: int) -> bool:
@@ -68,9 +93,10 @@ def forget_recycled(installation: Installation, state_id: int) -> None:
 
 def plan_change(
     layout_db: LayoutDb, old_ids: Iterable[str], new_ids: Iterable[str]
-) -> tuple[TreeDiff, Tree, Tree] | None:
+) -> tuple[TreeDiff, Tree, Tree, frozenset[str]] | None:
     """The difference between two states' trees, from the rows at the changed packages'
-    paths; None when only a full composition can tell (see the module's description)."""
+    paths, the trees of those rows and the paths; None when only a full composition can tell
+    (see the module's description)."""
     old, new = set(old_ids), set(new_ids)
     if layout_db.any_beneath_symlink(old) or layout_db.any_beneath_symlink(new):
         return None
@@ -86,7 +112,7 @@ def plan_change(
         if tree is None:
             return None
         trees.append(tree)
-    return diff_nodes(trees[0].get, trees[1].get, paths), trees[0], trees[1]
+    return diff_nodes(trees[0].get, trees[1].get, paths), trees[0], trees[1], frozenset(paths)
 
 
 def _subset_tree(
@@ -117,8 +143,11 @@ def _subset_tree(
     return tree
 
 
-def pick_source(installation: Installation, state_db: StateDb, active: int | None) -> int | None:
-    """The archived tree to recycle: the oldest, once `KEEP_TREES` of them are kept."""
+def pick_source(
+    installation: Installation, state_db: StateDb, active: int | None
+) -> tuple[int, Artefacts | None] | None:
+    """The archived tree to recycle (the oldest, once `KEEP_TREES` of them are kept) and its
+    trigger record."""
     archived = [
         state_id
         for state_id in sorted(state_db.ids())
@@ -130,10 +159,49 @@ def pick_source(installation: Installation, state_db: StateDb, active: int | Non
         usr = installation.archived_usr(state_id)
         if read_state_id(usr) != state_id or os.path.islink(usr):
             continue
-        if trigger_files(installation.archived_state_dir(state_id), Scope.TRANSACTION):
+        recorded = read_record(usr, state_id)
+        if recorded is None and trigger_files(
+            installation.archived_state_dir(state_id), Scope.TRANSACTION
+        ):
             continue
-        return state_id
+        if recorded is not None and not outputs_intact(usr, recorded):
+            continue
+        return state_id, recorded
     return None
+
+
+def read_record(usr: Path, state_id: int) -> Artefacts | None:
+    """The tree's trigger record, if it has one and it is that state's."""
+    try:
+        text = (usr / RECORD_FILE).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    recorded = decode(text)
+    return recorded if recorded is not None and recorded.state == state_id else None
+
+
+def outputs_intact(usr: Path, recorded: Artefacts) -> bool:
+    """The cheap check: every recorded output is there, of its kind, size and time."""
+    for output in recorded.outputs():
+        try:
+            info = os.lstat(usr / output.path[len(TOP) + 1 :])
+        except OSError:
+            return False
+        kind = (
+            "symlink"
+            if stat.S_ISLNK(info.st_mode)
+            else "directory"
+            if stat.S_ISDIR(info.st_mode)
+            else "file"
+        )
+        if kind != output.kind:
+            return False
+        if kind != "directory" and (info.st_size, info.st_mtime_ns) != (
+            output.size,
+            output.mtime_ns,
+        ):
+            return False
+    return True
 
 
 def plan_recycling(
@@ -143,9 +211,10 @@ def plan_recycling(
     new_ids: Sequence[str],
     active: int | None,
 ) -> Change | None:
-    source = pick_source(installation, state_db, active)
-    if source is None:
+    picked = pick_source(installation, state_db, active)
+    if picked is None:
         return None
+    source, recorded = picked
     state = state_db.get(source)
     if state is None:
         return None
@@ -153,7 +222,12 @@ def plan_recycling(
     planned = plan_change(layout_db, [s.package_id for s in state.selections], new_ids)
     if planned is None:
         return None
-    return Change(source, *planned)
+    change = Change(source, *planned, recorded=recorded)
+    if recorded is not None and blocks_update(
+        recorded, change.paths, (node.path for node in change.diff.removed)
+    ):
+        return None
+    return change
 
 
 def stage(installation: Installation, change: Change, reporter: Reporter) -> Path:
@@ -200,6 +274,7 @@ def _remove_state_files(usr: Path, change: Change) -> None:
     update, so that the diff meets the source state's entries and nothing else. The model is
     always moss's own (written over a package's), os-release only when no package ships it."""
     (usr / STATE_ID_FILE).unlink(missing_ok=True)
+    (usr / RECORD_FILE).unlink(missing_ok=True)
     if change.old.get(f"{TOP}/lib") is None:
         remove_tree(usr / "lib")
         return

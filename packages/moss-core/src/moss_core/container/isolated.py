@@ -15,8 +15,8 @@ from moss_core.container.limits import NO_LIMITS, Limits
 from moss_core.container.run import run_container
 from moss_core.container.setup import step
 from moss_core.container.spec import Bind, ContainerSpec, Dev
+from moss_core.triggers.commands import DeleteCommand, RunCommand
 from moss_core.triggers.errors import HandlerKilled, UnsafePathError
-from moss_core.triggers.plan import DeleteCommand, RunCommand
 from moss_core.triggers.run import CommandResult, delete_paths
 
 ROOT_LINKS = (

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -14,19 +13,10 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from moss_core.triggers.errors import TriggerLoadError
+from moss_core.triggers.files import SUFFIX, Scope, trigger_files
 from moss_core.triggers.model import KNOWN_KEYS, Trigger
 
 log = logging.getLogger(__name__)
-
-TRIGGER_DIR = Path("usr/share/moss/triggers")
-SUFFIX = ".yaml"
-
-
-class Scope(StrEnum):
-    """When triggers run: `tx` in the staged tree before it goes live, `sys` on the live system."""
-
-    TRANSACTION = "tx"
-    SYSTEM = "sys"
 
 
 @dataclass(frozen=True)
@@ -42,10 +32,12 @@ class LoadWarning:
 
 @dataclass(frozen=True)
 class LoadResult:
-    """The triggers that loaded, in file order, and everything that was skipped or odd."""
+    """The triggers that loaded, in file order, the file each came from, and everything that
+    was skipped or odd."""
 
     triggers: tuple[Trigger, ...]
     warnings: tuple[LoadWarning, ...]
+    sources: tuple[Path, ...]
 
 
 def parse_trigger(text: str, source: Path | str = "<string>") -> tuple[Trigger, tuple[str, ...]]:
@@ -79,11 +71,6 @@ def load_trigger_file(path: Path) -> tuple[Trigger, tuple[str, ...]]:
     return parse_trigger(text, path)
 
 
-def trigger_directory(root: Path) -> Path:
-    """Where packages install trigger files inside the tree at `root`."""
-    return root / TRIGGER_DIR
-
-
 def load_triggers(root: Path, scope: Scope) -> LoadResult:
     """Load `<scope>.yaml` and every `<scope>.d/*.yaml` under the trigger directory of `root`.
 
@@ -92,19 +79,6 @@ def load_triggers(root: Path, scope: Scope) -> LoadResult:
     each ignored key becomes a `LoadWarning`, which is also logged.
     """
     return load_trigger_files(trigger_files(root, scope))
-
-
-def trigger_files(root: Path, scope: Scope) -> list[Path]:
-    """The files `load_triggers` reads, in the order it reads them."""
-    base = trigger_directory(root)
-    candidates: list[Path] = []
-    single = base / f"{scope}{SUFFIX}"
-    if single.is_file():
-        candidates.append(single)
-    drop_in = base / f"{scope}.d"
-    if drop_in.is_dir():
-        candidates.extend(sorted(drop_in.iterdir()))
-    return candidates
 
 
 def load_trigger_files(paths: Iterable[Path]) -> LoadResult:
@@ -136,6 +110,7 @@ def load_trigger_files(paths: Iterable[Path]) -> LoadResult:
     return LoadResult(
         triggers=tuple(trigger for trigger, _ in triggers.values()),
         warnings=tuple(warnings),
+        sources=tuple(path for _, path in triggers.values()),
     )
 
 

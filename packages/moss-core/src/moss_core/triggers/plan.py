@@ -3,52 +3,20 @@
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
+from moss_core.triggers.commands import (
+    Command,
+    DeleteCommand,
+    Inhibited,
+    Invocation,
+    Plan,
+    RunCommand,
+)
 from moss_core.triggers.errors import TriggerError
-from moss_core.triggers.model import FileKind, Handler, RunHandler, Trigger
+from moss_core.triggers.model import FileKind, Handler, PathRule, RunHandler, Trigger
 from moss_core.triggers.order import order_triggers
-
-
-@dataclass(frozen=True, order=True)
-class RunCommand:
-    """Run `run` with `args`; captures already substituted."""
-
-    run: str
-    args: tuple[str, ...]
-
-    def __str__(self) -> str:
-        return " ".join([self.run, *self.args])
-
-
-@dataclass(frozen=True, order=True)
-class DeleteCommand:
-    """Delete `paths` (absolute within the root the plan runs in); captures already substituted."""
-
-    paths: tuple[str, ...]
-
-    def __str__(self) -> str:
-        return "delete " + " ".join(self.paths)
-
-
-Command = RunCommand | DeleteCommand
-
-
-@dataclass(frozen=True)
-class Invocation:
-    """One command of one trigger."""
-
-    trigger: str
-    command: Command
-
-
-@dataclass(frozen=True)
-class Inhibited:
-    """A trigger that matched the tree but was not planned, and why."""
-
-    trigger: str
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -61,14 +29,6 @@ class Conditions:
 
     environment: frozenset[str] = field(default_factory=frozenset)
     existing_paths: frozenset[str] = field(default_factory=frozenset)
-
-
-@dataclass(frozen=True)
-class Plan:
-    """The invocations to run, in order, and the triggers that inhibitors held back."""
-
-    invocations: tuple[Invocation, ...]
-    inhibited: tuple[Inhibited, ...]
 
 
 def substitute(text: str, captures: Mapping[str, str]) -> str:
@@ -133,8 +93,22 @@ def plan_triggers(
     return Plan(invocations=invocations, inhibited=tuple(inhibited))
 
 
+def matched_paths(trigger: Trigger, tree: Mapping[str, FileKind]) -> set[str]:
+    """The paths of `tree` that one of the trigger's rules matches: what the trigger ran on."""
+    return {path for path, _, _ in _matches(trigger, sorted(tree), tree)}
+
+
 def _commands(trigger: Trigger, paths: list[str], tree: Mapping[str, FileKind]) -> set[Command]:
-    found: set[Command] = set()
+    return {
+        expand(trigger.handlers[handler], captures)
+        for _, rule, captures in _matches(trigger, paths, tree)
+        for handler in rule.handlers
+    }
+
+
+def _matches(
+    trigger: Trigger, paths: list[str], tree: Mapping[str, FileKind]
+) -> Iterator[tuple[str, PathRule, Mapping[str, str]]]:
     for rule in trigger.paths:
         prefix = rule.pattern.prefix
         # `paths` is sorted, so the candidates sharing the literal prefix are one slice.
@@ -145,11 +119,8 @@ def _commands(trigger: Trigger, paths: list[str], tree: Mapping[str, FileKind]) 
             if rule.kind is not None and tree[path] != rule.kind:
                 continue
             match = rule.pattern.match(path)
-            if match is None:
-                continue
-            for handler in rule.handlers:
-                found.add(expand(trigger.handlers[handler], match.groups))
-    return found
+            if match is not None:
+                yield path, rule, match.groups
 
 
 def _inhibition(

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from moss_core.triggers.commands import DeleteCommand, Plan, RunCommand
 from moss_core.triggers.errors import HandlerKilled, TriggerRunError, UnsafePathError
-from moss_core.triggers.plan import DeleteCommand, Plan, RunCommand
 
 log = logging.getLogger(__name__)
 
