@@ -15,8 +15,10 @@ chg000-chg099 match; the changed package does not), `index` one file for all of 
 transaction triggers, and a tree that has them is recycled only with its trigger record.
 
 The packages are generated once and kept under `$BENCH_TMP` (default `.bench-tmp` in the
-checkout); the roots are made afresh. `--profile` runs one more install under cProfile and
-prints the top of it.
+checkout); the roots are made afresh. The moss children keep their bytecode in a scratch
+directory (the first transaction fills it), as an installed moss has it cached: without it every
+child compiled moss's modules at each start where `PYTHONDONTWRITEBYTECODE` is set. `--profile`
+runs one more install under cProfile and prints the top of it.
 """
 
 from __future__ import annotations
@@ -34,6 +36,11 @@ from pathlib import Path
 
 import xxhash
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
+
+from peers_tools import ENV, bytecode_cache
+from stamp_handler import build_stamp, stamp_trigger
+
 from moss_core.repository import build_index
 from stone import BytesBlob, LayoutEntry, Meta, write_binary
 
@@ -43,47 +50,19 @@ FILES_PER_PACKAGE = 1150
 RUNS = 3
 CHANGED = "chg100"  # the package removed and installed again (in the middle of the large set)
 SMALL_CHANGED = "chg010"
-GENERATION = "v2"  # bump when the generated content changes
+GENERATION = "v3"  # bump when the generated content changes
 TRIGGERS = "triggers"
 
-# stamp DIR OUT IN...: make DIR, write OUT with each IN's name and content.
-_STAMP_SOURCE = r"""
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-static void put(int fd, const char *s) { write(fd, s, __builtin_strlen(s)); }
-int main(int argc, char **argv) {
-    if (argc < 3) return 2;
-    mkdir(argv[1], 0755);
-    int fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) return 3;
-    for (int i = 3; i < argc; i++) {
-        char buffer[256];
-        ssize_t n;
-        int in = open(argv[i], O_RDONLY);
-        put(fd, argv[i]);
-        put(fd, ":");
-        while (in >= 0 && (n = read(in, buffer, sizeof buffer)) > 0) write(fd, buffer, n);
-        if (in >= 0) close(in);
-        put(fd, "\n");
-    }
-    return close(fd) == 0 ? 0 : 4;
-}
-"""
-
+# The trigger files: each runs `stamp DIR OUT IN...` (make DIR, write OUT with each IN's name
+# and content), the static handler the tests use.
 _TRIGGER_FILES = {
-    "catalog": (
-        "name: catalog\ndescription: one catalog entry per matching package\n"
-        "handlers:\n  stamp:\n    run: /usr/bin/stamp\n"
-        '    args: ["/usr/share/catalog", "/usr/share/catalog/$(name)",'
-        ' "/usr/share/$(name)/d00/f0000"]\n'
-        'paths:\n  "/usr/share/(name:chg0*)/d00/f0000":\n    handlers: [stamp]\n'
+    **stamp_trigger(
+        "catalog",
+        ["/usr/share/catalog", "/usr/share/catalog/$(name)", "/usr/share/$(name)/d00/f0000"],
+        "/usr/share/(name:chg0*)/d00/f0000",
     ),
-    "index": (
-        "name: index\ndescription: one index of every matching package\n"
-        "handlers:\n  stamp:\n    run: /usr/bin/stamp\n"
-        '    args: ["/usr/share/index", "/usr/share/index/all"]\n'
-        'paths:\n  "/usr/share/chg1*/d00/f0000":\n    handlers: [stamp]\n'
+    **stamp_trigger(
+        "index", ["/usr/share/index", "/usr/share/index/all"], "/usr/share/chg1*/d00/f0000"
     ),
 }
 
@@ -110,16 +89,10 @@ def _write_triggers(directory: Path) -> None:
     if shutil.which("gcc") is None:
         raise SystemExit("one_change.py needs gcc, to build its static trigger handler")
     with tempfile.TemporaryDirectory() as build:
-        source = Path(build, "stamp.c")
-        source.write_text(_STAMP_SOURCE)
-        binary = Path(build, "stamp")
-        subprocess.run(["gcc", "-static", "-O1", "-o", str(binary), str(source)], check=True)
-        handler = binary.read_bytes()
-    contents = {"bin/stamp": handler}
-    for name, text in _TRIGGER_FILES.items():
-        contents[f"share/moss/triggers/tx.d/{name}.yaml"] = text.encode()
+        contents = {"bin/stamp": build_stamp(Path(build)), **_TRIGGER_FILES}
     layout, blobs = [], {}
     for path, data in contents.items():
+        data = data.encode() if isinstance(data, str) else data
         digest = xxhash.xxh3_128_intdigest(data)
         blobs[digest] = BytesBlob(data)
         mode = 0o755 if path.startswith("bin/") else 0o644
@@ -154,7 +127,7 @@ def _moss(root: Path, *args: str, profile: Path | None = None) -> tuple[float, f
         command += ["-m", "cProfile", "-o", str(profile)]
     command += ["-m", "moss", "-D", str(root), "-y", *args]
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=ENV)
     output = process.stdout.read() if process.stdout else b""
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - started
@@ -190,6 +163,7 @@ def _count_entries(usr: Path) -> int:
 def main(profile: bool = False) -> dict[str, float]:
     repo = _repository()
     scratch = Path(tempfile.mkdtemp(prefix="one-change-", dir=_scratch_base()))
+    bytecode_cache(scratch / "pycache")
     try:
         started = time.perf_counter()
         large = _system(scratch, repo, "large", PACKAGES)
