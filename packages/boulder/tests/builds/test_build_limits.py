@@ -81,7 +81,10 @@ def test_settings_files_then_the_command_line(tmp_path: Path) -> None:
     settings = load_settings(config, system)
     assert settings == BuildSettings(timeout=0, memory=100, processes=10)
     assert settings.time_limit() is None
-    assert settings.limits() == Limits(memory=100 * MIB, processes=10, file_size=65536 * MIB)
+    assert settings.limits() == Limits(
+        memory=100 * MIB, processes=10, file_size=65536 * MIB, disk=262144 * MIB,
+        disk_reserve=1024 * MIB,
+    )  # fmt: skip
     (config / "boulder.kdl").write_text("\nbuild-timeot 5\n")
     with pytest.raises(SettingsError, match=r"config/boulder.kdl:2:1: unknown setting"):
         load_settings(config, system)
