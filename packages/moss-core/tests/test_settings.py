@@ -34,7 +34,7 @@ def test_etc_overrides_usr_share(tmp_path: Path) -> None:
         (
             "trigger-timout 5",
             "unknown setting 'trigger-timout' (known: trigger-timeout, trigger-memory,"
-            " trigger-processes, trigger-file-size)",
+            " trigger-processes, trigger-file-size, trigger-disk, trigger-disk-reserve)",
         ),
         ("trigger-memory -1", "trigger-memory takes one number of at least 0, not -1"),
         (
@@ -60,13 +60,16 @@ def test_bad_settings_name_file_line_and_problem(tmp_path: Path, text: str, prob
 
 
 def test_trigger_limits_in_mib_and_0_for_none(tmp_path: Path) -> None:
-    assert Settings().trigger_limits() == Limits(4096 * MIB, 4096, 4096 * MIB)
+    assert Settings().trigger_limits() == Limits(
+        4096 * MIB, 4096, 4096 * MIB, disk=1024 * MIB, disk_reserve=256 * MIB
+    )
     (tmp_path / "etc/moss").mkdir(parents=True)
     (tmp_path / "etc/moss/moss.kdl").write_text(
-        "trigger-memory 0.5\ntrigger-processes 0\ntrigger-file-size 0"
+        "trigger-memory 0.5\ntrigger-processes 0\ntrigger-file-size 0\ntrigger-disk 2.5\n"
+        "trigger-disk-reserve 0"
     )
     limits = load_settings(Installation.open(tmp_path)).trigger_limits()
-    assert limits == Limits(memory=MIB // 2, processes=None, file_size=None)
+    assert limits == Limits(memory=MIB // 2, disk=5 * MIB // 2)
 
 
 def test_whole_numbers_refuse_fractions() -> None:

@@ -16,6 +16,11 @@ build-memory 16384
 build-processes 16384
 // MiB of any one file it writes:
 build-file-size 65536
+// MiB by which each script may grow the filesystems of the trees it writes (build root,
+// build tree, artefacts, caches), all its files together:
+build-disk 262144
+// MiB that must stay free on each of them, for the host:
+build-disk-reserve 1024
 ```
 """
 
@@ -36,6 +41,8 @@ _SCHEMA = {
     "build-memory": Number("memory", fraction=True, least=0),
     "build-processes": Number("processes", fraction=False, least=0),
     "build-file-size": Number("file_size", fraction=True, least=0),
+    "build-disk": Number("disk", fraction=True, least=0),
+    "build-disk-reserve": Number("disk_reserve", fraction=True, least=0),
 }
 
 
@@ -51,10 +58,14 @@ class BuildSettings:
     """MiB; None for all the machine has (`machine_memory`)."""
     processes: int = 16384
     file_size: float = 65536.0
+    disk: float = 262144.0
+    """MiB: 256 GiB, more than the biggest builds (a browser with debug information) take."""
+    disk_reserve: float = 1024.0
+    """MiB: what the host keeps free for itself while a build writes fast."""
 
     def limits(self) -> Limits:
         memory = machine_memory() if self.memory is None else self.memory
-        return from_mib(memory, self.processes, self.file_size)
+        return from_mib(memory, self.processes, self.file_size, self.disk, self.disk_reserve)
 
     def time_limit(self) -> float | None:
         return self.timeout or None

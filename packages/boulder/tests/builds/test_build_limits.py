@@ -70,6 +70,19 @@ def test_a_build_writing_past_the_file_size_limit(tmp_path: Path) -> None:
     assert "build (x86_64): the build exceeded its file size limit (1 MiB)" in done.stderr
 
 
+@pytest.mark.usefixtures("containers")
+def test_a_build_filling_the_disk_with_small_files(tmp_path: Path) -> None:
+    # Each file is far below the file size limit; together they pass the disk limit.
+    script = "build: |\n  i=0\n  while head -c 1048576 /dev/zero > f$i; do i=$((i + 1)); done\n"
+    done = _boulder_build(tmp_path, script, "--disk-limit", "8", "--file-size-limit", "2")
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1
+    assert "build (x86_64): the build exceeded its disk limit (8 MiB) and was stopped" in (
+        done.stderr
+    )
+    assert list((tmp_path / "out").iterdir()) == []
+
+
 def test_settings_files_then_the_command_line(tmp_path: Path) -> None:
     system, config = tmp_path / "system", tmp_path / "config"
     assert load_settings(config, system) == BuildSettings()
@@ -77,11 +90,16 @@ def test_settings_files_then_the_command_line(tmp_path: Path) -> None:
     system.mkdir()
     config.mkdir()
     (system / "boulder.kdl").write_text("build-timeout 60\nbuild-memory 100\n")
-    (config / "boulder.kdl").write_text("build-timeout 0\nbuild-processes 10\n")
+    (config / "boulder.kdl").write_text(
+        "build-timeout 0\nbuild-processes 10\nbuild-disk 0\nbuild-disk-reserve 50"
+    )
     settings = load_settings(config, system)
-    assert settings == BuildSettings(timeout=0, memory=100, processes=10)
+    assert settings == BuildSettings(timeout=0, memory=100, processes=10, disk=0, disk_reserve=50)
     assert settings.time_limit() is None
-    assert settings.limits() == Limits(memory=100 * MIB, processes=10, file_size=65536 * MIB)
+    assert settings.limits() == Limits(
+        memory=100 * MIB, processes=10, file_size=65536 * MIB, disk_reserve=50 * MIB
+    )
+    assert BuildSettings().limits().disk == 262144 * MIB
     (config / "boulder.kdl").write_text("\nbuild-timeot 5\n")
     with pytest.raises(SettingsError, match=r"config/boulder.kdl:2:1: unknown setting"):
         load_settings(config, system)

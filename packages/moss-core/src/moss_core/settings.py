@@ -17,6 +17,11 @@ trigger-memory 4096
 trigger-processes 4096
 // MiB of any one file it writes:
 trigger-file-size 4096
+// MiB by which it may grow the filesystems of the trees it writes (the staged /usr, and /etc
+// for a system trigger), all its files together:
+trigger-disk 1024
+// MiB that must stay free on each of them, for the host:
+trigger-disk-reserve 256
 ```
 """
 
@@ -109,9 +114,21 @@ class Settings:
     """Processes and threads a handler's container may hold; 0 for no limit."""
     trigger_file_size: float = 4096.0
     """MiB a file written by a handler may hold; 0 for no limit."""
+    trigger_disk: float = 1024.0
+    """MiB by which a handler may grow the filesystems it writes to; 0 for no limit. Caches,
+    indexes and an initramfs take tens of MiB, a few hundred at most."""
+    trigger_disk_reserve: float = 256.0
+    """MiB a handler must leave free on the filesystems it writes to; 0 for none. Enough for
+    the host to log, and for moss to finish or undo its transaction."""
 
     def trigger_limits(self) -> Limits:
-        return from_mib(self.trigger_memory, self.trigger_processes, self.trigger_file_size)
+        return from_mib(
+            self.trigger_memory,
+            self.trigger_processes,
+            self.trigger_file_size,
+            self.trigger_disk,
+            self.trigger_disk_reserve,
+        )
 
 
 _SCHEMA = {
@@ -119,6 +136,8 @@ _SCHEMA = {
     "trigger-memory": Number("trigger_memory", fraction=True, least=0),
     "trigger-processes": Number("trigger_processes", fraction=False, least=0),
     "trigger-file-size": Number("trigger_file_size", fraction=True, least=0),
+    "trigger-disk": Number("trigger_disk", fraction=True, least=0),
+    "trigger-disk-reserve": Number("trigger_disk_reserve", fraction=True, least=0),
 }
 
 

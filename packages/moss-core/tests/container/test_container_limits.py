@@ -1,10 +1,12 @@
-"""Resource limits of a container: a memory hog, a fork bomb and an oversized file, each bounded,
-by a cgroup of the container's own where one can be made and by resource limits where not.
+"""Resource limits of a container: a memory hog, a fork bomb, an oversized file and a disk
+filler, each bounded, by a cgroup of the container's own where one can be made and by resource
+limits (and, for root's processes, counting) where not.
 
 Each real test runs both ways. The cgroup way skips, saying why, where no cgroup can be made;
 the resource-limit way runs everywhere: as root it hides the cgroup filesystems first (a
 mount namespace of its own, as inside a container that has none), so that root, mapped to
-itself in the command's user namespace, is checked to be bounded too.
+itself in the command's user namespace, is checked to be bounded too. The disk is filled on a
+tmpfs of the test's own, never this machine's disk.
 """
 
 from __future__ import annotations
@@ -15,13 +17,21 @@ import resource
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from moss_core.container import Bind, ContainerSpec, Limits, cgroups
-from moss_core.container.limits import MIB, exceeded, from_mib, resource_limits
+from moss_core.container import Bind, ContainerSpec, Limits, cgroups, syscalls
+from moss_core.container.limits import (
+    MIB,
+    DiskUse,
+    disk_exceeded,
+    exceeded,
+    from_mib,
+    processes_exceeded,
+    resource_limits,
+)
 
 MakeSpec = Callable[..., ContainerSpec]
 
@@ -39,6 +49,18 @@ except OSError as error:
     print(forked, error.errno)
     raise SystemExit(3)
 """
+
+# Every process forks without end, saying so for each child: root without a cgroup, whom the
+# kernel exempts from RLIMIT_NPROC, is never refused.
+EXPONENTIAL_FORK_BOMB = """\
+import os
+while True:
+    if os.fork():
+        os.write(1, b".")
+"""
+
+# Writes 1 MiB files without end: each is below the file size limit, together they fill a disk.
+DISK_FILLER = "i=0; while head -c 1048576 /dev/zero > /disk/f$i; do i=$((i + 1)); done"
 
 HOG = "chunks = []\nwhile True:\n    chunks.append(bytearray(8 << 20))\n"
 
@@ -136,10 +158,7 @@ def test_a_memory_hog_is_stopped(make_spec: MakeSpec, run_limited: Callable, way
 
 def test_a_fork_bomb_is_bounded(make_spec: MakeSpec, run_limited: Callable, way: str) -> None:
     if way == "rlimit" and os.geteuid() == 0:
-        pytest.skip(
-            "the kernel exempts real uid 0 from RLIMIT_NPROC: as root only a cgroup bounds"
-            " processes (test_container_rootless checks the resource limit as nobody)"
-        )
+        pytest.skip("root without a cgroup: test_a_fork_bomb_of_root_without_a_cgroup")
     spec = make_spec(limits=Limits(processes=16))
     ended, output = run_limited(spec, "python3", "-c", FORK_BOMB)
     forked, error = map(int, output.split())
@@ -153,6 +172,82 @@ def test_a_fork_bomb_is_bounded(make_spec: MakeSpec, run_limited: Callable, way:
     else:
         assert ended == {"status": 3}
     assert _leftover_cgroups() == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root is exempt from RLIMIT_NPROC")
+def test_a_fork_bomb_of_root_without_a_cgroup_is_stopped(
+    make_spec: MakeSpec, run_limited: Callable, way: str
+) -> None:
+    # The kernel never refuses a fork here: the supervisor counts the container's processes and
+    # stops it, all of it at once, soon after it has more than its limit.
+    if way != "rlimit":
+        pytest.skip("with a cgroup, pids.max refuses the fork: test_a_fork_bomb_is_bounded")
+    spec = make_spec(limits=Limits(processes=64))
+    ended, output = run_limited(spec, "python3", "-c", EXPONENTIAL_FORK_BOMB)
+    assert ended == {
+        "error": f"python3 -c {EXPONENTIAL_FORK_BOMB} exceeded its process limit (64);"
+        " its container was killed"
+    }
+    # Each "." is a process forked (but the last few, killed before they said so): the
+    # container was stopped soon after it had 64.
+    assert 0 < len(output) <= 4 * 64, output
+    assert set(output) == {"."}
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A directory on a 256 MiB filesystem of its own (a tmpfs, mounted for the test): what
+    fills it fills no disk of this machine, and nothing else writes to it."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a filesystem of the test's own needs root")
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    syscalls.mount("tmpfs", str(disk), "tmpfs", 0, "size=256m,mode=755")
+    try:
+        yield disk
+    finally:
+        syscalls.umount2(str(disk), syscalls.MNT_DETACH)
+
+
+def _disk_spec(make_spec: MakeSpec, disk: Path, limits: Limits) -> ContainerSpec:
+    # The root read-only: the small disk is the only tree the container writes, and so the only
+    # filesystem watched (this machine's own disk is shared with whatever else runs).
+    return make_spec(Bind(disk, "/disk", read_only=False), read_only_root=True, limits=limits)
+
+
+def test_many_small_files_past_the_disk_limit(
+    make_spec: MakeSpec, run_limited: Callable, small_disk: Path
+) -> None:
+    limits = Limits(file_size=2 * MIB, disk=8 * MIB)
+    ended, _ = run_limited(_disk_spec(make_spec, small_disk, limits), "sh", "-c", DISK_FILLER)
+    assert ended == {
+        "error": f"sh -c {DISK_FILLER} exceeded its disk limit (8 MiB); its container was killed"
+    }
+    written = len(list(small_disk.iterdir()))
+    assert 8 <= written <= 128, written
+
+
+def test_a_disk_filler_leaves_the_reserve_free(
+    make_spec: MakeSpec, run_limited: Callable, small_disk: Path
+) -> None:
+    limits = Limits(file_size=2 * MIB, disk_reserve=192 * MIB)
+    ended, _ = run_limited(_disk_spec(make_spec, small_disk, limits), "sh", "-c", DISK_FILLER)
+    assert ended == {
+        "error": f"sh -c {DISK_FILLER} exceeded its disk limit (192 MiB must stay free);"
+        " its container was killed"
+    }
+    stats = os.statvfs(small_disk)
+    # Of the reserve, at most what the filler wrote between two looks is gone.
+    assert stats.f_bavail * stats.f_frsize > 128 * MIB
+
+
+def test_disk_limits_held_are_not_in_the_way(
+    make_spec: MakeSpec, run_limited: Callable, small_disk: Path
+) -> None:
+    limits = Limits(disk=16 * MIB, disk_reserve=64 * MIB)
+    script = "for i in 1 2 3 4; do head -c 1048576 /dev/zero > /disk/f$i; done; cat /disk/* | wc -c"
+    ended = run_limited(_disk_spec(make_spec, small_disk, limits), "sh", "-c", script)
+    assert ended == ({"status": 0}, "4194304\n")
 
 
 def test_a_file_past_the_size_limit(make_spec: MakeSpec, run_limited: Callable) -> None:
@@ -207,7 +302,9 @@ def test_resource_limits_stand_in_for_what_the_cgroup_does_not_enforce() -> None
 
 
 def test_which_limit_a_failure_is_put_down_to() -> None:
-    limits = Limits(memory=MIB, processes=8, file_size=MIB)
+    limits = Limits(memory=MIB, processes=8, file_size=MIB, disk=MIB, disk_reserve=MIB)
+    assert exceeded(limits, -signal.SIGKILL, frozenset({"disk", "memory"})) == "disk"
+    assert exceeded(limits, -signal.SIGKILL, frozenset({"disk_reserve"})) == "disk_reserve"
     assert exceeded(limits, -signal.SIGKILL, frozenset({"memory"})) == "memory"
     assert exceeded(limits, 1, frozenset({"processes"})) == "processes"
     assert exceeded(limits, -signal.SIGXFSZ, frozenset()) == "file_size"
@@ -216,13 +313,52 @@ def test_which_limit_a_failure_is_put_down_to() -> None:
     assert exceeded(Limits(), -signal.SIGXFSZ, frozenset({"memory"})) is None
 
 
+def test_the_disk_limit_is_growth_and_the_reserve_free_space() -> None:
+    limits = Limits(disk=10 * MIB, disk_reserve=100 * MIB)
+    start = [DiskUse(used=500 * MIB, free=1000 * MIB), DiskUse(used=0, free=200 * MIB)]
+    # The growth of all filesystems adds up; what another process frees is not a credit.
+    assert disk_exceeded(limits, start, start) is None
+    grown = [DiskUse(505 * MIB, 995 * MIB), DiskUse(5 * MIB, 195 * MIB)]
+    assert disk_exceeded(limits, start, grown) is None
+    grown = [DiskUse(505 * MIB, 995 * MIB), DiskUse(5 * MIB + 1, 195 * MIB)]
+    assert disk_exceeded(limits, start, grown) == "disk"
+    freed = [DiskUse(400 * MIB, 1100 * MIB), DiskUse(11 * MIB, 189 * MIB)]
+    assert disk_exceeded(limits, start, freed) == "disk"
+    # Free space below the reserve on a filesystem that grew.
+    low = [DiskUse(500 * MIB, 99 * MIB), DiskUse(MIB, 199 * MIB)]
+    assert disk_exceeded(limits, start, low) is None
+    low = [DiskUse(501 * MIB, 99 * MIB), DiskUse(0, 200 * MIB)]
+    assert disk_exceeded(limits, start, low) == "disk_reserve"
+    assert disk_exceeded(Limits(disk=10 * MIB), start, low) is None
+    assert disk_exceeded(Limits(), start, grown) is None
+
+
+def test_processes_past_the_limit() -> None:
+    assert not processes_exceeded(Limits(processes=16), 16)
+    assert processes_exceeded(Limits(processes=16), 17)
+    assert not processes_exceeded(Limits(), 100000)
+
+
+def test_what_a_container_writes_to() -> None:
+    binds = (Bind(Path("/usr"), "/usr"), Bind(Path("/s/usr"), "/usr", read_only=False))
+    spec = ContainerSpec(root=Path("/r"), binds=binds)
+    assert spec.writable_trees == (Path("/r"), Path("/s/usr"))
+    spec = ContainerSpec(root=Path("/r"), binds=binds, read_only_root=True)
+    assert spec.writable_trees == (Path("/s/usr"),)
+
+
 def test_limits_as_settings_give_them() -> None:
     assert from_mib(0.5, 100, 2) == Limits(MIB // 2, 100, 2 * MIB)
     assert from_mib(0, 0, 0) == Limits()
+    assert from_mib(0, 0, 0, 3, 1) == Limits(disk=3 * MIB, disk_reserve=MIB)
+    assert Limits(disk=3 * MIB).describe("disk") == "disk limit (3 MiB)"
+    assert Limits(disk_reserve=MIB).describe("disk_reserve") == "disk limit (1 MiB must stay free)"
     assert Limits(memory=3 * MIB).describe("memory") == "memory limit (3 MiB)"
     assert Limits(file_size=1000).describe("file_size") == "file size limit (1000 bytes)"
     assert Limits(processes=9).describe("processes") == "process limit (9)"
     with pytest.raises(ValueError, match="processes"):
         Limits(processes=0)
     spec = ContainerSpec(root=Path("/r"), binds=(Bind(Path("/usr"), "/usr"),), limits=Limits(1))
+    assert ContainerSpec.from_json(spec.to_json()) == spec
+    spec = ContainerSpec(root=Path("/r"), limits=Limits(disk=2, disk_reserve=3))
     assert ContainerSpec.from_json(spec.to_json()) == spec

@@ -1,5 +1,5 @@
 """Hostile trigger handlers, run by root: they cannot reach the host, and one that never ends, or
-exceeds its memory, process or file size limit, is killed with the transaction aborted, one
+exceeds its memory, process, file size or disk limit, is killed with the transaction aborted, one
 line naming the limit, and nothing changed."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import hostile
 import pytest
 
-from moss_core.container import Limits, cgroups, namespaces_available
+from moss_core.container import Limits, cgroups, namespaces_available, syscalls
 
 from .helpers import MossRun, make_stone
 
@@ -62,6 +62,26 @@ int main(void) {
     }
     wait(&status);
     return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+}
+"""
+
+
+# Writes 1 MiB files into the staged /usr without end: each is far below the file size limit.
+DISK_FILLER_SOURCE = r"""
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+int main(void) {
+    static char block[1 << 20];
+    char name[64];
+    memset(block, 'x', sizeof block);
+    for (int i = 0;; i++) {
+        snprintf(name, sizeof name, "/usr/share/fill-%d", i);
+        int fd = open(name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0 || write(fd, block, sizeof block) != sizeof block) return 1;
+        close(fd);
+    }
 }
 """
 
@@ -226,3 +246,30 @@ def test_a_handler_writing_past_the_file_size_limit(
     error = _install_failing_handler(root, packages, moss, writer, "trigger-file-size 1\n")
     assert error == _killed("file size limit (1 MiB)")
     assert not (root / "usr/share/big").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the limits that matter are those of root")
+def test_a_handler_filling_the_disk_with_small_files(
+    root: Path, packages: Path, tmp_path: Path, moss: MossRun
+) -> None:
+    filler = _static_program(tmp_path, "filler", DISK_FILLER_SOURCE)
+    settings = "trigger-file-size 2\ntrigger-disk 8\n"
+    error = _install_failing_handler(root, packages, moss, filler, settings)
+    assert error == _killed("disk limit (8 MiB)")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the limits that matter are those of root")
+def test_a_handler_filling_the_disk_leaves_the_reserve(
+    root: Path, packages: Path, tmp_path: Path, moss: MossRun
+) -> None:
+    # The root on a 160 MiB filesystem of the test's own, so that no disk of this machine fills.
+    filler = _static_program(tmp_path, "filler", DISK_FILLER_SOURCE)
+    syscalls.mount("tmpfs", str(root), "tmpfs", 0, "size=160m,mode=755")
+    try:
+        settings = "trigger-file-size 2\ntrigger-disk 0\ntrigger-disk-reserve 100\n"
+        error = _install_failing_handler(root, packages, moss, filler, settings)
+        stats = os.statvfs(root)
+    finally:
+        syscalls.umount2(str(root), syscalls.MNT_DETACH)
+    assert error == _killed("disk limit (100 MiB must stay free)")
+    assert stats.f_bavail * stats.f_frsize > 64 << 20

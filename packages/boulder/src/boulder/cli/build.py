@@ -100,6 +100,10 @@ def _index_locations(
     help="Size of any file the build writes, 0 none [boulder.kdl, 65536].",
 )  # fmt: skip
 @click.option(
+    "--disk-limit", type=click.FloatRange(min=0), metavar="MIB",
+    help="Growth of the disks each script writes to, 0 none [boulder.kdl, 262144].",
+)  # fmt: skip
+@click.option(
     "--extra-repo", "extra_repos", multiple=True, metavar="INDEX", callback=_index_locations,
     help="Also use this repository (stone.index URI or path) above the profile's; on the host "
     "profile its packages the recipe needs are laid over /usr. Repeatable, first highest.",
@@ -124,6 +128,7 @@ def build_command(
     memory_limit: float | None,
     process_limit: int | None,
     file_size_limit: float | None,
+    disk_limit: float | None,
     extra_repos: tuple[str, ...],
 ) -> None:
     """Build a recipe into .stone packages, rootless, in a container."""
@@ -148,7 +153,7 @@ def build_command(
         verbose=verbose,
         settings=_settings(
             _store(ctx), timeout=timeout, memory=memory_limit, processes=process_limit,
-            file_size=file_size_limit,
+            file_size=file_size_limit, disk=disk_limit,
         ),
         extra_repos=extra_repos,
         out=click.echo,
@@ -163,6 +168,7 @@ def _settings(
     memory: float | None,
     processes: int | None,
     file_size: float | None,
+    disk: float | None,
 ) -> settings.BuildSettings:
     """`boulder.kdl`'s settings, with those given on the command line instead."""
     loaded = settings.load_settings(store.config_dir, store.system_dir)
@@ -172,6 +178,7 @@ def _settings(
         memory=loaded.memory if memory is None else memory,
         processes=loaded.processes if processes is None else processes,
         file_size=loaded.file_size if file_size is None else file_size,
+        disk=loaded.disk if disk is None else disk,
     )
 
 

@@ -17,12 +17,14 @@ import resource
 import select
 import signal
 import sys
+import time
 from typing import TYPE_CHECKING
 
 from moss_core.container import cgroups, privileges, protocol, syscalls
 from moss_core.container.errors import ContainerError
 from moss_core.container.limits import resource_limits
 from moss_core.container.setup import prepare, step
+from moss_core.container.watch import INTERVAL, Watch
 
 if TYPE_CHECKING:
     from moss_core.container.confine import Confinement
@@ -181,25 +183,71 @@ def _map_command(
     return True
 
 
-def _wait(pid: int, timeout: float | None) -> tuple[int, bool]:
-    """PID 1's wait status, and whether it was killed for running past `timeout` seconds.
+def _kill(pid: int, proc_fd: int) -> None:
+    """Kill PID 1 and, at once, every other process of its PID namespace.
+
+    Killed, PID 1 ends the namespace only once it has run to its exit, and thousands of forking
+    processes competing for the CPU can delay that for seconds while they fork on. So a process
+    of the namespace also sends `SIGKILL` to all the others (`kill(-1)`): the kernel reaches
+    each in one pass, and none of them can fork afterwards.
+    """
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    try:
+        namespace = os.open(f"{pid}/ns/pid", os.O_RDONLY | os.O_CLOEXEC, dir_fd=proc_fd)
+    except OSError:
+        return  # PID 1 is gone: the kernel is killing the rest
+    try:
+        syscalls.setns(namespace, syscalls.CLONE_NEWPID)
+        killer = os.fork()
+    except OSError:
+        return  # the namespace no longer takes processes: the kernel is killing the rest
+    finally:
+        os.close(namespace)
+    if killer == 0:
+        with contextlib.suppress(OSError):
+            os.kill(-1, signal.SIGKILL)
+        os._exit(0)
+    os.waitpid(killer, 0)
+
+
+def _wait(
+    pid: int, proc_fd: int, timeout: float | None, watch: Watch
+) -> tuple[int, bool, str | None]:
+    """PID 1's wait status, whether it was killed for running past `timeout` seconds, and the
+    limit it was killed for being past, if any, by what `watch` measures every `INTERVAL`.
 
     Killing PID 1 kills every process of its PID namespace, and it is reaped only after
     them: when this returns, nothing of the container runs any more.
     """
+    deadline = None if timeout is None else time.monotonic() + timeout
     timed_out = False
+    past: str | None = None
 
-    def expire(_signum: int, _frame: object) -> None:
-        nonlocal timed_out
-        timed_out = True
-        os.kill(pid, signal.SIGKILL)
+    def arm() -> None:
+        delays = [INTERVAL] if watch.active else []
+        if deadline is not None:
+            delays.append(deadline - time.monotonic())
+        if delays:
+            # Zero would disarm the timer.
+            signal.setitimer(signal.ITIMER_REAL, max(min(delays), 1e-6))
 
-    if timeout is not None:
-        signal.signal(signal.SIGALRM, expire)
-        signal.setitimer(signal.ITIMER_REAL, timeout)
+    def look(_signum: int, _frame: object) -> None:
+        nonlocal timed_out, past
+        if deadline is not None and time.monotonic() >= deadline:
+            timed_out = True
+        else:
+            past = watch.check()
+        if timed_out or past is not None:
+            _kill(pid, proc_fd)
+        else:
+            arm()
+
+    signal.signal(signal.SIGALRM, look)
+    arm()
     _, wait_status = os.waitpid(pid, 0)
     signal.setitimer(signal.ITIMER_REAL, 0)
-    return wait_status, timed_out
+    return wait_status, timed_out, past
 
 
 def _started_by(parent: int) -> bool:
@@ -227,15 +275,17 @@ def main(arguments: list[str]) -> int:
     syscalls.set_parent_death_signal(signal.SIGKILL)
     if not _started_by(request.parent):
         return _FAILED
-    # Made while the host's cgroup filesystems are still this process's to see.
+    # Made while the host's cgroup and other filesystems are still this process's to see.
     cgroup = cgroups.make(request.spec.limits)
+    watch = Watch.begin(request.spec)
     try:
-        return _run(request, cgroup)
+        return _run(request, cgroup, watch)
     finally:
+        watch.close()
         cgroup.remove()
 
 
-def _run(request: protocol.Request, cgroup: cgroups.Cgroup) -> int:
+def _run(request: protocol.Request, cgroup: cgroups.Cgroup, watch: Watch) -> int:
     status_fd = request.status_fd
     # Decided now: in the user namespace it may enter, an ordinary user is root too.
     as_root = os.geteuid() == 0
@@ -262,6 +312,7 @@ def _run(request: protocol.Request, cgroup: cgroups.Cgroup) -> int:
         os.close(to_pid1)
         os.close(from_pid1)
         os.close(proc_fd)
+        watch.close()
         try:
             _pid1(request, confinement, rlimits, from_helper, to_helper)
         except ContainerError as error:
@@ -284,10 +335,20 @@ def _run(request: protocol.Request, cgroup: cgroups.Cgroup) -> int:
     if mapped:
         with contextlib.suppress(BrokenPipeError):
             os.write(to_pid1, _CGROUP if in_cgroup else _NO_CGROUP)
-    wait_status, timed_out = _wait(pid, request.timeout if mapped else None)
+        # The kernel exempts real uid 0 from RLIMIT_NPROC: without the cgroup's `pids.max`,
+        # only counting bounds root's processes.
+        if as_root and limits.processes is not None and "processes" not in cgroup.enforced:
+            watch.count_processes(pid, proc_fd)
+            # Ahead of whatever runs in the container, a fork bomb too, when its timer fires.
+            with contextlib.suppress(OSError):
+                os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+    else:
+        watch.close()
+    wait_status, timed_out, past = _wait(pid, proc_fd, request.timeout if mapped else None, watch)
     os.close(to_pid1)
     status = os.waitstatus_to_exitcode(wait_status)
-    protocol.send_status(status_fd, status, timed_out=timed_out, hit=cgroup.hit())
+    hit = cgroup.hit() | ({past} if past is not None else set())
+    protocol.send_status(status_fd, status, timed_out=timed_out, hit=frozenset(hit))
     return 0
 
 

@@ -128,6 +128,15 @@ class ContainerSpec:
         if self.uid < 0 or self.gid < 0:
             raise ContainerError("spec", detail=f"invalid ids {self.uid}:{self.gid}")
 
+    @property
+    def writable_trees(self) -> tuple[Path, ...]:
+        """The host directories and files the command can write to: its writable binds, and
+        the root unless it is read-only (tmpfs mounts are memory, bounded on their own)."""
+        trees = () if self.read_only_root else (self.root,)
+        return trees + tuple(
+            mount.source for mount in self.binds if isinstance(mount, Bind) and not mount.read_only
+        )
+
     def to_json(self) -> str:
         """Serialise for the helper process that sets the container up."""
         return json.dumps(

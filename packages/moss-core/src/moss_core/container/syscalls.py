@@ -54,6 +54,8 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 _libc.unshare.argtypes = [ctypes.c_int]
 _libc.unshare.restype = ctypes.c_int
+_libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
+_libc.setns.restype = ctypes.c_int
 _libc.mount.argtypes = [
     ctypes.c_char_p,
     ctypes.c_char_p,
@@ -90,6 +92,11 @@ def _encode(value: str | None) -> bytes | None:
 def unshare(flags: int) -> None:
     """Move this process into new namespaces (`CLONE_NEW*` flags)."""
     _check(_libc.unshare(flags))
+
+
+def setns(fd: int, nstype: int) -> None:
+    """Enter the namespace open as `fd` (for a PID namespace: this process's next children)."""
+    _check(_libc.setns(fd, nstype))
 
 
 def mount(
