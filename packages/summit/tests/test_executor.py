@@ -31,8 +31,8 @@ os.chmod(os.path.join(cache, "root"), 0o555)
 open(os.path.join(out, "seen.json"), "w").write(json.dumps({"cache": cache, "held": held}))
 mine = os.path.join(out, "started")
 open(mine, "w").close()
-other = os.path.join(os.path.dirname(os.path.dirname(out)),
-    , other, "staging", "started")
+runs = os.path.dirname(os.path.dirname(out))
+other = os.path.join(runs, other, "staging", "started")
 while not os.path.exists(other):
     time.sleep(0.05)
 open(os.path.join(out, "same-1-1-1-x86_64.stone"), "wb").write(b"x")
