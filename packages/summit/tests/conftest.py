@@ -7,7 +7,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,15 +66,20 @@ class Toy:
             "--workers", "2", "--builder", f"{sys.executable} {FAKE_BUILDER}", *extra,
         ]  # fmt: skip
 
-    def run(self, *extra: str) -> subprocess.CompletedProcess[str]:
-        return run_group(self.command(*extra))
+    def run(
+        self, *extra: str, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        return run_group(self.command(*extra), env)
 
 
-def run_group(command: list[str]) -> subprocess.CompletedProcess[str]:
-    """Run in its own process group, and kill whatever of it is left (Dask workers, builds)."""
+def run_group(
+    command: list[str], env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run in its own process group, and kill whatever of it is left (Dask workers, builds).
+    `env` is added to this process's environment."""
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True,
+        start_new_session=True, env=None if env is None else {**os.environ, **env},
     )  # fmt: skip
     try:
         out, err = process.communicate(timeout=RUN_TIMEOUT)

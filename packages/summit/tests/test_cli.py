@@ -33,6 +33,24 @@ def test_unreachable_scheduler_is_one_line(tmp_path: Path) -> None:
     assert err.count("\n") == 1
 
 
+def test_tls_scheduler_without_credentials_is_one_line(tmp_path: Path) -> None:
+    write_recipe(tmp_path / "recipes", "solo", (), ())
+    repo = ("build", str(tmp_path / "recipes"), "--repo", str(tmp_path / "repo"))
+    code, out, err = _summit(*repo, "--scheduler", "tls://127.0.0.1:9")
+    assert code == 1 and out == ""
+    assert err == (
+        "Error: tls://127.0.0.1:9: a TLS scheduler needs a CA file, a client certificate and "
+        "its key: --tls-ca-file, --tls-cert and --tls-key (or Dask's "
+        "distributed.comm.tls.ca-file, .client.cert and .client.key)\n"
+    )
+    code, out, err = _summit(*repo, "--scheduler", "tls://127.0.0.1:9", "--tls-key", "k.pem")
+    assert code == 1 and out == ""
+    assert err == (
+        "Error: --tls-ca-file, --tls-cert, --tls-key go together: --tls-ca-file, --tls-cert "
+        "missing\n"
+    )
+
+
 def test_cycle_without_bootstrap_fails_before_any_build(tmp_path: Path) -> None:
     recipes = tmp_path / "recipes"
     write_recipe(recipes, "cyc-a", ("name(cyc-b)",), ())

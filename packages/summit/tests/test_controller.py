@@ -1,13 +1,20 @@
 """The builder command a build runs: boulder gets what is published so far as an extra
-repository, whatever the profile (layered over the host's /usr, or above the profile's)."""
+repository, whatever the profile (layered over the host's /usr, or above the profile's); a
+build whose recipe left the tree while it ran is dropped, not published."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from summit.controller import Options, builder_command
+from summit.controller import Controller, Options, builder_command, check_writable
+from summit.queue import Status
+
+from .conftest import FAKE_BUILDER, write_recipe
 
 
 @pytest.mark.parametrize("profile", ["host", "local-x86_64"])
@@ -29,3 +36,41 @@ def test_another_builder_gets_its_three_arguments_only(tmp_path: Path) -> None:
     options = Options(tmp_path / "recipes", tmp_path / "repo", builder=("my-builder", "-x"))
     command = builder_command(options, tmp_path / "r", tmp_path / "s")
     assert command == ("my-builder", "-x", str(tmp_path / "r"), str(tmp_path / "s"), "host")
+
+
+def test_a_build_whose_recipe_left_the_tree_meanwhile_is_dropped(tmp_path: Path) -> None:
+    recipes, out = tmp_path / "recipes", tmp_path / "repo"
+    solo = write_recipe(recipes, "solo", (), ())
+    write_recipe(recipes, "base", (), ())
+    check_writable(out)
+    said: list[str] = []
+    controller = Controller(Options(recipes, out), said.append)
+    try:
+        controller.refresh()
+        attempt = controller.state.start("solo", None, out / ".summit" / "logs" / "solo")
+        # Its build: a real package, made while the recipe was still there.
+        staging = out / ".summit" / "staging" / "solo" / f"a{attempt}"
+        staging.mkdir(parents=True)
+        subprocess.run(
+            [sys.executable, str(FAKE_BUILDER), str(solo), str(staging), "host"],
+            check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+        stones = [str(p) for p in staging.glob("*.stone")]
+        assert stones
+        shutil.rmtree(solo)
+        controller.refresh()
+        graph, _published = controller._graph()
+        result = {"task": "solo", "attempt": attempt, "worker": "w:1", "status": "ok",
+                  "stones": stones}  # fmt: skip
+        controller._finish(graph, result)
+        row = controller.state.task("solo")
+        assert row is not None
+        reason = "its recipe left the tree while it was built"
+        assert (row.status, row.reason) == (Status.FAILED, reason)
+        assert said[-1] == f"dropped: solo: {reason}"
+        assert controller.state.outputs() == []
+        assert not (out / "stone.index").exists() and not (out / "main").exists()
+        # What stays in the tree is unaffected, and the dropped task is no problem of this set.
+        assert [r.name for r in controller.rows()] == ["base"]
+    finally:
+        controller.close()

@@ -1,19 +1,79 @@
-"""The Dask executor on a real LocalCluster: a build whose worker is SIGKILLed finishes on the
-other worker, and no process of the killed worker's build survives it."""
+"""The Dask executor: two builds of one recipe at once each get a boulder cache of their own;
+on a real LocalCluster, a build whose worker is SIGKILLed finishes on the other worker, and no
+process of the killed worker's build survives it."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from summit.executor import BuildSpec, cluster
+from summit.executor import BuildSpec, cluster, run_build
 
-pytestmark = pytest.mark.slow
+# Given its output directory, the other build's name, then `--cache-dir DIR`: says what DIR
+# held when it started, leaves a read-only tree there (as builds do), waits for the other
+# build, and leaves a package.
+CACHED = """
+import json, os, sys, time
+out, other, flag, cache = sys.argv[1:5]
+assert flag == "--cache-dir"
+held = os.listdir(cache)
+os.makedirs(os.path.join(cache, "root", "usr"))
+os.chmod(os.path.join(cache, "root"), 0o555)
+open(os.path.join(out, "seen.json"), "w").write(json.dumps({"cache": cache, "held": held}))
+mine = os.path.join(out, "started")
+open(mine, "w").close()
+runs = os.path.dirname(os.path.dirname(out))
+other = os.path.join(runs, other, "staging", "started")
+while not os.path.exists(other):
+    time.sleep(0.05)
+open(os.path.join(out, "same-1-1-1-x86_64.stone"), "wb").write(b"x")
+"""
+
+
+def test_two_builds_of_one_recipe_at_once_have_caches_of_their_own(tmp_path: Path) -> None:
+    def spec(run: str, other: str) -> BuildSpec:
+        staging = str(tmp_path / run / "staging")
+        command = (sys.executable, "-c", CACHED, staging, other)
+        log = str(tmp_path / run / "same.log")
+        return BuildSpec("same", 1, str(tmp_path), staging, log, command, 60, private_cache=True)
+
+    specs = [spec("one", "two"), spec("two", "one")]
+    results: list[dict[str, Any]] = []
+    threads = [threading.Thread(target=lambda s=s: results.append(run_build(s))) for s in specs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert [r["status"] for r in results] == ["ok", "ok"], results
+    seen = [json.loads((tmp_path / r / "staging/seen.json").read_text()) for r in ("one", "two")]
+    assert seen[0]["cache"] != seen[1]["cache"]
+    assert seen[0]["held"] == seen[1]["held"] == []
+    for cache in (Path(s["cache"]) for s in seen):
+        assert cache.parent == Path(tempfile.gettempdir())  # not in a worker: no worker dir
+        assert cache.name.startswith("summit-same-a1-")
+        assert not cache.exists()  # removed with its read-only tree once the build ended
+    assert f"--cache-dir {seen[0]['cache']}" in (tmp_path / "one" / "same.log").read_text()
+
+
+def test_a_builder_of_its_own_gets_no_cache_directory(tmp_path: Path) -> None:
+    staging = tmp_path / "staging"
+    script = "import sys; open(sys.argv[1] + '/args', 'w').write(repr(sys.argv[1:]))"
+    spec = BuildSpec(
+        "solo", 1, str(tmp_path), str(staging), str(tmp_path / "solo.log"),
+        (sys.executable, "-c", script, str(staging)), 60,
+    )  # fmt: skip
+    assert run_build(spec)["reason"] == "builder produced no package"
+    assert (staging / "args").read_text() == repr([str(staging)])
+
 
 # Records its pid, then works for a while in a child `sleep`, then leaves a package.
 BUILDER = """
@@ -35,6 +95,7 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+@pytest.mark.slow
 def test_build_survives_a_killed_worker(tmp_path: Path) -> None:
     staging = tmp_path / "staging" / "a1"
     command = (sys.executable, "-c", BUILDER, str(staging))

@@ -7,6 +7,7 @@ moss then reads the published root index, and the published welcome runs against
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -59,6 +60,12 @@ def test_a_program_links_the_library_published_earlier_in_the_run(tmp_path: Path
     assert "pkgconfig(greet)" in providers
     assert "Laying over the host's /usr, from the extra repositories: pkgconfig(greet)" in logs
     assert not Path("/usr/include/greet.h").exists()
+    # Each build had a boulder cache of its own, gone once it ended.
+    caches = [Path(c) for c in re.findall(r"^Build log: (/\S+)/logs/\S+\.log$", logs, re.M)]
+    assert sorted(c.name.rsplit("-", 1)[0] for c in caches) == [
+        "summit-greet-a1", "summit-welcome-a1",
+    ]  # fmt: skip
+    assert not any(c.exists() for c in caches)
 
     # The published program, unpacked beside the published library, runs against it.
     unpacked = tmp_path / "unpacked"

@@ -21,10 +21,12 @@ from stone import StoneError
 from summit import logs
 from summit.controller import Controller, Options, builder_from_text, check_writable, state_path
 from summit.errors import SummitError
+from summit.executor import client_security
 from summit.live import Summary
 from summit.queue import Status
 from summit.serve import Server, make_app
 from summit.state import State
+from summit.tls import is_tls, tls_files
 
 _REPO = click.option(
     "--repo", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
@@ -45,7 +47,15 @@ def _build_options(f: Callable[..., None]) -> Callable[..., None]:
         click.option("--workers", type=click.IntRange(min=1), default=2,
                      help="Embedded workers [2]."),
         click.option("--scheduler", metavar="ADDR",
-                     help="An existing Dask scheduler (tcp://HOST:8786)."),
+                     help="An existing Dask scheduler (tcp://HOST:8786, tls://HOST:8786)."),
+        click.option("--tls-ca-file", type=click.Path(dir_okay=False, path_type=Path),
+                     metavar="PEM", help="With a tls:// scheduler: the CA it is signed by "
+                     "[Dask's distributed.comm.tls.ca-file]."),
+        click.option("--tls-cert", type=click.Path(dir_okay=False, path_type=Path),
+                     metavar="PEM", help="Our client certificate, signed by a CA the "
+                     "scheduler trusts [distributed.comm.tls.client.cert]."),
+        click.option("--tls-key", type=click.Path(dir_okay=False, path_type=Path),
+                     metavar="PEM", help="Its private key [distributed.comm.tls.client.key]."),
         click.option("-p", "--profile", default="host",
                      help="boulder profile of every build [host]."),
         click.option("--builder", metavar="COMMAND",
@@ -60,13 +70,17 @@ def _build_options(f: Callable[..., None]) -> Callable[..., None]:
 
 
 def _options(
-    recipes: Path, out: Path, workers: int, scheduler: str | None, profile: str,
-    builder: str | None, timeout: float,
+    recipes: Path, out: Path, workers: int, scheduler: str | None, tls_ca_file: Path | None,
+    tls_cert: Path | None, tls_key: Path | None, profile: str, builder: str | None,
+    timeout: float,
 ) -> Options:  # fmt: skip
+    tls = tls_files(scheduler, tls_ca_file, tls_cert, tls_key)
+    if scheduler is not None and is_tls(scheduler):
+        client_security(scheduler, tls)  # a TLS setup that cannot work fails before any scan
     check_writable(out)
     return Options(
         recipes.absolute(), out.absolute(), workers, scheduler, profile,
-        builder=builder_from_text(builder), timeout=timeout,
+        builder=builder_from_text(builder), timeout=timeout, tls=tls,
     )  # fmt: skip
 
 

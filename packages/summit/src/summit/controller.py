@@ -19,6 +19,7 @@ from summit.publish import Repository, stage
 from summit.queue import Status, Task, blocked_by_failure, blocker, decide, plan, unbootstrapped
 from summit.recipes import scan
 from summit.state import State, TaskRow
+from summit.tls import TlsFiles
 from summit.watch import changes, fingerprint
 
 STATE_DIR = ".summit"
@@ -37,6 +38,7 @@ class Options:
     arch: str = "x86_64"
     builder: tuple[str, ...] | None = None
     timeout: float = BUILD_TIMEOUT
+    tls: TlsFiles | None = None
 
 
 def state_path(out: Path) -> Path:
@@ -216,7 +218,7 @@ class Controller:
     def _cluster(self) -> Cluster:
         """Started on the first build: a run with nothing to build needs no scheduler."""
         if self._dask is None:
-            self._dask = Cluster(self.options.workers, self.options.scheduler)
+            self._dask = Cluster(self.options.workers, self.options.scheduler, tls=self.options.tls)
             self.dashboard = self._dask.dashboard_link()
         return self._dask
 
@@ -269,6 +271,7 @@ class Controller:
         spec = BuildSpec(
             name, attempt, str(recipe), str(staging.absolute()), str(Path(row.log_path).absolute()),
             builder_command(self.options, recipe, staging.absolute()), self.options.timeout,
+            private_cache=self.options.builder is None,
         )  # fmt: skip
         dask.submit(spec, weight)
         self._in_flight.add(name)

@@ -10,17 +10,21 @@ are *returned*, not raised: Dask retries only infrastructure failures.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from summit.errors import ClusterError
+from moss_core.fs import remove_tree
+from summit.errors import ClusterError, SummitError
+from summit.tls import TlsFiles, check_readable, is_tls
 
 BUILD_RESOURCE = "builder"
 
@@ -34,6 +38,10 @@ class BuildSpec:
     log: str
     command: tuple[str, ...]
     timeout: float
+    # boulder gets a cache root of this build's own (`--cache-dir DIR` appended), on the
+    # worker, removed when the build ends: boulder keeps build roots, trees and artefacts
+    # there under `NAME-VERSION-RELEASE`, so two builds of one release would share them.
+    private_cache: bool = False
 
 
 # In a worker process: the supervisor of each build running there, by Dask key.
@@ -41,12 +49,37 @@ _BUILDS: dict[str, int] = {}
 
 
 def build_key(spec: BuildSpec) -> str:
-    return f"build-{spec.task}-a{spec.attempt}"
+    """The build's Dask key: its staging directory (which names the repository) is in it, so
+    two runs sharing a scheduler never take each other's build for their own."""
+    where = hashlib.sha256(spec.staging.encode()).hexdigest()[:12]
+    return f"build-{spec.task}-a{spec.attempt}-{where}"
+
+
+def scratch_dir() -> str:
+    """The worker's local directory (`dask worker --local-directory`), else the temporary
+    directory: where a build's private cache goes. Dask removes a worker's directory when
+    the worker ends, and that of a worker killed outright when the next one starts."""
+    from distributed import get_worker
+
+    try:
+        return str(get_worker().local_directory)
+    except ValueError:  # not in a worker
+        return tempfile.gettempdir()
 
 
 def run_build(spec: BuildSpec) -> dict[str, Any]:
     """Run on a worker: the builder command with the log to `spec.log`; packages land in
     `spec.staging`. Returns status, reason, worker and the packages built."""
+    if not spec.private_cache:
+        return _run_build(spec, spec.command)
+    cache = tempfile.mkdtemp(prefix=f"summit-{spec.task}-a{spec.attempt}-", dir=scratch_dir())
+    try:
+        return _run_build(spec, (*spec.command, "--cache-dir", cache))
+    finally:
+        remove_tree(Path(cache))
+
+
+def _run_build(spec: BuildSpec, command: tuple[str, ...]) -> dict[str, Any]:
     staging = Path(spec.staging)
     staging.mkdir(parents=True, exist_ok=True)
     for old in staging.glob("*.stone"):
@@ -55,12 +88,10 @@ def run_build(spec: BuildSpec) -> dict[str, Any]:
     worker = f"{socket.gethostname()}:{os.getpid()}"
     result: dict[str, Any] = {"task": spec.task, "attempt": spec.attempt, "worker": worker}
     with open(spec.log, "ab") as log:
-        log.write(
-            f"summit: attempt {spec.attempt} on {worker}: {' '.join(spec.command)}\n".encode()
-        )
+        log.write(f"summit: attempt {spec.attempt} on {worker}: {' '.join(command)}\n".encode())
         log.flush()
         process = subprocess.Popen(
-            [sys.executable, "-m", "summit.supervise", *spec.command],
+            [sys.executable, "-m", "summit.supervise", *command],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
@@ -99,12 +130,52 @@ def dask_setup(worker: object) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-class Cluster:
-    """A Dask client on an embedded LocalCluster (127.0.0.1) or an existing scheduler."""
+def client_security(scheduler: str, tls: TlsFiles | None) -> Any:
+    """The `distributed.Security` of our client of `scheduler`: the files given, else Dask's
+    own configuration (`distributed.comm.tls.*`, from its YAML files or the
+    `DASK_DISTRIBUTED__COMM__TLS__*` environment variables). A `tls://` scheduler needs a CA
+    file and a client certificate (its key in the certificate's file or a file of its own)."""
+    from distributed import Security
 
-    def __init__(self, workers: int, scheduler: str | None, timeout: float = 10) -> None:
+    if tls is not None:
+        return Security(
+            require_encryption=True, tls_ca_file=str(tls.ca_file),
+            tls_client_cert=str(tls.cert), tls_client_key=str(tls.key),
+        )  # fmt: skip
+    security = Security()
+    if not is_tls(scheduler):
+        return security
+    config = security.get_tls_config_for_role("client")
+    if not (config["ca_file"] and config["cert"]):
+        raise SummitError(
+            f"{scheduler}: a TLS scheduler needs a CA file, a client certificate and its key: "
+            "--tls-ca-file, --tls-cert and --tls-key (or Dask's distributed.comm.tls.ca-file, "
+            ".client.cert and .client.key)"
+        )
+    configured = {
+        "distributed.comm.tls.ca-file": config["ca_file"],
+        "distributed.comm.tls.client.cert": config["cert"],
+        "distributed.comm.tls.client.key": config["key"],
+    }
+    for key, value in configured.items():
+        if value and "\n" not in value:  # a path, not PEM text
+            check_readable(f"Dask's {key}", value)
+    return security
+
+
+class Cluster:
+    """A Dask client on an embedded LocalCluster (127.0.0.1) or an existing scheduler.
+
+    The embedded cluster speaks mutual TLS with a key and certificate made for it in memory
+    (`Security.temporary`): its scheduler runs whatever a client submits, and on 127.0.0.1
+    any local user could otherwise connect to it and run code as summit."""
+
+    def __init__(
+        self, workers: int, scheduler: str | None, timeout: float = 10,
+        tls: TlsFiles | None = None,
+    ) -> None:  # fmt: skip
         import dask
-        from distributed import Client, LocalCluster
+        from distributed import Client, LocalCluster, Security
 
         dask.config.set({"distributed.scheduler.allowed-failures": 2})
         self._cluster: LocalCluster | None = None
@@ -115,21 +186,24 @@ class Cluster:
                 self._cluster = LocalCluster(
                     n_workers=workers, threads_per_worker=1, processes=True,
                     host="127.0.0.1", scheduler_port=0, dashboard_address="127.0.0.1:0",
+                    protocol="tls://", security=Security.temporary(),
                     resources={BUILD_RESOURCE: 1}, preload=[__name__],
                 )  # fmt: skip
                 self.client = Client(self._cluster)
             else:
-                self.client = Client(scheduler, timeout=timeout)
+                security = client_security(scheduler, tls)
+                self.client = Client(scheduler, timeout=timeout, security=security)
         except (OSError, TimeoutError, ValueError) as err:
             if self._cluster is not None:
                 self._cluster.close()
             where = scheduler or "embedded LocalCluster"
             raise ClusterError(f"cannot reach the Dask scheduler {where}: {err}") from None
-        self._futures: dict[str, Any] = {}
+        # The future of each task's build, with the attempt it runs.
+        self._futures: dict[str, tuple[Any, int]] = {}
 
     def close(self) -> None:
         if self._futures:
-            keys = [str(f.key) for f in self._futures.values()]
+            keys = [str(f.key) for f, _attempt in self._futures.values()]
             with contextlib.suppress(OSError, TimeoutError):  # a scheduler already gone
                 self.client.run(stop_builds, keys, on_error="ignore")
         self.client.close()
@@ -141,10 +215,11 @@ class Cluster:
         return sum(int(w.get("resources", {}).get(BUILD_RESOURCE, 0)) for w in workers)
 
     def submit(self, spec: BuildSpec, priority: int) -> None:
-        self._futures[spec.task] = self.client.submit(
+        future = self.client.submit(
             run_build, spec, key=build_key(spec),
             resources={BUILD_RESOURCE: 1}, priority=priority, retries=1, pure=False,
         )  # fmt: skip
+        self._futures[spec.task] = (future, spec.attempt)
 
     def running(self) -> int:
         return len(self._futures)
@@ -159,14 +234,16 @@ class Cluster:
         from distributed.scheduler import KilledWorker
 
         try:
-            futures = wait(list(self._futures.values()), timeout, return_when="FIRST_COMPLETED")
+            futures = wait(
+                [f for f, _attempt in self._futures.values()], timeout,
+                return_when="FIRST_COMPLETED",
+            )  # fmt: skip
         except TimeoutError:
             return None
         future = next(iter(futures.done))
-        task = next(t for t, f in self._futures.items() if f is future)
-        del self._futures[task]
-        # The attempt from the key, so a lost build of an older attempt is fenced off too.
-        lost = {"task": task, "attempt": int(str(future.key).rsplit("-a", 1)[1])}
+        task = next(t for t, (f, _attempt) in self._futures.items() if f is future)
+        # The attempt it ran, so a lost build of an older attempt is fenced off too.
+        lost = {"task": task, "attempt": self._futures.pop(task)[1]}
         try:
             result: dict[str, Any] = future.result()
         except KilledWorker:
