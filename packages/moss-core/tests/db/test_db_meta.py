@@ -275,3 +275,83 @@ def test_rebuild_streams_batches_and_the_last_repeat_wins(
     conn = sqlite3.connect(meta_db.path)
     indexes = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
     assert set(MetaDb.INDEXES) <= indexes
+
+
+def reloaded(
+    db: MetaDb, payloads: Iterable[tuple[bytes, str, Meta]], *, kept: Iterable[bytes] = ()
+) -> MetaDb:
+    """The database at `db`'s path reloaded from `(digest, id, Meta)` payloads, opened again;
+    loading a payload of a digest in `kept` fails the test (its rows must be kept instead)."""
+    kept = set(kept)
+
+    def loader(digest: bytes, pid: str, meta: Meta) -> Any:
+        def load() -> tuple[str, FlatMeta]:
+            assert digest not in kept, f"payload {digest!r} was loaded again"
+            return pid, FlatMeta.of(meta)
+
+        return load
+
+    MetaDb.reload(db.path, ((d, loader(d, pid, meta)) for d, pid, meta in payloads))
+    db.close()
+    return MetaDb.open(db.path)
+
+
+def test_a_reload_keeps_the_rows_of_payloads_it_knows(meta_db: MetaDb) -> None:
+    a, b, c = package("a", licenses=("MIT",)), package("b"), package("c", summary="new")
+    meta_db = reloaded(meta_db, [(b"A", "1a", a), (b"B", "2b", b)])
+    # b's payload changed, c is new, a is kept as it was.
+    changed_b = package("b", summary="changed")
+    meta_db = reloaded(
+        meta_db, [(b"A", "1a", a), (b"B2", "2b", changed_b), (b"C", "3c", c)], kept={b"A"}
+    )
+    assert dict(meta_db.all()) == {"1a": normalised(a), "2b": changed_b, "3c": c}
+    # A package the index no longer has goes, and with it its digest.
+    meta_db = reloaded(meta_db, [(b"C", "3c", c)], kept={b"C"})
+    assert dict(meta_db.all()) == {"3c": c}
+    meta_db = reloaded(meta_db, [(b"A", "1a", a), (b"C", "3c", c)], kept={b"C"})
+    assert dict(meta_db.all()) == {"1a": normalised(a), "3c": c}
+
+
+def test_a_reload_keeps_the_last_meta_of_an_id_given_twice(meta_db: MetaDb) -> None:
+    old, new = package("p", summary="old"), package("p", summary="new")
+    meta_db = reloaded(meta_db, [(b"OLD", "p1", old)])
+    # The known payload last: its rows were replaced by the new one's, so it is loaded again.
+    meta_db = reloaded(meta_db, [(b"NEW", "p1", new), (b"OLD", "p1", old)])
+    assert dict(meta_db.all()) == {"p1": old}
+    meta_db = reloaded(meta_db, [(b"OLD", "p1", old), (b"NEW", "p1", new)], kept={b"OLD"})
+    assert dict(meta_db.all()) == {"p1": new}
+
+
+def test_a_reload_forgets_the_digests_of_rows_deleted_by_others(meta_db: MetaDb) -> None:
+    meta_db = reloaded(meta_db, [(b"A", "1a", package("a")), (b"B", "2b", package("b"))])
+    # Whoever deletes a package's rows (upstream moss reloads by deleting), its digest goes
+    # with them, so a reload never keeps rows that are not the payload's.
+    meta_db.remove(["1a"])
+    meta_db.add([("1a", package("a", summary="stored by another tool"))])
+    meta_db = reloaded(
+        meta_db, [(b"A", "1a", package("a")), (b"B", "2b", package("b"))], kept={b"B"}
+    )
+    assert dict(meta_db.all()) == {"1a": package("a"), "2b": package("b")}
+
+
+def test_a_reload_over_a_damaged_database_loads_everything(meta_db: MetaDb) -> None:
+    meta_db = reloaded(meta_db, [(b"A", "1a", package("a"))])
+    meta_db.close()
+    Path(meta_db.path).write_bytes(b"not a database at all" * 100)
+    meta_db = reloaded(meta_db, [(b"A", "1a", package("a"))])
+    assert dict(meta_db.all()) == {"1a": package("a")}
+
+
+def test_a_failing_reload_from_a_copy_leaves_the_database_as_it_was(meta_db: MetaDb) -> None:
+    meta_db = reloaded(meta_db, [(b"A", "1a", package("a")), (b"B", "2b", package("b"))])
+
+    def failing() -> Iterator[tuple[bytes, str, Meta]]:
+        yield b"A", "1a", package("a")
+        yield b"C", "3c", package("c")
+        raise RuntimeError("network went away")
+
+    with pytest.raises(RuntimeError):
+        reloaded(meta_db, failing(), kept={b"A"})
+    meta_db = MetaDb.open(meta_db.path)
+    assert dict(meta_db.all()) == {"1a": package("a"), "2b": package("b")}
+    assert not Path(f"{meta_db.path}.new").exists()

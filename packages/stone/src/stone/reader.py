@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -28,6 +29,7 @@ from .payload import PAYLOAD_HEADER_SIZE, PayloadHeader, PayloadKind
 from .sinks import ContentSink, NullSink
 
 _T = TypeVar("_T")
+_Body = TypeVar("_Body", bytes, memoryview)
 
 
 @dataclass(frozen=True)
@@ -144,12 +146,24 @@ class StoneReader:
         return result
 
     def _plain(self, ref: PayloadRef) -> bytes | bytearray:
-        header = ref.header
         self._file.seek(ref.offset)
-        body = self._file.read(header.stored_size)
-        if len(body) != header.stored_size:
+        return self._decompress(ref, self._checked(ref, self._file.read(ref.header.stored_size)))
+
+    def _stored(self, ref: PayloadRef) -> bytes:
+        """The payload as stored: its header, then its body."""
+        self._file.seek(ref.offset - PAYLOAD_HEADER_SIZE)
+        stored = self._file.read(PAYLOAD_HEADER_SIZE + ref.header.stored_size)
+        self._checked(ref, memoryview(stored)[PAYLOAD_HEADER_SIZE:])
+        return stored
+
+    def _checked(self, ref: PayloadRef, body: _Body) -> _Body:
+        if len(body) != ref.header.stored_size:
             raise TruncatedError("body ends early")
-        check_checksum(header, xxhash.xxh3_64_intdigest(body))
+        check_checksum(ref.header, xxhash.xxh3_64_intdigest(body))
+        return body
+
+    def _decompress(self, ref: PayloadRef, body: bytes) -> bytes | bytearray:
+        header = ref.header
         if header.compression is None:
             raise RecordError(f"unknown compression {header.compression_code}")
         return decompress_body(header, body)
@@ -175,12 +189,26 @@ class StoneReader:
     def iter_flat_metas(self) -> Iterator[FlatMeta]:
         """Every Meta payload as flat columns (see `stone.flat`), one at a time: what a
         repository refresh stores, without a `Meta` each."""
+        for _, flat in self.iter_meta_payloads():
+            yield flat()
+
+    def iter_meta_payloads(self) -> Iterator[tuple[bytes, Callable[[], FlatMeta]]]:
+        """Every Meta payload as stored (its header and body, checksum checked), with a
+        function decoding it to flat columns (`iter_flat_metas`): a caller that knows a
+        payload by its bytes need not decompress or decode it."""
         for ref in self.of_kind(PayloadKind.META):
             try:
-                flat = flat_meta(self._plain(ref), ref.header.num_records)
+                stored = self._stored(ref)
             except StoneError as err:
                 raise err.in_context(file=self.name, payload=ref.label) from None
-            yield flat
+            yield stored, functools.partial(self._flat, ref, stored)
+
+    def _flat(self, ref: PayloadRef, stored: bytes) -> FlatMeta:
+        try:
+            body = stored[PAYLOAD_HEADER_SIZE:]
+            return flat_meta(self._decompress(ref, body), ref.header.num_records)
+        except StoneError as err:
+            raise err.in_context(file=self.name, payload=ref.label) from None
 
     def _meta(self, ref: PayloadRef) -> Meta:
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -115,10 +116,12 @@ class Database:
 
     @classmethod
     @contextmanager
-    def building(cls, path: StrPath) -> Iterator[Self]:
+    def building(cls, path: StrPath, *, from_copy: bool = False) -> Iterator[Self]:
         """A new, empty database that replaces the one at `path` when the block ends without
         error, for a reload of everything it holds; on error `path` is left as it was. Its
         `INDEXES` are the caller's to make once the rows are in (or `open` makes them).
+        With `from_copy`, it starts as a copy of the database at `path` instead, for a reload
+        that keeps most of what it holds.
 
         It is written beside `path` with no journal and no syncs (a half-written file is only
         ever deleted), then synced, switched to WAL as `open` would, and renamed over `path`.
@@ -130,6 +133,13 @@ class Database:
         target = os.fspath(path)
         fresh = target + ".new"
         _remove_database(fresh)
+        if from_copy:
+            try:
+                _release_wal(target)
+                shutil.copyfile(target, fresh)
+            except BaseException:
+                _remove_database(fresh)
+                raise
         try:
             conn = sqlite3.connect(
                 fresh, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False

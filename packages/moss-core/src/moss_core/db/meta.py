@@ -8,11 +8,13 @@ schema has no place for it, and moss never reads it); unknown `extra` records ar
 
 from __future__ import annotations
 
-import itertools
+import functools
+import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
+from urllib.parse import quote
 
 from moss_core.db._base import (
     Database,
@@ -54,6 +56,20 @@ _V1 = (
             ("meta_conflicts", "conflict"),
         )
     ),
+)
+
+# Our own table, beside upstream's (which stay as upstream has them): the digest of the
+# stored Meta payload each package was loaded from, so the next refresh copies the rows of
+# payloads it already holds instead of decoding them again. The trigger forgets a package's
+# digest whenever its rows go, whoever deletes them (upstream moss reloads by deleting).
+_PAYLOADS = (
+    "CREATE TABLE IF NOT EXISTS moss_meta_payload (package TEXT NOT NULL, digest BLOB NOT NULL)",
+    """CREATE TRIGGER IF NOT EXISTS moss_meta_payload_forget AFTER DELETE ON meta
+    BEGIN DELETE FROM moss_meta_payload WHERE package = old.package; END""",
+)
+
+_PAYLOADS_INDEX = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS moss_meta_payload_package ON moss_meta_payload (package)"
 )
 
 # Packages stored per round of inserts while a refresh streams an index in.
@@ -124,22 +140,73 @@ class MetaDb(Database):
         `packages` is consumed in batches, so a caller streaming an index of 65,535 packages
         never holds it whole; an exception from it leaves the old database as it was.
         """
-        with cls.building(path) as db, db._write() as conn:
-            conn.execute(f"PRAGMA cache_size = {_BULK_CACHE_SIZE:d}")
-            db._load(conn, packages)
+        cls.reload(path, ((None, functools.partial(_given, item)) for item in packages))
 
-    def _load(self, conn: sqlite3.Connection, packages: Iterable[tuple[str, FlatMeta]]) -> None:
-        seen: set[str] = set()
-        iterator = iter(packages)
-        while batch := dict(itertools.islice(iterator, _BATCH)):
-            # An id met in an earlier batch keeps its last Meta, as `add` does.
-            self._delete(conn, seen.intersection(batch))
-            seen.update(batch)
-            self._insert(conn, batch)
+    @classmethod
+    def reload(cls, path: StrPath, payloads: Iterable[tuple[bytes | None, _Load]]) -> None:
+        """`rebuild` from an index's Meta payloads, each given by a digest of its stored bytes
+        (None: not known by one) and a function loading it.
+
+        Most refreshes of a big repository change few packages. When the database at `path`
+        recorded digests (in our own table `moss_meta_payload`), the new one starts as a copy
+        of it: a payload whose digest it recorded for a package is not loaded, that package's
+        rows are kept; the other payloads are loaded over it, and the packages the index no
+        longer has are deleted.
+        """
+        previous = _recorded(path)
+        with cls.building(path, from_copy=bool(previous)) as db, db._write() as conn:
+            conn.execute(f"PRAGMA cache_size = {_BULK_CACHE_SIZE:d}")
+            for sql in _PAYLOADS:
+                conn.execute(sql)
+            db._load(conn, payloads, previous)
+
+    def _load(
+        self,
+        conn: sqlite3.Connection,
+        payloads: Iterable[tuple[bytes | None, _Load]],
+        previous: dict[bytes, str],
+    ) -> None:
+        # The ids with rows in the database: those kept from the copy, then those stored.
+        stored = set(self._ids(conn)) if previous else set()
+        stale = set(stored)
+        loaded: set[str] = set()
+        batch: dict[str, tuple[FlatMeta, bytes | None]] = {}
+
+        def flush() -> None:
+            # An id met earlier keeps its last Meta, as `add` does.
+            self._delete(conn, stored.intersection(batch))
+            stored.update(batch)
+            self._insert(conn, {package: meta for package, (meta, _) in batch.items()})
+            self._insert_rows(
+                conn,
+                "moss_meta_payload",
+                ("package", "digest"),
+                sorted((p, d) for p, (_, d) in batch.items() if d is not None),
+            )
+            batch.clear()
+
+        for digest, load in payloads:
+            known = None if digest is None else previous.get(digest)
+            # A package loaded earlier in this index no longer has its old rows to keep.
+            if known is not None and known not in loaded:
+                stale.discard(known)
+                continue
+            package, meta = load()
+            stale.discard(package)
+            loaded.add(package)
+            batch.pop(package, None)
+            batch[package] = (meta, digest)
+            if len(batch) >= _BATCH:
+                flush()
+        flush()
+        self._delete(conn, stale)
         # Our lookup indexes are made once the rows are in: one sort instead of a b-tree
-        # insert per row.
-        for sql in self.INDEXES.values():
+        # insert per row (a copy has them already).
+        for sql in (*self.INDEXES.values(), _PAYLOADS_INDEX):
             conn.execute(sql)
+
+    def _ids(self, conn: sqlite3.Connection) -> Iterator[str]:
+        return (package for (package,) in conn.execute("SELECT package FROM meta"))
 
     def remove(self, package_ids: Iterable[str]) -> None:
         with self._write() as conn:
@@ -325,6 +392,35 @@ class MetaDb(Database):
     def _delete(self, conn: sqlite3.Connection, package_ids: Iterable[str]) -> None:
         # The side tables follow through ON DELETE CASCADE.
         self._execute_in(conn, "DELETE FROM meta WHERE package IN ({})", package_ids)
+
+
+_Load = Callable[[], tuple[str, FlatMeta]]
+
+
+def _given(item: tuple[str, FlatMeta]) -> tuple[str, FlatMeta]:
+    return item
+
+
+def _recorded(path: StrPath) -> dict[bytes, str]:
+    """The package of each payload digest the database at `path` recorded for a package it
+    holds; empty when there is none, or the database does not pass SQLite's quick check: a
+    refresh must also replace a database it cannot read, and never copy a damaged one."""
+    if not os.path.exists(path):
+        return {}
+    try:
+        conn = sqlite3.connect(f"file:{quote(os.fspath(path))}?mode=ro", uri=True)
+        try:
+            if conn.execute("PRAGMA quick_check").fetchall() != [("ok",)]:
+                return {}
+            rows = conn.execute(
+                "SELECT digest, package FROM moss_meta_payload"
+                " WHERE package IN (SELECT package FROM meta)"
+            )
+            return dict(rows)
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return {}
 
 
 def _headlines(rows: list[Any]) -> list[tuple[str, str, int, int]]:

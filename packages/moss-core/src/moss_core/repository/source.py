@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import time
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
+
+from blake3 import blake3
 
 from moss_core.db import MetaDb
 from moss_core.fs import write_atomically
@@ -29,6 +32,9 @@ DB_NAME = "db"
 VALIDATORS_NAME = "index.json"
 # For a root-index repository: the URI of the index its DB was loaded from.
 INDEX_URI_NAME = "index-uri"
+# The blake3 context of a Meta payload's digest in the DB (`MetaDb.reload`). A change to what
+# a payload's rows are (a decoder that keeps more) must change it, so no stale rows are copied.
+_PAYLOAD_DIGEST = "moss-py 2026-12-05 repository Meta payload rows"
 
 
 class RepositorySource:
@@ -200,7 +206,7 @@ def refresh(installation: Installation, repo: Repository) -> int:
             digest = signed.prehash_file(part)
             accepted = signed.check_signed(repo, key, index_uri, digest, record.index, now, limits)
         loaded = _Loaded(part, index_uri)
-        MetaDb.rebuild(db_path, loaded)
+        MetaDb.reload(db_path, loaded)
         os.replace(part, index)
         if repo.root_index is not None:
             write_atomically(directory / INDEX_URI_NAME, f"{index_uri}\n")
@@ -244,28 +250,35 @@ def _held_index_uri(directory: Path, repo: Repository) -> str | None:
 
 
 class _Loaded:
-    """The packages of a downloaded index, read one at a time as the DB takes them (an index
-    of 65,535 packages is never held whole), each checked for its hash and URI."""
+    """The Meta payloads of a downloaded index, read one at a time as the DB takes them (an
+    index of 65,535 packages is never held whole), each by its digest and a function loading
+    it, which checks its hash and URI (see `MetaDb.reload`)."""
 
     def __init__(self, path: Path, uri: str) -> None:
         self.path, self.uri = path, uri
         self.count = 0
 
-    def __iter__(self) -> Iterator[tuple[str, FlatMeta]]:
+    def __iter__(self) -> Iterator[tuple[bytes, Callable[[], tuple[str, FlatMeta]]]]:
         try:
             with StoneReader(self.path, name=self.uri) as reader:
                 reader.expect(FileType.REPOSITORY)
-                for meta in reader.iter_flat_metas():
-                    if meta.hash is None or not is_sha256(meta.hash.lower()):
-                        raise RepositoryError(
-                            f"{self.uri}: package {meta.name} has no valid PackageHash"
-                        )
-                    if meta.uri is None:
-                        raise RepositoryError(f"{self.uri}: package {meta.name} has no PackageURI")
+                for stored, flat in reader.iter_meta_payloads():
                     self.count += 1
-                    yield meta.hash.lower(), meta
+                    digest = blake3(stored, derive_key_context=_PAYLOAD_DIGEST).digest()
+                    yield digest, functools.partial(self._load, flat)
         except StoneError as err:
             raise RepositoryError(str(err)) from None
+
+    def _load(self, flat: Callable[[], FlatMeta]) -> tuple[str, FlatMeta]:
+        try:
+            meta = flat()
+        except StoneError as err:
+            raise RepositoryError(str(err)) from None
+        if meta.hash is None or not is_sha256(meta.hash.lower()):
+            raise RepositoryError(f"{self.uri}: package {meta.name} has no valid PackageHash")
+        if meta.uri is None:
+            raise RepositoryError(f"{self.uri}: package {meta.name} has no PackageURI")
+        return meta.hash.lower(), meta
 
 
 def open_source(installation: Installation, repo: Repository) -> RepositorySource:
