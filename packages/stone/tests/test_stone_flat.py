@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from stone_strategies import metas as meta_strategy
+from stone_strategies import texts, u64s
 
 from stone import (
     Dependency,
@@ -17,7 +19,6 @@ from stone import (
     MetaTag,
     PayloadKind,
     Primitive,
-    Provider,
     RelationKind,
     StoneError,
     StoneReader,
@@ -25,36 +26,7 @@ from stone import (
 from stone.flat import _fast, flat_meta
 from stone.meta import decode_meta_fields, encode_meta
 
-# Stone strings are UTF-8 without NUL.
-texts = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"))
-names = texts.filter(bool)
-u64s = st.integers(min_value=0, max_value=(1 << 64) - 1)
-
-
-def relations(cls: type[Dependency] | type[Provider]) -> st.SearchStrategy[tuple[object, ...]]:
-    return st.lists(st.builds(cls, st.sampled_from(RelationKind), names), max_size=5).map(tuple)
-
-
-metas = st.builds(
-    Meta,
-    name=names,
-    version=texts,
-    release=u64s,
-    build_release=u64s,
-    architecture=texts,
-    summary=texts,
-    description=texts,
-    source_id=texts,
-    homepage=texts,
-    licenses=st.lists(texts, max_size=4).map(tuple),
-    depends=relations(Dependency),
-    provides=relations(Provider),
-    conflicts=relations(Provider),
-    build_depends=relations(Dependency),
-    uri=st.none() | texts,
-    hash=st.none() | texts,
-    download_size=st.none() | u64s,
-)
+metas = meta_strategy()
 
 _HEAD = struct.Struct(">IHBB")
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from stone_strategies import metas as meta_strategy
 
 from moss_core.db import DatabaseError, MetaDb
 from stone import Dependency, FlatMeta, Meta, Provider, RelationKind, StoneReader
@@ -18,35 +19,7 @@ from stone import Dependency, FlatMeta, Meta, Provider, RelationKind, StoneReade
 NAME = RelationKind.NAME
 SONAME = RelationKind.SONAME
 
-# Stone strings are UTF-8 without NUL: no surrogates, no NUL.
-texts = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"))
-names = texts.filter(bool)
-u64s = st.integers(min_value=0, max_value=(1 << 64) - 1)
-
-
-def relations(cls: type[Dependency] | type[Provider]) -> st.SearchStrategy[tuple[object, ...]]:
-    return st.lists(st.builds(cls, st.sampled_from(RelationKind), names), max_size=5).map(tuple)
-
-
-metas = st.builds(
-    Meta,
-    name=names,
-    version=texts,
-    release=u64s,
-    build_release=u64s,
-    architecture=texts,
-    summary=texts,
-    description=texts,
-    source_id=texts,
-    homepage=texts,
-    licenses=st.lists(texts, max_size=4).map(tuple),
-    depends=relations(Dependency),
-    provides=relations(Provider),
-    conflicts=relations(Provider),
-    uri=st.none() | texts,
-    hash=st.none() | texts,
-    download_size=st.none() | u64s,
-)
+metas = meta_strategy(build_depends=False)
 
 
 def normalised(meta: Meta) -> Meta:
