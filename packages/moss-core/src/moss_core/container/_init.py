@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
 _FAILED = 127
 
+_LOADERS = 2
+"""Processes a single-file executable runs between itself and the program (`_started_by`)."""
+
 # What the supervisor tells PID 1 once its id maps are written.
 _CGROUP = b"m"
 _NO_CGROUP = b"n"
@@ -255,18 +258,24 @@ def _wait(
 
 def _started_by(parent: int) -> bool:
     """Whether the process that asked for this helper still runs it (not, say, init after
-    moss died). A single-file moss (`make dist`, staticx) runs each program as the child of
-    a loader of its own, so there the asker is the grandparent."""
-    if os.getppid() == parent:
+    moss died). A single-file moss (`make dist`) runs each program under two loaders of its
+    own, staticx's and then PyInstaller's, each waiting for the next: there the asker is the
+    parent of the first."""
+    ancestor = os.getppid()
+    if ancestor == parent:
         return True
     if "STATICX_BUNDLE_DIR" not in os.environ:
         return False
-    try:
-        with open(f"/proc/{os.getppid()}/stat", "rb") as stat:
-            # The parent's own parent is the field after the command's closing parenthesis.
-            return int(stat.read().rpartition(b")")[2].split()[1]) == parent
-    except (OSError, ValueError, IndexError):
-        return False
+    for _ in range(_LOADERS):
+        try:
+            with open(f"/proc/{ancestor}/stat", "rb") as stat:
+                # The process's parent is the field after the command's closing parenthesis.
+                ancestor = int(stat.read().rpartition(b")")[2].split()[1])
+        except (OSError, ValueError, IndexError):
+            return False
+        if ancestor == parent:
+            return True
+    return False
 
 
 def main(arguments: list[str]) -> int:
