@@ -152,9 +152,16 @@ def run_limited(run_in_turn: RunInTurn) -> RunLimited:
 
 
 def _leftover_cgroups() -> list[str]:
+    """Container cgroups whose supervisor is gone: those of a live one belong to a container
+    still running (another moss or boulder on this machine may be running one)."""
     found = []
     for directory, subdirectories, _ in os.walk("/sys/fs/cgroup"):
-        found += [os.path.join(directory, d) for d in subdirectories if "moss-container-" in d]
+        found += [
+            os.path.join(directory, d)
+            for d in subdirectories
+            if d.startswith("moss-container-")
+            and not os.path.exists(f"/proc/{d.removeprefix('moss-container-')}")
+        ]
     return found
 
 
