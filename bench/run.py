@@ -17,6 +17,7 @@ import peers
 import resolve_corpus
 import stone_unpack
 import store_blake3
+import trigger_batch
 
 Bench = Callable[[], dict[str, float]]
 
@@ -38,6 +39,7 @@ BENCHES: dict[str, tuple[Bench, list[tuple[str, float]]]] = {
             ("rss_ratio", 1.0),
         ],
     ),
+    "a trigger's 19 invocations through one container helper": (trigger_batch.main, []),
     "fetch + unpack of 200 packages: 8 in flight vs 1": (fetch_install.main, [("ratio", 1.2)]),
     "resolution over the corpus index": (resolve_corpus.main, []),
     "boulder start-up: --help and recipe check": (

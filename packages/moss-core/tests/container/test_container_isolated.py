@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import random
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from moss_core.triggers import (
     scan_tree,
     trigger_directory,
 )
+from moss_core.triggers.run import CommandResult
 
 from .conftest import copy_program
 
@@ -185,3 +187,74 @@ def test_handler_past_its_time_is_killed_and_stops_the_plan(tmp_path: Path, stag
         " and was killed, with every process it started"
     )
     assert not (staging / "usr/next").exists()
+
+
+def _running(argv: list[str]) -> bool:
+    """Whether a process of this machine, in any PID namespace, runs `argv`."""
+    wanted = "\0".join(argv).encode() + b"\0"
+    for entry in os.listdir("/proc"):
+        try:
+            if entry.isdigit() and Path(f"/proc/{entry}/cmdline").read_bytes() == wanted:
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def test_each_handler_of_a_run_has_a_fresh_container_and_its_own_results(
+    tmp_path: Path, staging: Path
+) -> None:
+    copy_program(staging / "usr", "/usr/bin/sleep", "sleep", dict(ROOT_LINKS))
+    sleeper = ["/usr/bin/sleep", f"{random.randrange(10**6, 10**7)}"]
+    commands = [
+        RunCommand(
+            "/usr/bin/sh", ("-c", f"echo one; echo err >&2; : > /tmp/left; {' '.join(sleeper)} &")
+        ),
+        RunCommand("/usr/bin/sh", ("-c", "[ -e /tmp/left ] && echo left || echo fresh; exit 4")),
+        RunCommand("/usr/bin/sh", ("-c", "echo $$ > /usr/third")),
+    ]
+    results = runner(tmp_path, staging).run(commands)
+    assert next(results) == CommandResult(status=0, stdout="one\n", stderr="err\n")
+    assert not _running(sleeper)
+    assert next(results) == CommandResult(status=4, stdout="fresh\n", stderr="")
+    # A command runs only when its result is asked for.
+    assert not (staging / "usr/third").exists()
+    assert list(results) == [CommandResult(status=0, stdout="", stderr="")]
+    assert (staging / "usr/third").read_text() == "1\n"
+
+
+def test_a_plan_stops_at_its_first_failure(tmp_path: Path, staging: Path) -> None:
+    plan = plan_of(
+        sh("first", "echo > /usr/first"),
+        sh("second", "echo out; exit 3"),
+        sh("third", "echo > /usr/third"),
+    )
+    with pytest.raises(TriggerRunError, match="exited with status 3") as info:
+        execute_plan(plan, runner(tmp_path, staging))
+    assert (info.value.trigger, info.value.stdout) == ("second", "out\n")
+    assert (staging / "usr/first").exists()
+    assert not (staging / "usr/third").exists()
+
+
+def test_the_second_handler_past_its_time_is_reported(tmp_path: Path, staging: Path) -> None:
+    plan = plan_of(
+        sh("first", "echo > /usr/first"),
+        sh("slow", "while :; do :; done"),
+        sh("next", "echo > /usr/next"),
+    )
+    isolated = IsolatedRunner(tmp_path / "isolation", staging / "usr", tmp_path / "etc", timeout=1)
+    with pytest.raises(TriggerRunError, match="did not finish within 1 s") as info:
+        execute_plan(plan, isolated)
+    assert info.value.trigger == "slow"
+    assert (staging / "usr/first").exists()
+    assert not (staging / "usr/next").exists()
+
+
+def test_deletes_and_runs_keep_their_order(tmp_path: Path, staging: Path) -> None:
+    plan = plan_of(
+        sh("make", "echo > /usr/made"),
+        Invocation("rm", DeleteCommand(("/usr/made",))),
+        sh("check", "[ -e /usr/made ] && echo present > /usr/seen || echo gone > /usr/seen"),
+    )
+    execute_plan(plan, runner(tmp_path, staging))
+    assert (staging / "usr/seen").read_text() == "gone\n"

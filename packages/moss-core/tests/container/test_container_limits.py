@@ -64,11 +64,12 @@ DISK_FILLER = "i=0; while head -c 1048576 /dev/zero > /disk/f$i; do i=$((i + 1))
 
 HOG = "chunks = []\nwhile True:\n    chunks.append(bytearray(8 << 20))\n"
 
-# Run one container and print how it ended as JSON: the status or the error; with "hide", in a
-# mount namespace of its own without any cgroup filesystem.
-RUN_ONE = """\
+# Run commands one after another in containers of one session and print how each ended, as a
+# JSON list: the status or the error; with "hide", in a mount namespace of its own without any
+# cgroup filesystem.
+RUN = """\
 import json, subprocess, sys
-from moss_core.container import ContainerSpec, run_container, syscalls
+from moss_core.container import ContainerSession, ContainerSpec, syscalls
 from moss_core.errors import MossError
 if sys.argv[4] == "hide":
     syscalls.unshare(syscalls.CLONE_NEWNS)
@@ -79,16 +80,16 @@ if sys.argv[4] == "hide":
         if fields[fields.index("-") + 1] in ("cgroup", "cgroup2"):
             syscalls.umount2(fields[4], syscalls.MNT_DETACH)
 spec = ContainerSpec.from_json(sys.argv[1])
-with open(sys.argv[3], "wb") as out:
-    try:
-        status = run_container(
-            spec, json.loads(sys.argv[2]), stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-            timeout=30,
-        )
-    except MossError as error:
-        print(json.dumps({"error": str(error)}))
-    else:
-        print(json.dumps({"status": status}))
+ended = []
+with open(sys.argv[3], "wb") as out, ContainerSession(
+    spec, stdin=subprocess.DEVNULL, stdout=out, stderr=out, timeout=30
+) as session:
+    for argv in json.loads(sys.argv[2]):
+        try:
+            ended.append({"status": session.run(argv)})
+        except MossError as error:
+            ended.append({"error": str(error)})
+print(json.dumps(ended))
 """
 
 
@@ -113,16 +114,21 @@ def way(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest.fixture
-def run_limited(way: str, tmp_path: Path) -> Callable[..., tuple[dict[str, object], str]]:
-    """Run argv in the spec the way under test; (how it ended, its output)."""
+RunLimited = Callable[..., tuple[dict[str, object], str]]
+RunInTurn = Callable[..., tuple[list[dict[str, object]], str]]
 
-    def run(spec: ContainerSpec, *argv: str) -> tuple[dict[str, object], str]:
+
+@pytest.fixture
+def run_in_turn(way: str, tmp_path: Path) -> RunInTurn:
+    """Run each command (an argv) in turn in one session with the spec, the way under test;
+    (how each ended, their output)."""
+
+    def run(spec: ContainerSpec, *commands: list[str]) -> tuple[list[dict[str, object]], str]:
         output = tmp_path / "output"
         hide = "hide" if way == "rlimit" and os.geteuid() == 0 else "show"
-        arguments = [spec.to_json(), json.dumps(argv), str(output), hide]
+        arguments = [spec.to_json(), json.dumps(commands), str(output), hide]
         completed = subprocess.run(
-            [sys.executable, "-c", RUN_ONE, *arguments],
+            [sys.executable, "-c", RUN, *arguments],
             capture_output=True,
             text=True,
             timeout=60,
@@ -134,10 +140,28 @@ def run_limited(way: str, tmp_path: Path) -> Callable[..., tuple[dict[str, objec
     return run
 
 
+@pytest.fixture
+def run_limited(run_in_turn: RunInTurn) -> RunLimited:
+    """Run argv in the spec the way under test; (how it ended, its output)."""
+
+    def run(spec: ContainerSpec, *argv: str) -> tuple[dict[str, object], str]:
+        ended, output = run_in_turn(spec, list(argv))
+        return ended[0], output
+
+    return run
+
+
 def _leftover_cgroups() -> list[str]:
+    """Container cgroups whose supervisor is gone: those of a live one belong to a container
+    still running (another moss or boulder on this machine may be running one)."""
     found = []
     for directory, subdirectories, _ in os.walk("/sys/fs/cgroup"):
-        found += [os.path.join(directory, d) for d in subdirectories if "moss-container-" in d]
+        found += [
+            os.path.join(directory, d)
+            for d in subdirectories
+            if d.startswith("moss-container-")
+            and not os.path.exists(f"/proc/{d.removeprefix('moss-container-')}")
+        ]
     return found
 
 
@@ -194,6 +218,31 @@ def test_a_fork_bomb_of_root_without_a_cgroup_is_stopped(
     assert set(output) == {"."}
 
 
+def test_each_command_of_a_session_is_held_to_its_own_limits(
+    make_spec: MakeSpec, run_in_turn: RunInTurn, way: str
+) -> None:
+    # What one command ran into (the cgroup's event counts, the processes counted) is never
+    # put down to the next.
+    if way == "rlimit" and os.geteuid() != 0:
+        pytest.skip("an ordinary user's fork bomb is refused, not stopped: nothing to carry over")
+    spec = make_spec(limits=Limits(memory=64 * MIB, processes=64))
+    bomb = FORK_BOMB if way == "cgroup" else EXPONENTIAL_FORK_BOMB
+    busy = "for i in 1 2 3 4 5 6 7 8; do sleep 0.2 & done; wait; exit 3"
+    ended, _ = run_in_turn(
+        spec, ["python3", "-c", bomb], ["sh", "-c", busy], ["python3", "-c", HOG]
+    )
+    killed = "its container was killed"
+    assert ended[0] == {"error": f"python3 -c {bomb} exceeded its process limit (64); {killed}"}
+    assert ended[1] == {"status": 3}
+    if way == "cgroup":
+        assert ended[2] == {
+            "error": f"python3 -c {HOG} exceeded its memory limit (64 MiB); {killed}"
+        }
+    else:
+        assert ended[2] == {"status": 1}
+    assert _leftover_cgroups() == []
+
+
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A directory on a 256 MiB filesystem of its own (a tmpfs, mounted for the test): what
@@ -248,6 +297,27 @@ def test_disk_limits_held_are_not_in_the_way(
     script = "for i in 1 2 3 4; do head -c 1048576 /dev/zero > /disk/f$i; done; cat /disk/* | wc -c"
     ended = run_limited(_disk_spec(make_spec, small_disk, limits), "sh", "-c", script)
     assert ended == ({"status": 0}, "4194304\n")
+
+
+def test_each_command_of_a_session_has_its_own_disk_limit(
+    make_spec: MakeSpec, run_in_turn: RunInTurn, small_disk: Path
+) -> None:
+    # Each is held to what it writes itself: together the first two write more than the limit.
+    # The pauses let the supervisor look while the commands run.
+    limits = Limits(file_size=8 * MIB, disk=8 * MIB)
+    spec = _disk_spec(make_spec, small_disk, limits)
+    write = "head -c 6291456 /dev/zero > /disk/{}; sleep 0.3"
+    ended, _ = run_in_turn(
+        spec,
+        ["sh", "-c", write.format("a")],
+        ["sh", "-c", write.format("b")],
+        ["sh", "-c", DISK_FILLER],
+    )
+    assert ended == [
+        {"status": 0},
+        {"status": 0},
+        {"error": f"sh -c {DISK_FILLER} exceeded its disk limit (8 MiB); its container was killed"},
+    ]
 
 
 def test_a_file_past_the_size_limit(make_spec: MakeSpec, run_limited: Callable) -> None:

@@ -20,7 +20,9 @@ import pytest
 from moss_core.container import (
     Bind,
     ContainerError,
+    ContainerSession,
     ContainerSpec,
+    ContainerTimeout,
     Dev,
     Overlay,
     run_container,
@@ -232,20 +234,70 @@ def test_missing_root_is_a_setup_error(make_spec: MakeSpec, tmp_path: Path) -> N
         run_container(spec, ["true"])
 
 
-def _find_process(argv: list[str]) -> int:
+def _processes(argv: list[str]) -> list[int]:
+    """The processes of this machine running `argv`, in any PID namespace."""
     wanted = "\0".join(argv).encode() + b"\0"
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if Path(f"/proc/{entry}/cmdline").read_bytes() == wanted:
+                found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+def _find_process(argv: list[str]) -> int:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                if Path(f"/proc/{entry}/cmdline").read_bytes() == wanted:
-                    return int(entry)
-            except OSError:
-                continue
+        found = _processes(argv)
+        if found:
+            return found[0]
         time.sleep(0.05)
     raise AssertionError(f"no process {argv}")
+
+
+def test_a_session_runs_each_command_in_a_fresh_container(
+    make_spec: MakeSpec, tmp_path: Path
+) -> None:
+    sleeper = ["sleep", f"{random.randrange(10**6, 10**7)}"]
+    output = tmp_path / "output"
+    with (
+        output.open("wb") as out,
+        ContainerSession(make_spec(), stdin=subprocess.DEVNULL, stdout=out, stderr=out) as session,
+    ):
+        first = f"echo $$; echo left > /tmp/left; {' '.join(sleeper)} & exit 3"
+        assert session.run(["sh", "-c", first]) == 3
+        # The command's end killed what it left running, before the next command starts.
+        assert _processes(sleeper) == []
+        second = "echo $$; cat /tmp/left || echo absent; pgrep sleep || echo alone"
+        assert session.run(["sh", "-c", second]) == 0
+        assert session.run(["sh", "-c", "exit 5"]) == 5
+    assert (
+        output.read_text().replace("cat: /tmp/left: No such file or directory\n", "")
+        == "1\n1\nabsent\nalone\n"
+    )
+    with pytest.raises(ContainerError, match="closed"):
+        session.run(["true"])
+
+
+def test_a_session_reports_a_timeout_for_its_command_and_goes_on(make_spec: MakeSpec) -> None:
+    with ContainerSession(make_spec(), timeout=1) as session:
+        assert session.run(["true"]) == 0
+        with pytest.raises(ContainerTimeout) as info:
+            session.run(["sleep", "60"])
+        assert (info.value.command, info.value.seconds) == ("sleep 60", 1)
+        assert session.run(["sh", "-c", "exit 4"]) == 4
+
+
+def test_a_session_reports_a_setup_error_for_its_command_and_goes_on(make_spec: MakeSpec) -> None:
+    with ContainerSession(make_spec()) as session:
+        with pytest.raises(ContainerError) as info:
+            session.run(["no-such-program"])
+        assert (info.value.step, info.value.errno) == ("exec no-such-program", errno.ENOENT)
+        assert session.run(["true"]) == 0
 
 
 def test_death_by_signal_is_a_negative_status(make_spec: MakeSpec) -> None:

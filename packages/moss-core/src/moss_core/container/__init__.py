@@ -1,14 +1,16 @@
 """Linux containers from namespaces, for trigger isolation (moss) and builds (boulder).
 
 `run_container(spec, argv)` runs a command in the container a `ContainerSpec` describes, as
-root or, through a user namespace, as an ordinary user. `namespaces_available()` says whether
-this machine allows it. The trigger runner built on it lives in `moss_core.container.isolated`
-(imported separately: this package must not pull in `moss_core.triggers` and its dependencies).
+root or, through a user namespace, as an ordinary user; a `ContainerSession` runs several, one
+after another, each in a fresh container of its own, through one helper process.
+`namespaces_available()` says whether this machine allows it. The trigger runner built on it
+lives in `moss_core.container.isolated` (imported separately: this package must not pull in
+`moss_core.triggers` and its dependencies).
 """
 
 from moss_core.container.errors import ContainerError, ContainerLimitExceeded, ContainerTimeout
 from moss_core.container.limits import Limits
-from moss_core.container.run import Stream, namespaces_available, run_container
+from moss_core.container.run import ContainerSession, Stream, namespaces_available, run_container
 from moss_core.container.spec import MINIMAL_DEVICES, Bind, ContainerSpec, Dev, Mount, Overlay
 
 __all__ = [
@@ -16,6 +18,7 @@ __all__ = [
     "Bind",
     "ContainerError",
     "ContainerLimitExceeded",
+    "ContainerSession",
     "ContainerSpec",
     "ContainerTimeout",
     "Dev",

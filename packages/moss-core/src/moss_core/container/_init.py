@@ -1,11 +1,13 @@
-"""The helper process `run_container` starts: `python -m moss_core.container._init <request>`.
+"""The helper process a `ContainerSession` starts: `python -m moss_core.container._init <request>`.
 
 A fresh interpreter is needed because unshare(CLONE_NEWUSER) refuses multi-threaded callers.
-The helper enters new namespaces (with a user namespace when not root) and forks the
-container's PID 1, which builds the filesystem, enters a user namespace of its own (whose id
-maps the helper writes from outside), drops what the command may not do and executes it, while
-the helper waits to report its status, or kills it when it runs past its time. Both die with
-their parent (PDEATHSIG), so killing the caller kills the container.
+The helper stays in its caller's namespaces and runs the commands it is sent one after another,
+each in a container of its own: for each, it forks a supervisor, which enters new namespaces
+(with a user namespace when not root) and forks the container's PID 1. PID 1 builds the
+filesystem, enters a user namespace of its own (whose id maps the supervisor writes from
+outside), drops what the command may not do and executes it, while the supervisor waits to
+report its status, or kills it when it runs past its time or a limit. Each dies with its parent
+(PDEATHSIG), so killing the caller kills the helper and the container it is running.
 """
 
 from __future__ import annotations
@@ -31,7 +33,10 @@ if TYPE_CHECKING:
 
 _FAILED = 127
 
-# What the helper tells PID 1 once its id maps are written.
+_LOADERS = 2
+"""Processes a single-file executable runs between itself and the program (`_started_by`)."""
+
+# What the supervisor tells PID 1 once its id maps are written.
 _CGROUP = b"m"
 _NO_CGROUP = b"n"
 
@@ -93,12 +98,12 @@ def _enter_namespaces(request: protocol.Request) -> None:
             syscalls.map_ids(spec.uid, uid, spec.gid, gid)
 
 
-def _exit_if_orphaned(from_helper: int) -> None:
-    """Die with the helper (the parent-death signal is reset by every change of credentials,
-    and the helper may have died before it was set)."""
+def _exit_if_orphaned(from_supervisor: int) -> None:
+    """Die with the supervisor (the parent-death signal is reset by every change of
+    credentials, and the supervisor may have died before it was set)."""
     with step("set parent-death signal"):
         syscalls.set_parent_death_signal(signal.SIGKILL)
-    if select.select([from_helper], [], [], 0)[0]:
+    if select.select([from_supervisor], [], [], 0)[0]:
         os._exit(_FAILED)
 
 
@@ -106,24 +111,24 @@ def _confine(
     request: protocol.Request,
     confinement: Confinement,
     rlimits: dict[bytes, list[tuple[int, int]]],
-    from_helper: int,
-    to_helper: int,
+    from_supervisor: int,
+    to_supervisor: int,
 ) -> None:
     """Enter the command's own user and mount namespaces, then drop what it does not need.
 
     The mount namespace is made in the new user namespace, so the kernel locks every mount
     copied into it: no read-only, `nosuid` or `nodev` flag can be cleared, no mount removed
-    to uncover what is below it. The helper, outside, writes the id maps.
+    to uncover what is below it. The supervisor, outside, writes the id maps.
     """
     with step("unshare the command's user namespace"):
         syscalls.unshare(syscalls.CLONE_NEWUSER | syscalls.CLONE_NEWNS)
-    os.write(to_helper, b"u")
-    os.close(to_helper)
+    os.write(to_supervisor, b"u")
+    os.close(to_supervisor)
     # Mapped, and in the container's cgroup or not: the resource limits to set depend on it.
-    mapped = os.read(from_helper, 1)
+    mapped = os.read(from_supervisor, 1)
     if mapped not in rlimits:
         os._exit(_FAILED)
-    _exit_if_orphaned(from_helper)
+    _exit_if_orphaned(from_supervisor)
     confinement.drop_capabilities()
     spec = request.spec
     with step(f"workdir {spec.workdir}"):
@@ -133,7 +138,7 @@ def _confine(
             os.setgroups([])
             os.setgid(spec.gid)
             os.setuid(spec.uid)
-    _exit_if_orphaned(from_helper)
+    _exit_if_orphaned(from_supervisor)
     # Last, in the command's user namespace and as its user: the process limit counts the
     # processes of that user in that namespace, so root mapped to itself is bounded too.
     for limit, value in rlimits[mapped]:
@@ -144,18 +149,19 @@ def _confine(
 
 def _pid1(
     request: protocol.Request,
+    argv: tuple[str, ...],
     confinement: Confinement,
     rlimits: dict[bytes, list[tuple[int, int]]],
-    from_helper: int,
-    to_helper: int,
+    from_supervisor: int,
+    to_supervisor: int,
 ) -> None:
     """Set the container up and execute the command; return only by raising."""
-    _exit_if_orphaned(from_helper)
+    _exit_if_orphaned(from_supervisor)
     spec = request.spec
     warning = prepare(spec)
     if warning is not None:
         protocol.send_warning(request.status_fd, warning)
-    _confine(request, confinement, rlimits, from_helper, to_helper)
+    _confine(request, confinement, rlimits, from_supervisor, to_supervisor)
     os.umask(0o022)
     if request.probe:
         os._exit(0)
@@ -163,8 +169,8 @@ def _pid1(
     # meet a closed pipe and its file size limit as any program started by a shell does.
     for number in (signal.SIGPIPE, signal.SIGXFSZ):
         signal.signal(number, signal.SIG_DFL)
-    with step(f"exec {request.argv[0]}"):
-        os.execvpe(request.argv[0], list(request.argv), dict(spec.env))
+    with step(f"exec {argv[0]}"):
+        os.execvpe(argv[0], list(argv), dict(spec.env))
 
 
 def _map_command(
@@ -252,60 +258,109 @@ def _wait(
 
 def _started_by(parent: int) -> bool:
     """Whether the process that asked for this helper still runs it (not, say, init after
-    moss died). A single-file moss (`make dist`, staticx) runs each program as the child of
-    a loader of its own, so there the asker is the grandparent."""
-    if os.getppid() == parent:
+    moss died). A single-file moss (`make dist`) runs each program under two loaders of its
+    own, staticx's and then PyInstaller's, each waiting for the next: there the asker is the
+    parent of the first."""
+    ancestor = os.getppid()
+    if ancestor == parent:
         return True
     if "STATICX_BUNDLE_DIR" not in os.environ:
         return False
-    try:
-        with open(f"/proc/{os.getppid()}/stat", "rb") as stat:
-            # The parent's own parent is the field after the command's closing parenthesis.
-            return int(stat.read().rpartition(b")")[2].split()[1]) == parent
-    except (OSError, ValueError, IndexError):
-        return False
+    for _ in range(_LOADERS):
+        try:
+            with open(f"/proc/{ancestor}/stat", "rb") as stat:
+                # The process's parent is the field after the command's closing parenthesis.
+                ancestor = int(stat.read().rpartition(b")")[2].split()[1])
+        except (OSError, ValueError, IndexError):
+            return False
+        if ancestor == parent:
+            return True
+    return False
 
 
 def main(arguments: list[str]) -> int:
     request = protocol.Request.from_json(arguments[1])
     status_fd = request.status_fd
     os.set_inheritable(status_fd, False)
+    os.set_inheritable(request.control_fd, False)
     # Die quietly on Ctrl-C, as the container dies with us.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     syscalls.set_parent_death_signal(signal.SIGKILL)
     if not _started_by(request.parent):
         return _FAILED
-    # Made while the host's cgroup and other filesystems are still this process's to see.
-    cgroup = cgroups.make(request.spec.limits)
-    watch = Watch.begin(request.spec)
-    try:
-        return _run(request, cgroup, watch)
-    finally:
-        watch.close()
-        cgroup.remove()
-
-
-def _run(request: protocol.Request, cgroup: cgroups.Cgroup, watch: Watch) -> int:
-    status_fd = request.status_fd
-    # Decided now: in the user namespace it may enter, an ordinary user is root too.
-    as_root = os.geteuid() == 0
     try:
         # Imported here, so that a missing libseccomp is reported like any set-up failure.
         from moss_core.container.confine import Confinement
 
         confinement = Confinement.of(privileges.policy_for(request.spec))
-        _enter_namespaces(request)
     except ContainerError as error:
         protocol.send_error(status_fd, _explained(error))
         return _FAILED
+    helper = os.getpid()
+    with os.fdopen(request.control_fd, "rb") as commands:
+        for line in commands:
+            argv = protocol.decode_command(line)
+            # A process of its own for each command: unshare(CLONE_NEWPID) puts only the
+            # caller's first child in the new PID namespace as its PID 1, and once that one
+            # has exited the namespace takes no other process; PID 1's `pivot_root` moves the
+            # root of every process of its mount namespace, and a user namespace is never
+            # left. So the helper enters none of them: a fresh supervisor per command makes
+            # them, and its container, its cgroup and the disk use it is held to begin with
+            # it and end with it, as though the helper had been started for that command
+            # alone. What the helper keeps is what a start costs: the interpreter, its
+            # modules, the seccomp filter.
+            supervisor = os.fork()
+            if supervisor == 0:
+                os._exit(_supervise(request, argv, confinement, helper))
+            _, wait_status = os.waitpid(supervisor, 0)
+            protocol.send_done(status_fd, os.waitstatus_to_exitcode(wait_status))
+    return 0
+
+
+def _supervise(
+    request: protocol.Request, argv: tuple[str, ...], confinement: Confinement, helper: int
+) -> int:
+    """Run `argv` in a fresh container, in a process forked for it; never return into `main`."""
+    status_fd = request.status_fd
+    try:
+        syscalls.set_parent_death_signal(signal.SIGKILL)
+        if os.getppid() != helper:
+            return _FAILED  # the helper died before the signal was set
+        # Made while the host's cgroup and other filesystems are still this process's to see.
+        cgroup = cgroups.make(request.spec.limits)
+        watch = Watch.begin(request.spec)
+        try:
+            return _run(request, argv, confinement, cgroup, watch)
+        finally:
+            watch.close()
+            cgroup.remove()
+    # Whatever went wrong, report it and exit.
+    except ContainerError as error:
+        protocol.send_error(status_fd, _explained(error))
+    except BaseException as error:
+        protocol.send_error(status_fd, ContainerError("setup", detail=repr(error)))
+    return _FAILED
+
+
+def _run(
+    request: protocol.Request,
+    argv: tuple[str, ...],
+    confinement: Confinement,
+    cgroup: cgroups.Cgroup,
+    watch: Watch,
+) -> int:
+    status_fd = request.status_fd
+    # Decided now: in the user namespace it may enter, an ordinary user is root too.
+    as_root = os.geteuid() == 0
+    _enter_namespaces(request)
     limits = request.spec.limits
     # PID 1 learns with its id maps whether it made it into the cgroup (`_CGROUP`) or not.
     rlimits = {
         _CGROUP: resource_limits(limits, cgroup.enforced),
         _NO_CGROUP: resource_limits(limits, frozenset()),
     }
-    from_helper, to_pid1 = os.pipe()
-    from_pid1, to_helper = os.pipe()
+    from_supervisor, to_pid1 = os.pipe()
+    from_pid1, to_supervisor = os.pipe()
     proc_fd = os.open("/proc", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     pid = os.fork()
     if pid == 0:
@@ -314,15 +369,15 @@ def _run(request: protocol.Request, cgroup: cgroups.Cgroup, watch: Watch) -> int
         os.close(proc_fd)
         watch.close()
         try:
-            _pid1(request, confinement, rlimits, from_helper, to_helper)
+            _pid1(request, argv, confinement, rlimits, from_supervisor, to_supervisor)
         except ContainerError as error:
             protocol.send_error(status_fd, _explained(error))
         # Whatever went wrong in the forked child, report it and exit: never return into main.
         except BaseException as error:
             protocol.send_error(status_fd, ContainerError("setup", detail=repr(error)))
         os._exit(_FAILED)
-    os.close(from_helper)
-    os.close(to_helper)
+    os.close(from_supervisor)
+    os.close(to_supervisor)
     # Before PID 1 runs anything of the command: it waits for the id maps below.
     in_cgroup = cgroup.add(pid)
     try:

@@ -1,17 +1,18 @@
 """A cgroup of the container's own, holding its memory and process limits.
 
-The helper makes it before the container exists: a child of a cgroup v2 directory whose
-`cgroup.subtree_control` already offers the controller (an ancestor of the caller's cgroup,
-such as a systemd delegation, or the hierarchy's root, writable by root), otherwise a child of
-the caller's cgroup in the cgroup v1 hierarchy of that controller. It writes the limits, moves
-the container's PID 1 into it before that runs anything of the command, reads afterwards
-whether a limit was hit (the kernel's `oom_kill` and `max` event counts), and removes it.
-When no such directory is writable (an ordinary user without delegation, a container that
-refuses cgroup writes), `make` enforces what it can and PID 1's resource limits stand in for
-the rest (`moss_core.container.limits.resource_limits`).
+The container's supervisor (the helper's process for that one command) makes it before the
+container exists: a child of a cgroup v2 directory whose `cgroup.subtree_control` already
+offers the controller (an ancestor of the caller's cgroup, such as a systemd delegation, or the
+hierarchy's root, writable by root), otherwise a child of the caller's cgroup in the cgroup v1
+hierarchy of that controller. It writes the limits, moves the container's PID 1 into it before
+that runs anything of the command, reads afterwards whether a limit was hit (the kernel's
+`oom_kill` and `max` event counts), and removes it. When no such directory is writable (an
+ordinary user without delegation, a container that refuses cgroup writes), `make` enforces what
+it can and PID 1's resource limits stand in for the rest
+(`moss_core.container.limits.resource_limits`).
 
 Everything is done through descriptors of the parent directories, opened first: PID 1's
-`pivot_root` also moves the helper's root, and the host's `/sys/fs/cgroup` with it.
+`pivot_root` also moves the supervisor's root, and the host's `/sys/fs/cgroup` with it.
 """
 
 from __future__ import annotations
@@ -216,7 +217,7 @@ def _write_limits(group: _Group, limits: Limits) -> None:
 
 
 def _remove_stale(parent_fd: int) -> None:
-    """Directories left by helpers that were killed (an empty cgroup can be removed)."""
+    """Directories left by supervisors that were killed (an empty cgroup can be removed)."""
     with contextlib.suppress(OSError):
         for name in os.listdir(parent_fd):
             owner = name.removeprefix(_PREFIX)

@@ -6,13 +6,13 @@ import errno
 import os
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import IO
 
 from moss_core.container.errors import ContainerError, ContainerLimitExceeded, ContainerTimeout
 from moss_core.container.limits import NO_LIMITS, Limits
-from moss_core.container.run import run_container
+from moss_core.container.run import ContainerSession
 from moss_core.container.setup import step
 from moss_core.container.spec import Bind, ContainerSpec, Dev
 from moss_core.triggers.commands import DeleteCommand, RunCommand
@@ -45,7 +45,9 @@ class IsolatedRunner:
     `/tmp` and (system triggers) `/etc`. `env` is the handlers' whole environment. `delete`
     paths are taken as the container sees them: under `/usr`, or under `/etc` when writable.
     A handler still running after `timeout` seconds is killed with everything it started;
-    `limits` bound what it uses. The root links are (re)created in `isolation_dir` now.
+    `limits` bound what it uses. The commands of one `run` share a helper process
+    (`ContainerSession`), each still in a container of its own. The root links are (re)created
+    in `isolation_dir` now.
     """
 
     def __init__(
@@ -82,28 +84,34 @@ class IsolatedRunner:
         )
         _make_root_links(isolation_dir)
 
-    def run(self, command: RunCommand) -> CommandResult:
-        with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
-            try:
-                status = run_container(
-                    self.spec,
-                    [command.run, *command.args],
-                    stdin=subprocess.DEVNULL,
-                    stdout=stdout,
-                    stderr=stderr,
-                    timeout=self.timeout,
-                )
-            except ContainerTimeout as error:
-                reason = f"did not finish within {self.timeout:g} s {_KILLED}"
-                raise HandlerKilled(reason) from error
-            except ContainerLimitExceeded as error:
-                raise HandlerKilled(f"exceeded its {error.limit} {_KILLED}") from error
-            except ContainerError as error:
-                # The runner contract: a command that cannot be started is an OSError.
-                if error.errno is None:
-                    raise OSError(str(error)) from error
-                raise OSError(error.errno, str(error)) from error
-            return CommandResult(status=status, stdout=_read(stdout), stderr=_read(stderr))
+    def run(self, commands: Sequence[RunCommand]) -> Generator[CommandResult, None, None]:
+        if not commands:
+            return
+        with (
+            tempfile.TemporaryFile() as stdout,
+            tempfile.TemporaryFile() as stderr,
+            ContainerSession(
+                self.spec,
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=stderr,
+                timeout=self.timeout,
+            ) as session,
+        ):
+            for command in commands:
+                try:
+                    status = session.run([command.run, *command.args])
+                except ContainerTimeout as error:
+                    reason = f"did not finish within {self.timeout:g} s {_KILLED}"
+                    raise HandlerKilled(reason) from error
+                except ContainerLimitExceeded as error:
+                    raise HandlerKilled(f"exceeded its {error.limit} {_KILLED}") from error
+                except ContainerError as error:
+                    # The runner contract: a command that cannot be started is an OSError.
+                    if error.errno is None:
+                        raise OSError(str(error)) from error
+                    raise OSError(error.errno, str(error)) from error
+                yield CommandResult(status=status, stdout=_take(stdout), stderr=_take(stderr))
 
     def delete(self, command: DeleteCommand) -> None:
         for path in command.paths:
@@ -123,9 +131,14 @@ class IsolatedRunner:
                 raise UnsafePathError(path, host_root) from error
 
 
-def _read(stream: IO[bytes]) -> str:
+def _take(stream: IO[bytes]) -> str:
+    """What the command just run wrote to `stream`, emptied for the next (which writes from
+    the start: the helper's descriptor shares this file's offset)."""
     stream.seek(0)
-    return stream.read().decode(errors="replace")
+    text = stream.read().decode(errors="replace")
+    stream.seek(0)
+    stream.truncate()
+    return text
 
 
 def _make_root_links(isolation_dir: Path) -> None:

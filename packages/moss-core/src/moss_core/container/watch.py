@@ -1,12 +1,12 @@
-"""What the container's supervisor (the helper) measures while the command runs: how full the
-filesystems holding its writable host trees are and, where nothing else bounds them, how many
-processes and threads it has.
+"""What the container's supervisor (the helper's process for that one command) measures while
+the command runs: how full the filesystems holding its writable host trees are and, where
+nothing else bounds them, how many processes and threads it has.
 
-The filesystems are opened before the container exists, while the helper still sees the host
-(PID 1's `pivot_root` moves the helper's root too). The processes are counted in the container's
-own `/proc`, which, after that `pivot_root`, is the helper's `/proc`: listing it costs one
-directory read of the container's processes, not a walk over the host's. What to make of the
-numbers is `moss_core.container.limits`'s to say.
+The filesystems are opened before the container exists, while the supervisor still sees the
+host (PID 1's `pivot_root` moves the supervisor's root too). The processes are counted in the
+container's own `/proc`, which, after that `pivot_root`, is the supervisor's `/proc`: listing
+it costs one directory read of the container's processes, not a walk over the host's. What to
+make of the numbers is `moss_core.container.limits`'s to say.
 """
 
 from __future__ import annotations

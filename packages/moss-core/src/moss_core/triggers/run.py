@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -29,10 +30,13 @@ class CommandResult:
 class TriggerRunner(Protocol):
     """Where and how trigger commands execute (directly, in a container, ...)."""
 
-    def run(self, command: RunCommand) -> CommandResult:
-        """Run the command to completion. Raise `HandlerKilled` if it was killed, with
-        everything it started, for running out of time or exceeding a resource limit;
-        `OSError` if it cannot be started."""
+    def run(self, commands: Sequence[RunCommand]) -> Generator[CommandResult, None, None]:
+        """Run the commands one after another, each to completion, yielding each one's result.
+
+        A command starts only when its result is asked for: a caller that stops asking (and
+        closes the generator) has nothing more run. Asking for a result raises `HandlerKilled`
+        if that command was killed, with everything it started, for running out of time or
+        exceeding a resource limit; `OSError` if it cannot be started."""
         ...
 
     def delete(self, command: DeleteCommand) -> None:
@@ -51,20 +55,21 @@ class PlainRunner:
         self.root = root
         self.env = None if env is None else dict(env)
 
-    def run(self, command: RunCommand) -> CommandResult:
-        completed = subprocess.run(
-            [command.run, *command.args],
-            cwd=self.root,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            check=False,
-        )
-        return CommandResult(
-            status=completed.returncode,
-            stdout=completed.stdout.decode(errors="replace"),
-            stderr=completed.stderr.decode(errors="replace"),
-        )
+    def run(self, commands: Sequence[RunCommand]) -> Generator[CommandResult, None, None]:
+        for command in commands:
+            completed = subprocess.run(
+                [command.run, *command.args],
+                cwd=self.root,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                check=False,
+            )
+            yield CommandResult(
+                status=completed.returncode,
+                stdout=completed.stdout.decode(errors="replace"),
+                stderr=completed.stderr.decode(errors="replace"),
+            )
 
     def delete(self, command: DeleteCommand) -> None:
         delete_paths(self.root, command.paths)
@@ -103,44 +108,64 @@ def execute_plan(plan: Plan, runner: TriggerRunner) -> None:
     """Run every invocation in order; stop at the first failure.
 
     Unlike upstream, which logs a non-zero exit and carries on, a failing handler aborts with
-    `TriggerRunError`: a half-configured tree must not silently go live.
+    `TriggerRunError`: a half-configured tree must not silently go live. Consecutive `run`
+    invocations go to the runner together (an isolated runner starts one helper for them);
+    a `delete` between two of them runs in its place.
     """
     for held in plan.inhibited:
         log.info("trigger %s not run: %s", held.trigger, held.reason)
+    runs: list[tuple[str, RunCommand]] = []
     for invocation in plan.invocations:
         command = invocation.command
-        log.info("trigger %s: %s", invocation.trigger, command)
-        if isinstance(command, DeleteCommand):
-            try:
-                runner.delete(command)
-            except (OSError, UnsafePathError) as error:
-                raise TriggerRunError(
-                    invocation.trigger, str(command), status=None, reason=f"failed: {error}"
-                ) from error
+        if isinstance(command, RunCommand):
+            runs.append((invocation.trigger, command))
             continue
+        _run_all(runs, runner)
+        runs = []
+        log.info("trigger %s: %s", invocation.trigger, command)
         try:
-            result = runner.run(command)
-        except HandlerKilled as error:
+            runner.delete(command)
+        except (OSError, UnsafePathError) as error:
             raise TriggerRunError(
-                invocation.trigger, str(command), status=None, reason=error.reason
+                invocation.trigger, str(command), status=None, reason=f"failed: {error}"
             ) from error
-        except OSError as error:
-            raise TriggerRunError(
-                invocation.trigger, str(command), status=None, reason=f"could not start: {error}"
-            ) from error
-        if result.status != 0:
-            reason = (
-                f"was killed by signal {-result.status}"
-                if result.status < 0
-                else f"exited with status {result.status}"
-            )
-            raise TriggerRunError(
-                invocation.trigger,
-                str(command),
-                status=result.status,
-                reason=reason,
-                stdout=result.stdout,
-                stderr=result.stderr,
-            )
-        if result.stdout or result.stderr:
-            log.debug("trigger %s output:\n%s%s", invocation.trigger, result.stdout, result.stderr)
+    _run_all(runs, runner)
+
+
+def _run_all(runs: Sequence[tuple[str, RunCommand]], runner: TriggerRunner) -> None:
+    """Run the commands (each with its trigger's name) in one call of the runner."""
+    if not runs:
+        return
+    # Closed at the first failure, so that nothing after it runs.
+    with contextlib.closing(runner.run([command for _, command in runs])) as results:
+        for trigger, command in runs:
+            log.info("trigger %s: %s", trigger, command)
+            try:
+                result = next(results)
+            except HandlerKilled as error:
+                raise TriggerRunError(
+                    trigger, str(command), status=None, reason=error.reason
+                ) from error
+            except OSError as error:
+                raise TriggerRunError(
+                    trigger,
+                    str(command),
+                    status=None,
+                    reason=f"could not start: {error}",
+                ) from error
+            if result.status != 0:
+                reason = (
+                    f"was killed by signal {-result.status}"
+                    if result.status < 0
+                    else f"exited with status {result.status}"
+                )
+                raise TriggerRunError(
+                    trigger,
+                    str(command),
+                    status=result.status,
+                    reason=reason,
+                    stdout=result.stdout,
+                    stderr=result.stderr,
+                )
+            if result.stdout or result.stderr:
+                log.debug("trigger %s output:\n%s%s", trigger, result.stdout, result.stderr)
