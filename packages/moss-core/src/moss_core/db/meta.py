@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 from urllib.parse import quote
 
 from moss_core.db._base import (
+    BUILD_PAGE_SIZE,
     Database,
     Migration,
     StrPath,
@@ -96,8 +97,7 @@ _META_COLUMNS = (
     "hash",
     "download_size",
 )
-# The tables a load fills, with their columns, in the order of their rows (`_Rows`); the
-# side tables' keys are their two columns.
+# The tables a load fills, with their columns, in the order of their rows (`_Rows`).
 _LOADED: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("meta", _META_COLUMNS),
     ("meta_licenses", ("package", "license")),
@@ -106,6 +106,8 @@ _LOADED: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("meta_conflicts", ("package", "conflict")),
     ("moss_meta_payload", ("package", "digest")),
 )
+# Upstream's side tables: their primary key is their two columns.
+_SIDE_TABLES = frozenset({"meta_licenses", "meta_dependencies", "meta_providers", "meta_conflicts"})
 # A first load of at least this many payloads is shared out between forked workers.
 _SHARED_FROM = 2 * _BATCH
 # Workers beyond this many would mostly add to the merge, which is one process's work.
@@ -298,6 +300,7 @@ class MetaDb(Database):
         try:
             db = cls(path, conn)
             with db._translate():
+                conn.execute(f"PRAGMA page_size = {BUILD_PAGE_SIZE:d}")
                 conn.execute("PRAGMA journal_mode = OFF")
                 conn.execute("PRAGMA synchronous = OFF")
                 for table, columns in _LOADED:
@@ -333,8 +336,11 @@ class MetaDb(Database):
         for sql in _PAYLOADS:
             conn.execute(sql)
         for table, columns in _LOADED:
-            key = "package" if table == "meta" else ", ".join(columns)
-            conn.execute(f"INSERT INTO {table} SELECT * FROM ({union(table, '*')}) ORDER BY {key}")
+            # A side table's rows go in by its primary key, so its b-tree is built by
+            # appending. Sorting whole `meta` rows costs more than its key index's inserts out
+            # of order; `moss_meta_payload` has its index made after.
+            order = f" ORDER BY {', '.join(columns)}" if table in _SIDE_TABLES else ""
+            conn.execute(f"INSERT INTO {table} SELECT * FROM ({union(table, '*')}){order}")
         for sql in (*self.INDEXES.values(), _PAYLOADS_INDEX):
             conn.execute(sql)
         return True
