@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -452,3 +454,37 @@ def test_a_shared_load_builds_in_large_pages_and_indexes(tmp_path: Path) -> None
     # A reload copies it, keeping every payload it knows.
     with MetaDb.open(tmp_path / "db") as db:
         reloaded(db, payloads, kept=[digest for digest, _, _ in payloads]).close()
+
+
+def test_a_big_first_load_is_shared_unless_other_threads_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("moss_core.db.meta._SHARED_FROM", 3)
+    loaders = tmp_path / "loaders"
+
+    class Noted(Shared):
+        """Notes the process loading each payload."""
+
+        def _load(self, pid: str, meta: Meta) -> tuple[str, FlatMeta]:
+            with open(loaders, "a", encoding="ascii") as out:
+                out.write(f"{os.getpid()}\n")
+            return super()._load(pid, meta)
+
+    def loaded_by(name: str, count: int) -> set[int]:
+        loaders.unlink(missing_ok=True)
+        payloads = [(bytes([n]), f"p{n}", package(f"n{n}")) for n in range(count)]
+        MetaDb.reload(tmp_path / name, Noted(payloads))
+        with MetaDb.open(tmp_path / name) as db:
+            assert len(db.ids()) == count
+        return {int(line) for line in loaders.read_text().split()}
+
+    assert os.getpid() not in loaded_by("big", 3)
+    assert loaded_by("small", 2) == {os.getpid()}
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert loaded_by("big-with-a-thread", 3) == {os.getpid()}
+    finally:
+        release.set()
+        other.join()

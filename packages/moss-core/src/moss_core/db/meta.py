@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import os
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
@@ -192,14 +193,17 @@ class MetaDb(Database):
         longer has are deleted.
 
         Otherwise, payloads that forked workers can share out (`SharedPayloads`) are loaded by
-        `workers` of them (by default, for an index of 8,192 payloads or more, one per usable
-        core, up to 4; for a smaller one, none: they are loaded here), each into a scratch
-        file of its own, which this process merges (`_reload_shared`). A failure in a worker
-        is raised as `ForkedTaskError`, with the worker's message.
+        `workers` of them (by default, for an index of 8,192 payloads or more read by a
+        process without other threads, one per usable core, up to 4; otherwise none: they
+        are loaded here), each into a scratch file of its own, which this process merges
+        (`_reload_shared`). A failure in a worker is raised as `ForkedTaskError`, with the
+        worker's message.
         """
         previous = _recorded(path)
         if not previous and isinstance(payloads, SharedPayloads):
-            if workers is None and len(payloads) >= _SHARED_FROM:
+            # Not from a process with other threads: one of them could hold a lock (of
+            # SQLite's, of the allocator's) at the fork, which a worker would wait for forever.
+            if workers is None and len(payloads) >= _SHARED_FROM and threading.active_count() == 1:
                 workers = min(usable_cores(), _MAX_WORKERS)
             if workers and cls._reload_shared(path, payloads, workers):
                 return
