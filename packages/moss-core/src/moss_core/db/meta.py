@@ -257,9 +257,8 @@ class MetaDb(Database):
         """Load `payloads` into a new database at `path`, `workers` forked processes each
         storing a run of them in a scratch file (no constraints, no indexes, no journal: the
         Python half of the work, decoding and binding rows, is shared out), then merge the
-        files in key order, so that every b-tree of the database is built by appending, in
-        SQLite alone. False, with `path` left as it was, when an id is given twice: which of
-        its Metas wins is then the sequential load's to say.
+        files in SQLite alone (`_merge`). False, with `path` left as it was, when an id is
+        given twice: which of its Metas wins is then the sequential load's to say.
         """
         count = len(payloads)
         bounds = [count * n // workers for n in range(workers + 1)]
@@ -281,7 +280,7 @@ class MetaDb(Database):
                     for part, name in zip(parts, names, strict=True):
                         db._conn.execute(f"ATTACH DATABASE ? AS {name}", (part,))
                 with db._write() as conn:
-                    if not db._merge(conn, names):
+                    if not db._merge(conn, names, count):
                         raise _Repeated
                 # Before the database is switched to WAL, which would switch them too.
                 with db._translate():
@@ -322,29 +321,27 @@ class MetaDb(Database):
             conn.close()
         return stop - start
 
-    def _merge(self, conn: sqlite3.Connection, parts: Sequence[str]) -> bool:
-        """Fill the empty tables from the attached scratch files `parts`, each in key order,
-        and make the lookup indexes; False, having stored nothing, when an id is in the
-        files twice."""
+    def _merge(self, conn: sqlite3.Connection, parts: Sequence[str], count: int) -> bool:
+        """Fill the empty tables from the attached scratch files `parts`, which hold `count`
+        packages, the side tables in key order, and make the lookup indexes; False, having
+        stored only some, when an id is in the files twice."""
 
         def union(table: str, columns: str) -> str:
             return " UNION ALL ".join(f"SELECT {columns} FROM {part}.{table}" for part in parts)
 
-        repeated = conn.execute(
-            f"SELECT 1 FROM ({union('meta', 'package')}) GROUP BY package HAVING count(*) > 1"
-            " LIMIT 1"
-        ).fetchone()
-        if repeated is not None:
-            return False
         conn.execute(f"PRAGMA cache_size = {_BULK_CACHE_SIZE:d}")
         for sql in _PAYLOADS:
             conn.execute(sql)
         for table, columns in _LOADED:
             # A side table's rows go in by its primary key, so its b-tree is built by
             # appending. Sorting whole `meta` rows costs more than its key index's inserts out
-            # of order; `moss_meta_payload` has its index made after.
+            # of order; `moss_meta_payload` has its index made after. An id given twice is
+            # a `meta` row left out.
+            verb = "INSERT OR IGNORE" if table == "meta" else "INSERT"
             order = f" ORDER BY {', '.join(columns)}" if table in _SIDE_TABLES else ""
-            conn.execute(f"INSERT INTO {table} SELECT * FROM ({union(table, '*')}){order}")
+            cursor = conn.execute(f"{verb} INTO {table} SELECT * FROM ({union(table, '*')}){order}")
+            if table == "meta" and cursor.rowcount != count:
+                return False
         for sql in (*self.INDEXES.values(), _PAYLOADS_INDEX):
             conn.execute(sql)
         return True
