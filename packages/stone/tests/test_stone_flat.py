@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import random
 import struct
 from pathlib import Path
 
@@ -161,3 +163,56 @@ def test_the_reader_yields_the_flat_columns_of_every_package(tmp_path: Path) -> 
         write_index(out, packages)
     with StoneReader(index) as reader:
         assert list(reader.iter_flat_metas()) == [FlatMeta.of(meta) for meta in reader.metas()]
+
+
+def test_a_run_of_payloads_is_read_alike_from_forked_processes_at_once(tmp_path: Path) -> None:
+    from stone import write_index
+
+    noise = random.Random(5)
+    packages = [
+        Meta(
+            f"p{n}",
+            "1.0",
+            n,
+            description=noise.randbytes(3000).hex(),
+            uri=f"p{n}.stone",
+            hash=f"{n:064x}",
+            download_size=n,
+        )
+        for n in range(200)
+    ]
+    index = tmp_path / "stone.index"
+    with open(index, "wb") as out:
+        write_index(out, packages)
+    with StoneReader(index) as reader:
+        whole = [(stored, flat()) for stored, flat in reader.iter_meta_payloads()]
+        assert sorted(flat for _, flat in whole) == sorted(FlatMeta.of(meta) for meta in packages)
+        stored = [s for s, _ in whole]
+
+        def run(start: int, stop: int | None = None) -> list[bytes]:
+            return [s for s, _ in reader.iter_meta_payloads(start, stop)]
+
+        assert run(10, 25) == stored[10:25]
+        # A child and this process read through the one reader, and its one open file, at
+        # the same time, over and over: neither moves the other's place in the file.
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(read_end)
+                for _ in range(20):
+                    if run(100) != stored[100:]:
+                        break
+                else:
+                    os.write(write_end, b"alike")
+            finally:
+                os._exit(0)
+        os.close(write_end)
+        try:
+            for _ in range(20):
+                assert run(0, 100) == stored[:100]
+        finally:
+            with os.fdopen(read_end, "rb") as answer:
+                child = answer.read()
+            os.waitpid(pid, 0)
+        assert child == b"alike"

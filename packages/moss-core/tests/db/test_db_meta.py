@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+import os
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +17,8 @@ from hypothesis import strategies as st
 from stone_strategies import metas as meta_strategy
 
 from moss_core.db import DatabaseError, MetaDb
+from moss_core.db._base import BUILD_PAGE_SIZE
+from moss_core.processes import ForkedTaskError
 from stone import Dependency, FlatMeta, Meta, Provider, RelationKind, StoneReader
 
 NAME = RelationKind.NAME
@@ -328,3 +333,131 @@ def test_a_failing_reload_from_a_copy_leaves_the_database_as_it_was(meta_db: Met
     meta_db = MetaDb.open(meta_db.path)
     assert dict(meta_db.all()) == {"1a": package("a"), "2b": package("b")}
     assert not Path(f"{meta_db.path}.new").exists()
+
+
+@dataclasses.dataclass
+class Shared:
+    """Payloads that forked workers share out (a `SharedPayloads`): `(digest, id, Meta)`,
+    loading the one named `failing` raises."""
+
+    payloads: list[tuple[bytes, str, Meta]]
+    failing: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.payloads)
+
+    def __iter__(self) -> Iterator[tuple[bytes, Any]]:
+        return self.between(0, len(self))
+
+    def between(self, start: int, stop: int) -> Iterator[tuple[bytes, Any]]:
+        for digest, pid, meta in self.payloads[start:stop]:
+            yield digest, functools.partial(self._load, pid, meta)
+
+    def _load(self, pid: str, meta: Meta) -> tuple[str, FlatMeta]:
+        if meta.name == self.failing:
+            raise ValueError(f"package {meta.name} is broken")
+        return pid, FlatMeta.of(meta)
+
+
+def dump(path: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table and the schema, as SQLite holds them."""
+    conn = sqlite3.connect(path)
+    try:
+        tables = [n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        rows = {t: sorted(conn.execute(f"SELECT * FROM {t}"), key=repr) for t in tables}
+        rows["schema"] = sorted(conn.execute("SELECT type, name, sql FROM sqlite_master"))
+        return rows
+    finally:
+        conn.close()
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.dictionaries(st.text("0123456789abcdef", min_size=1, max_size=8), metas, max_size=9),
+    st.integers(min_value=1, max_value=3),
+)
+def test_a_shared_load_stores_what_a_sequential_one_does(
+    tmp_path_factory: pytest.TempPathFactory, packages: dict[str, Meta], workers: int
+) -> None:
+    tmp = tmp_path_factory.mktemp("shared")
+    payloads = [(pid.encode(), pid, meta) for pid, meta in packages.items()]
+    MetaDb.reload(tmp / "sequential", iter(Shared(payloads)))
+    MetaDb.reload(tmp / "shared", Shared(payloads), workers=workers)
+    assert dump(str(tmp / "shared")) == dump(str(tmp / "sequential"))
+    assert sorted(p.name for p in tmp.iterdir()) == ["sequential", "shared"]
+    with MetaDb.open(tmp / "shared") as db:
+        assert dict(db.all()) == {pid: normalised(meta) for pid, meta in packages.items()}
+
+
+def test_a_shared_load_of_an_id_given_twice_keeps_its_last_meta(meta_db: MetaDb) -> None:
+    payloads = [(b"A", "p1", package("a")), (b"B", "p2", package("b"))]
+    payloads += [(b"C", "p1", package("c")), (b"D", "p3", package("d"))]
+    MetaDb.reload(meta_db.path, Shared(payloads), workers=2)
+    with MetaDb.open(meta_db.path) as db:
+        assert dict(db.all()) == {"p1": package("c"), "p2": package("b"), "p3": package("d")}
+    # The digest recorded is the last payload's.
+    again = [(b"C", "p1", package("c")), (b"B", "p2", package("b"))]
+    meta_db = reloaded(meta_db, again, kept={b"B", b"C"})
+    assert dict(meta_db.all()) == {"p1": package("c"), "p2": package("b")}
+
+
+def test_a_failing_shared_load_leaves_the_database_as_it_was(meta_db: MetaDb) -> None:
+    meta_db.add([("keep", package("keep"))])
+    payloads = [(bytes([n]), f"p{n}", package(f"n{n}")) for n in range(6)]
+    with pytest.raises(ForkedTaskError, match=r"^package n4 is broken$"):
+        MetaDb.reload(meta_db.path, Shared(payloads, failing="n4"), workers=2)
+    assert meta_db.ids() == {"keep"}
+    # Neither the half-built database nor a worker's scratch file is left.
+    assert sorted(p.name for p in Path(meta_db.path).parent.iterdir()) == [
+        "install",
+        "install-shm",
+        "install-wal",
+    ]
+
+
+def test_a_shared_load_builds_in_large_pages_and_indexes(tmp_path: Path) -> None:
+    payloads = [(bytes([n]), f"p{n}", package(f"n{n}")) for n in range(5)]
+    MetaDb.reload(tmp_path / "db", Shared(payloads), workers=2)
+    conn = sqlite3.connect(tmp_path / "db")
+    assert conn.execute("PRAGMA page_size").fetchone() == (BUILD_PAGE_SIZE,)
+    assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    names = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+    assert {*MetaDb.INDEXES, "moss_meta_payload_package", "moss_meta_payload_forget"} <= names
+    conn.close()
+    # A reload copies it, keeping every payload it knows.
+    with MetaDb.open(tmp_path / "db") as db:
+        reloaded(db, payloads, kept=[digest for digest, _, _ in payloads]).close()
+
+
+def test_a_big_first_load_is_shared_unless_other_threads_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("moss_core.db.meta._SHARED_FROM", 3)
+    loaders = tmp_path / "loaders"
+
+    class Noted(Shared):
+        """Notes the process loading each payload."""
+
+        def _load(self, pid: str, meta: Meta) -> tuple[str, FlatMeta]:
+            with open(loaders, "a", encoding="ascii") as out:
+                out.write(f"{os.getpid()}\n")
+            return super()._load(pid, meta)
+
+    def loaded_by(name: str, count: int) -> set[int]:
+        loaders.unlink(missing_ok=True)
+        payloads = [(bytes([n]), f"p{n}", package(f"n{n}")) for n in range(count)]
+        MetaDb.reload(tmp_path / name, Noted(payloads))
+        with MetaDb.open(tmp_path / name) as db:
+            assert len(db.ids()) == count
+        return {int(line) for line in loaders.read_text().split()}
+
+    assert os.getpid() not in loaded_by("big", 3)
+    assert loaded_by("small", 2) == {os.getpid()}
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert loaded_by("big-with-a-thread", 3) == {os.getpid()}
+    finally:
+        release.set()
+        other.join()

@@ -41,6 +41,16 @@ def source_for(installation: Installation, repo: Repository) -> RepositorySource
     return RepositorySource(repo, db, repo.uri)
 
 
+@pytest.fixture(params=["sequential", "shared"])
+def first_load(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A first refresh loading its index here, or shared out between forked workers as one
+    of 8,192 packages or more is."""
+    if request.param == "shared":
+        monkeypatch.setattr("moss_core.db.meta._SHARED_FROM", 1)
+    return str(request.param)
+
+
+@pytest.mark.usefixtures("first_load")
 def test_refresh_then_lookups(installation: Installation, tmp_path: Path) -> None:
     packages = tmp_path / "packages"
     old = make_stone(packages, "zlib", version="1.3", release=4, provides=["soname(libz.so.1)"])
@@ -169,6 +179,7 @@ def test_corrupt_index_keeps_the_previous_one(installation: Installation, tmp_pa
         source.close()
 
 
+@pytest.mark.usefixtures("first_load")
 def test_a_failed_first_refresh_leaves_no_database(
     installation: Installation, tmp_path: Path
 ) -> None:
@@ -177,7 +188,9 @@ def test_a_failed_first_refresh_leaves_no_database(
     # The bad package comes after a good one: the DB has taken rows when the error is found.
     write_raw_index(tmp_path / INDEX_NAME, [meta, replace(meta, name="zzz", hash="bad")])
     repo = Repository("x", (tmp_path / INDEX_NAME).as_uri(), 0)
-    with pytest.raises(RepositoryError, match="package zzz has no valid PackageHash"):
+    with pytest.raises(
+        RepositoryError, match=rf"^{repo.uri}: package zzz has no valid PackageHash$"
+    ):
         refresh(installation, repo)
     assert not any(repo_state_dir(installation, repo).glob("db*"))
     assert index_uri_of(installation, repo) is None

@@ -63,9 +63,13 @@ class StoneReader:
             except OSError as err:
                 raise StoneError(err.strerror or str(err), file=self.name) from None
             self._owned = True
+            # Bodies of a file opened here are read by position (`os.pread`), which moves no
+            # file offset: forked processes sharing this reader can read it at once.
+            self._fd: int | None = self._file.fileno()
         else:
             self.name = name or str(getattr(source, "name", "<stream>"))
             self._file, self._owned = source, False
+            self._fd = None
         self._decoded: dict[int, Any] = {}
         try:
             self.header, self.payloads = self._scan()
@@ -151,8 +155,12 @@ class StoneReader:
 
     def _stored(self, ref: PayloadRef) -> bytes:
         """The payload as stored: its header, then its body."""
-        self._file.seek(ref.offset - PAYLOAD_HEADER_SIZE)
-        stored = self._file.read(PAYLOAD_HEADER_SIZE + ref.header.stored_size)
+        start, size = ref.offset - PAYLOAD_HEADER_SIZE, PAYLOAD_HEADER_SIZE + ref.header.stored_size
+        if self._fd is None:
+            self._file.seek(start)
+            stored = self._file.read(size)
+        else:
+            stored = os.pread(self._fd, size, start)
         self._checked(ref, memoryview(stored)[PAYLOAD_HEADER_SIZE:])
         return stored
 
@@ -192,11 +200,14 @@ class StoneReader:
         for _, flat in self.iter_meta_payloads():
             yield flat()
 
-    def iter_meta_payloads(self) -> Iterator[tuple[bytes, Callable[[], FlatMeta]]]:
-        """Every Meta payload as stored (its header and body, checksum checked), with a
-        function decoding it to flat columns (`iter_flat_metas`): a caller that knows a
-        payload by its bytes need not decompress or decode it."""
-        for ref in self.of_kind(PayloadKind.META):
+    def iter_meta_payloads(
+        self, start: int = 0, stop: int | None = None
+    ) -> Iterator[tuple[bytes, Callable[[], FlatMeta]]]:
+        """Every Meta payload (or those from the `start`th to before the `stop`th) as stored
+        (its header and body, checksum checked), with a function decoding it to flat columns
+        (`iter_flat_metas`): a caller that knows a payload by its bytes need not decompress
+        or decode it. An archive opened by path may be read so from forked processes at once."""
+        for ref in self.of_kind(PayloadKind.META)[start:stop]:
             try:
                 stored = self._stored(ref)
             except StoneError as err:

@@ -11,19 +11,23 @@ from __future__ import annotations
 import functools
 import os
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 from urllib.parse import quote
 
 from moss_core.db._base import (
+    BUILD_PAGE_SIZE,
     Database,
     Migration,
     StrPath,
     like_pattern,
+    remove_database,
     u64_from_sql,
     u64_to_sql,
 )
+from moss_core.processes import Report, run_forked, usable_cores
 from stone import Dependency, FlatMeta, Meta, Provider, RelationKind
 
 _V1 = (
@@ -94,8 +98,37 @@ _META_COLUMNS = (
     "hash",
     "download_size",
 )
+# The tables a load fills, with their columns, in the order of their rows (`_Rows`).
+_LOADED: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("meta", _META_COLUMNS),
+    ("meta_licenses", ("package", "license")),
+    ("meta_dependencies", ("package", "dependency")),
+    ("meta_providers", ("package", "provider")),
+    ("meta_conflicts", ("package", "conflict")),
+    ("moss_meta_payload", ("package", "digest")),
+)
+# Upstream's side tables: their primary key is their two columns.
+_SIDE_TABLES = frozenset({"meta_licenses", "meta_dependencies", "meta_providers", "meta_conflicts"})
+# A first load of at least this many payloads is shared out between forked workers.
+_SHARED_FROM = 2 * _BATCH
+# Workers beyond this many would mostly add to the merge, which is one process's work.
+_MAX_WORKERS = 4
 _SELECT_META = f"SELECT {', '.join(_META_COLUMNS)} FROM meta"
 _SELECT_HEADLINE = "SELECT package, name, source_release, build_release FROM meta"
+
+
+@runtime_checkable
+class SharedPayloads(Protocol):
+    """An index's Meta payloads (as `MetaDb.reload` takes them) that forked workers can share
+    out: how many there are, and those from the `start`th to before the `stop`th."""
+
+    def __len__(self) -> int: ...
+
+    def between(self, start: int, stop: int) -> Iterable[tuple[bytes | None, _Load]]: ...
+
+
+# The rows of a batch of packages, a list per table of `_LOADED`.
+_Rows = tuple[list[tuple[Any, ...]], ...]
 
 
 @dataclass
@@ -143,7 +176,13 @@ class MetaDb(Database):
         cls.reload(path, ((None, functools.partial(_given, item)) for item in packages))
 
     @classmethod
-    def reload(cls, path: StrPath, payloads: Iterable[tuple[bytes | None, _Load]]) -> None:
+    def reload(
+        cls,
+        path: StrPath,
+        payloads: Iterable[tuple[bytes | None, _Load]],
+        *,
+        workers: int | None = None,
+    ) -> None:
         """`rebuild` from an index's Meta payloads, each given by a digest of its stored bytes
         (None: not known by one) and a function loading it.
 
@@ -152,8 +191,22 @@ class MetaDb(Database):
         of it: a payload whose digest it recorded for a package is not loaded, that package's
         rows are kept; the other payloads are loaded over it, and the packages the index no
         longer has are deleted.
+
+        Otherwise, payloads that forked workers can share out (`SharedPayloads`) are loaded by
+        `workers` of them (by default, for an index of 8,192 payloads or more read by a
+        process without other threads, one per usable core, up to 4; otherwise none: they
+        are loaded here), each into a scratch file of its own, which this process merges
+        (`_reload_shared`). A failure in a worker is raised as `ForkedTaskError`, with the
+        worker's message.
         """
         previous = _recorded(path)
+        if not previous and isinstance(payloads, SharedPayloads):
+            # Not from a process with other threads: one of them could hold a lock (of
+            # SQLite's, of the allocator's) at the fork, which a worker would wait for forever.
+            if workers is None and len(payloads) >= _SHARED_FROM and threading.active_count() == 1:
+                workers = min(usable_cores(), _MAX_WORKERS)
+            if workers and cls._reload_shared(path, payloads, workers):
+                return
         with cls.building(path, from_copy=bool(previous)) as db, db._write() as conn:
             conn.execute(f"PRAGMA cache_size = {_BULK_CACHE_SIZE:d}")
             for sql in _PAYLOADS:
@@ -176,13 +229,7 @@ class MetaDb(Database):
             # An id met earlier keeps its last Meta, as `add` does.
             self._delete(conn, stored.intersection(batch))
             stored.update(batch)
-            self._insert(conn, {package: meta for package, (meta, _) in batch.items()})
-            self._insert_rows(
-                conn,
-                "moss_meta_payload",
-                ("package", "digest"),
-                sorted((p, d) for p, (_, d) in batch.items() if d is not None),
-            )
+            self._insert(conn, self._rows((p, m, d) for p, (m, d) in batch.items()))
             batch.clear()
 
         for digest, load in payloads:
@@ -204,6 +251,100 @@ class MetaDb(Database):
         # insert per row (a copy has them already).
         for sql in (*self.INDEXES.values(), _PAYLOADS_INDEX):
             conn.execute(sql)
+
+    @classmethod
+    def _reload_shared(cls, path: StrPath, payloads: SharedPayloads, workers: int) -> bool:
+        """Load `payloads` into a new database at `path`, `workers` forked processes each
+        storing a run of them in a scratch file (no constraints, no indexes, no journal: the
+        Python half of the work, decoding and binding rows, is shared out), then merge the
+        files in SQLite alone (`_merge`). False, with `path` left as it was, when an id is
+        given twice: which of its Metas wins is then the sequential load's to say.
+        """
+        count = len(payloads)
+        bounds = [count * n // workers for n in range(workers + 1)]
+        parts = [f"{os.fspath(path)}.part{n}" for n in range(workers)]
+        names = [f"part{n}" for n in range(workers)]
+        tasks = [
+            functools.partial(cls._stage, path, part, payloads, start, stop)
+            for part, start, stop in zip(parts, bounds, bounds[1:], strict=False)
+        ]
+        try:
+            for part in parts:
+                remove_database(part)
+            run_forked(tasks)
+            with cls.building(path) as db:
+                with db._translate():
+                    # The rows are consistent by construction: checking each side row's
+                    # package in `meta` would be a b-tree search per row.
+                    db._conn.execute("PRAGMA foreign_keys = OFF")
+                    for part, name in zip(parts, names, strict=True):
+                        db._conn.execute(f"ATTACH DATABASE ? AS {name}", (part,))
+                with db._write() as conn:
+                    if not db._merge(conn, names, count):
+                        raise _Repeated
+                # Before the database is switched to WAL, which would switch them too.
+                with db._translate():
+                    for name in names:
+                        db._conn.execute(f"DETACH DATABASE {name}")
+        except _Repeated:
+            return False
+        finally:
+            for part in parts:
+                remove_database(part)
+        return True
+
+    @classmethod
+    def _stage(
+        cls, path: StrPath, part: str, payloads: SharedPayloads, start: int, stop: int, _: Report
+    ) -> int:
+        """Store the rows of payloads `start` to `stop` in the scratch file `part` (in a
+        forked worker); their number."""
+        conn = sqlite3.connect(part, isolation_level=None)
+        try:
+            db = cls(path, conn)
+            with db._translate():
+                conn.execute(f"PRAGMA page_size = {BUILD_PAGE_SIZE:d}")
+                conn.execute("PRAGMA journal_mode = OFF")
+                conn.execute("PRAGMA synchronous = OFF")
+                for table, columns in _LOADED:
+                    conn.execute(f"CREATE TABLE {table} ({', '.join(columns)})")
+            with db._write():
+                batch: list[tuple[str, FlatMeta, bytes | None]] = []
+                for digest, load in payloads.between(start, stop):
+                    # An id given twice is kept twice here, for `_merge` to find.
+                    batch.append((*load(), digest))
+                    if len(batch) >= _BATCH:
+                        db._insert(conn, db._rows(batch))
+                        batch.clear()
+                db._insert(conn, db._rows(batch))
+        finally:
+            conn.close()
+        return stop - start
+
+    def _merge(self, conn: sqlite3.Connection, parts: Sequence[str], count: int) -> bool:
+        """Fill the empty tables from the attached scratch files `parts`, which hold `count`
+        packages, the side tables in key order, and make the lookup indexes; False, having
+        stored only some, when an id is in the files twice."""
+
+        def union(table: str, columns: str) -> str:
+            return " UNION ALL ".join(f"SELECT {columns} FROM {part}.{table}" for part in parts)
+
+        conn.execute(f"PRAGMA cache_size = {_BULK_CACHE_SIZE:d}")
+        for sql in _PAYLOADS:
+            conn.execute(sql)
+        for table, columns in _LOADED:
+            # A side table's rows go in by its primary key, so its b-tree is built by
+            # appending. Sorting whole `meta` rows costs more than its key index's inserts out
+            # of order; `moss_meta_payload` has its index made after. An id given twice is
+            # a `meta` row left out.
+            verb = "INSERT OR IGNORE" if table == "meta" else "INSERT"
+            order = f" ORDER BY {', '.join(columns)}" if table in _SIDE_TABLES else ""
+            cursor = conn.execute(f"{verb} INTO {table} SELECT * FROM ({union(table, '*')}){order}")
+            if table == "meta" and cursor.rowcount != count:
+                return False
+        for sql in (*self.INDEXES.values(), _PAYLOADS_INDEX):
+            conn.execute(sql)
+        return True
 
     def _ids(self, conn: sqlite3.Connection) -> Iterator[str]:
         return (package for (package,) in conn.execute("SELECT package FROM meta"))
@@ -341,30 +482,42 @@ class MetaDb(Database):
 
     def _store(self, conn: sqlite3.Connection, packages: dict[str, FlatMeta]) -> None:
         self._delete(conn, packages)
-        self._insert(conn, packages)
+        self._insert(conn, self._rows((p, meta, None) for p, meta in packages.items()))
 
-    def _insert(self, conn: sqlite3.Connection, packages: dict[str, FlatMeta]) -> None:
-        """Rows for packages none of whose ids is in the database."""
-        meta_rows = []
-        licenses: list[tuple[str, str]] = []
-        dependencies: list[tuple[str, str]] = []
-        providers: list[tuple[str, str]] = []
-        conflicts: list[tuple[str, str]] = []
-        for package, meta in packages.items():
+    def _insert(self, conn: sqlite3.Connection, rows: _Rows) -> None:
+        """Store rows of packages none of whose ids is in the database."""
+        for (table, columns), table_rows in zip(_LOADED, rows, strict=True):
+            # Not even prepared when empty: `moss_meta_payload` is made only by a reload.
+            if table_rows:
+                self._insert_rows(conn, table, columns, table_rows)
+
+    def _rows(self, packages: Iterable[tuple[str, FlatMeta, bytes | None]]) -> _Rows:
+        """The rows of packages, each given by its id, its Meta and its payload's digest
+        (None: none recorded)."""
+        rows: _Rows = ([], [], [], [], [], [])
+        meta_rows, licenses, dependencies, providers, conflicts, digests = rows
+        for package, meta, digest in packages:
             meta_rows.append(self._meta_row(package, meta))
-            licenses += ((package, text) for text in sorted(set(meta.licenses)))
-            dependencies += ((package, text) for text in sorted(set(meta.depends)))
+            licenses += ((package, text) for text in set(meta.licenses))
+            dependencies += ((package, text) for text in set(meta.depends))
             # The package's own name, which every reader implies, is stored as upstream does.
-            own = f"name({meta.name})"
-            providers += ((package, text) for text in sorted({own, *meta.provides}))
-            conflicts += ((package, text) for text in sorted(set(meta.conflicts)))
-        self._insert_rows(conn, "meta", _META_COLUMNS, meta_rows)
-        self._insert_rows(conn, "meta_licenses", ("package", "license"), licenses)
-        self._insert_rows(conn, "meta_dependencies", ("package", "dependency"), dependencies)
-        self._insert_rows(conn, "meta_providers", ("package", "provider"), providers)
-        self._insert_rows(conn, "meta_conflicts", ("package", "conflict"), conflicts)
+            providers += ((package, text) for text in {f"name({meta.name})", *meta.provides})
+            if meta.conflicts:
+                conflicts += ((package, text) for text in set(meta.conflicts))
+            if digest is not None:
+                digests.append((package, digest))
+        return rows
 
     def _meta_row(self, package: str, meta: FlatMeta) -> tuple[Any, ...]:
+        size = meta.download_size
+        if (
+            0 <= meta.release < _I64
+            and 0 <= meta.build_release < _I64
+            and (size is None or 0 <= size < _I64)
+        ):
+            # What nearly every package has: SQLite stores these integers as they are, and
+            # `FlatMeta`'s first fields are the columns of `meta`, in order.
+            return (package, *meta[:12])
         return (
             package,
             meta.name,
@@ -395,6 +548,11 @@ class MetaDb(Database):
 
 
 _Load = Callable[[], tuple[str, FlatMeta]]
+_I64 = 1 << 63
+
+
+class _Repeated(Exception):
+    """A shared load met an id twice."""
 
 
 def _given(item: tuple[str, FlatMeta]) -> tuple[str, FlatMeta]:

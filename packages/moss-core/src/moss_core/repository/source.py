@@ -15,6 +15,7 @@ from blake3 import blake3
 from moss_core.db import MetaDb
 from moss_core.fs import write_atomically
 from moss_core.installation import Installation
+from moss_core.processes import ForkedTaskError
 from moss_core.registry import Package, release_order
 from moss_core.repository import signed
 from moss_core.repository._model import Repository, RepositoryError, is_sha256
@@ -26,7 +27,7 @@ from moss_core.repository.limits import load_limits
 from moss_core.repository.root_index import resolve_index_uri
 from moss_core.trust.minisign import prehash
 from moss_core.trust.policy import Accepted
-from stone import FileType, FlatMeta, Meta, Provider, StoneError, StoneReader
+from stone import FileType, FlatMeta, Meta, PayloadKind, Provider, StoneError, StoneReader
 
 DB_NAME = "db"
 VALIDATORS_NAME = "index.json"
@@ -205,8 +206,12 @@ def refresh(installation: Installation, repo: Repository) -> int:
         if key is not None and record is not None:
             digest = signed.prehash_file(part)
             accepted = signed.check_signed(repo, key, index_uri, digest, record.index, now, limits)
-        loaded = _Loaded(part, index_uri)
-        MetaDb.reload(db_path, loaded)
+        with _Loaded(part, index_uri) as loaded:
+            try:
+                MetaDb.reload(db_path, loaded)
+            except ForkedTaskError as err:
+                raise RepositoryError(str(err)) from None
+            count = len(loaded)
         os.replace(part, index)
         if repo.root_index is not None:
             write_atomically(directory / INDEX_URI_NAME, f"{index_uri}\n")
@@ -223,7 +228,7 @@ def refresh(installation: Installation, repo: Repository) -> int:
         raise
     finally:
         part.unlink(missing_ok=True)
-    return loaded.count
+    return count
 
 
 def _save_record(
@@ -250,22 +255,43 @@ def _held_index_uri(directory: Path, repo: Repository) -> str | None:
 
 
 class _Loaded:
-    """The Meta payloads of a downloaded index, read one at a time as the DB takes them (an
-    index of 65,535 packages is never held whole), each by its digest and a function loading
-    it, which checks its hash and URI (see `MetaDb.reload`)."""
+    """The Meta payloads of a downloaded index (a `SharedPayloads`), read one at a time as the
+    DB takes them (an index of 65,535 packages is never held whole), each by its digest and a
+    function loading it, which checks its hash and URI (see `MetaDb.reload`). Its payload
+    headers are read on entering."""
 
     def __init__(self, path: Path, uri: str) -> None:
-        self.path, self.uri = path, uri
-        self.count = 0
+        self.uri = uri
+        try:
+            self._reader = StoneReader(path, name=uri)
+            try:
+                self._reader.expect(FileType.REPOSITORY)
+                self._count = len(self._reader.of_kind(PayloadKind.META))
+            except BaseException:
+                self._reader.close()
+                raise
+        except StoneError as err:
+            raise RepositoryError(str(err)) from None
+
+    def __enter__(self) -> _Loaded:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._reader.close()
+
+    def __len__(self) -> int:
+        return self._count
 
     def __iter__(self) -> Iterator[tuple[bytes, Callable[[], tuple[str, FlatMeta]]]]:
+        return self.between(0, self._count)
+
+    def between(
+        self, start: int, stop: int
+    ) -> Iterator[tuple[bytes, Callable[[], tuple[str, FlatMeta]]]]:
         try:
-            with StoneReader(self.path, name=self.uri) as reader:
-                reader.expect(FileType.REPOSITORY)
-                for stored, flat in reader.iter_meta_payloads():
-                    self.count += 1
-                    digest = blake3(stored, derive_key_context=_PAYLOAD_DIGEST).digest()
-                    yield digest, functools.partial(self._load, flat)
+            for stored, flat in self._reader.iter_meta_payloads(start, stop):
+                digest = blake3(stored, derive_key_context=_PAYLOAD_DIGEST).digest()
+                yield digest, functools.partial(self._load, flat)
         except StoneError as err:
             raise RepositoryError(str(err)) from None
 
