@@ -23,7 +23,8 @@ HEAVY = (
     "moss_core.fetch",
 )
 # What only a download or refresh (the HTTP stack, limits, signatures), trigger files (YAML and
-# pydantic models) and a root with boot management (the boot planner) need.
+# pydantic models, the container handlers run in) and a root with boot management (the boot
+# planner) need.
 CHANGE_HEAVY = (
     "aiohttp",
     "asyncio",
@@ -31,6 +32,9 @@ CHANGE_HEAVY = (
     "urllib.request",
     "ruamel",
     "pydantic",
+    "moss_core.container.isolated",
+    "moss_core.container.setup",
+    "moss_core.triggers.run",
     "moss_core.fetch",
     "moss_core.repository.http",
     "moss_core.repository.limits",
