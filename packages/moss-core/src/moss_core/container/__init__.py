@@ -33,6 +33,7 @@ def __getattr__(name: str) -> object:
     globals()[name] = value
     return value
 
+
 __all__ = [
     "MINIMAL_DEVICES",
     "Bind",

@@ -20,6 +20,7 @@ from moss_core.installation import Installation
 from moss_core.registry import Package, release_order
 from moss_core.repository._model import Repository, RepositoryError, is_sha256
 from moss_core.repository.config import RepositoryConfig
+from moss_core.trust.minisign import prehash
 from stone import FileType, FlatMeta, Meta, Provider, StoneError, StoneReader
 
 # What only a refresh or a download needs (the HTTP stack, signature checks) loads on first use:
@@ -27,7 +28,6 @@ from stone import FileType, FlatMeta, Meta, Provider, StoneError, StoneReader
 if TYPE_CHECKING:
     from moss_core.repository import _transport, http, limits, root_index, signed
     from moss_core.repository import index as index_file
-    from moss_core.trust import minisign
     from moss_core.trust.policy import Accepted
 else:
     _transport = lazy_import("moss_core.repository._transport")
@@ -36,7 +36,6 @@ else:
     limits = lazy_import("moss_core.repository.limits")
     root_index = lazy_import("moss_core.repository.root_index")
     signed = lazy_import("moss_core.repository.signed")
-    minisign = lazy_import("moss_core.trust.minisign")
 
 DB_NAME = "db"
 VALIDATORS_NAME = "index.json"
@@ -186,9 +185,7 @@ def refresh(installation: Installation, repo: Repository) -> int:
     def check_root(uri: str, data: bytes) -> None:
         assert key is not None and record is not None
         accepted_root.append(
-            signed.check_signed(
-                repo, key, uri, minisign.prehash(data), record.root, now, transfer_limits
-            )
+            signed.check_signed(repo, key, uri, prehash(data), record.root, now, transfer_limits)
         )
 
     index_uri = root_index.resolve_index_uri(
