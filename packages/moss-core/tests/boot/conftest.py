@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 
 from moss_core.boot import fat
+from moss_core.boot.config import BootConfig
 from moss_core.boot.fs import Backend, DirectoryBackend, Step
 from moss_core.boot.inputs import kernel_paths_in_tree
 from moss_core.boot.sync import StateTree, SyncResult, sync_boot
-from moss_core.boot.targets import BootConfig, Targets
+from moss_core.boot.targets import Targets
 
 ROOT_CMDLINE = "root=PARTUUID=P"
 LOADER = b"systemd-boot x64 v1"

@@ -187,8 +187,8 @@ def test_missing_archive_and_missing_vmlinuz(boot_root: BootRoot, tmp_path: Path
     trees = boot_root.trees()
     (boot_root.sysroot(41) / f"usr/lib/kernel/{VER}/vmlinuz").unlink()
     warnings: list[str] = []
+    from moss_core.boot.config import BootConfig
     from moss_core.boot.sync import sync_boot
-    from moss_core.boot.targets import BootConfig
 
     sync_boot(
         boot_root.root,

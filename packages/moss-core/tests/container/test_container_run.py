@@ -28,6 +28,7 @@ from moss_core.container import (
     run_container,
     syscalls,
 )
+from moss_core.container.run import _import_path
 
 MakeSpec = Callable[..., ContainerSpec]
 RunOutput = Callable[..., tuple[int, str, str]]
@@ -334,3 +335,20 @@ def test_killing_the_caller_kills_the_container(make_spec: MakeSpec) -> None:
         caller.kill()
         caller.wait()
         caller.stdout.close()
+
+
+def test_the_helper_loads_nothing_of_the_side_starting_it() -> None:
+    """The helper each container starts, on the import path it is given, loads neither the
+    module that starts it nor what only that needs."""
+    run = subprocess.run(
+        [sys.executable, "-X", "importtime", "-P", "-c", "import moss_core.container._init"],
+        env={"PYTHONPATH": _import_path()},
+        cwd="/",
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    imported = {line.rsplit("|", 1)[-1].strip() for line in run.stderr.splitlines() if "|" in line}
+    assert "moss_core.container._init" in imported
+    starting_side = {"moss_core.container.run", "subprocess", "logging", "tempfile"}
+    assert sorted(imported & starting_side) == []

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from moss_core.boot.config import DEFAULT_WINDOW
 from moss_core.boot.errors import BootError
 from moss_core.boot.inputs import Asset, BootState, EtcCmdline, Kernel, OsIdentity
 from moss_core.boot.loader import parse_loader_conf, version_compare
@@ -23,7 +24,6 @@ from moss_core.boot.loader import parse_loader_conf, version_compare
 ENTRIES_DIR = "loader/entries"
 LOADER_CONF = "loader/loader.conf"
 LOADER_TARGETS = ("EFI/systemd/systemd-bootx64.efi", "EFI/Boot/BOOTX64.EFI")
-DEFAULT_WINDOW = 4
 HASH_CHARS = 12
 # Boot Loader Specification entry names; every one of these characters is also valid on FAT.
 _NAME = re.compile(r"^[A-Za-z0-9+_-][A-Za-z0-9+._-]*$")

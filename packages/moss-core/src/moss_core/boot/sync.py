@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from moss_core.boot.config import BootConfig
 from moss_core.boot.errors import BootError
 from moss_core.boot.fs import Backend
 from moss_core.boot.inputs import (
@@ -28,7 +29,7 @@ from moss_core.boot.plan import (
     Request,
     plan_boot,
 )
-from moss_core.boot.targets import BootConfig, Targets
+from moss_core.boot.targets import Targets
 
 Warn = Callable[[str], None]
 

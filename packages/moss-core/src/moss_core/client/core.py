@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -515,7 +516,8 @@ class Client:
     ) -> tuple[TriggerRecord, ...] | None:
         apply.make_root_links(self.installation.isolation_dir)
         (self.installation.root / "etc").mkdir(exist_ok=True)
-        runner = hooks.transaction_runner(
+        runner = functools.partial(
+            hooks.transaction_runner,
             self.installation.isolation_dir,
             staging_usr,
             self.installation.root / "etc",
@@ -539,7 +541,8 @@ class Client:
         )
 
     def _system_triggers(self, tree: Callable[[], vfs.Tree]) -> None:
-        runner = hooks.system_runner(
+        runner = functools.partial(
+            hooks.system_runner,
             self.installation.isolation_dir,
             self.installation.usr,
             self.installation.root / "etc",

@@ -21,8 +21,6 @@ from typing import TYPE_CHECKING
 
 from moss_core._lazy import lazy_import
 from moss_core.client.report import Reporter
-from moss_core.container.isolated import IsolatedRunner
-from moss_core.container.limits import Limits
 from moss_core.fs import sha256_file, write_atomically
 from moss_core.trigger_record import (
     RECORD_FILE,
@@ -35,30 +33,40 @@ from moss_core.trigger_record import (
     encode,
     fingerprint,
 )
-from moss_core.triggers.commands import Plan
 from moss_core.triggers.files import Scope, trigger_files
-from moss_core.triggers.run import TriggerRunner, execute_plan
 from moss_core.vfs import TOP, Tree
 
-# The trigger models need pydantic: loaded only when there are trigger files to read.
+# The trigger models need pydantic: loaded only when there are trigger files to read; the
+# container and the commands it runs only when a handler is to run.
 if TYPE_CHECKING:
-    from moss_core.triggers import loader, rerun
+    from moss_core.container import isolated
+    from moss_core.container.limits import Limits
+    from moss_core.triggers import commands, loader, rerun
     from moss_core.triggers import plan as planner
+    from moss_core.triggers import run as trigger_run
+    from moss_core.triggers.run import TriggerRunner
 else:
+    isolated = lazy_import("moss_core.container.isolated")
+    commands = lazy_import("moss_core.triggers.commands")
     loader = lazy_import("moss_core.triggers.loader")
     planner = lazy_import("moss_core.triggers.plan")
     rerun = lazy_import("moss_core.triggers.rerun")
+    trigger_run = lazy_import("moss_core.triggers.run")
+
+# Makes the runner, once a handler is to run.
+RunnerFactory = Callable[[], "TriggerRunner"]
 
 
 def run_triggers(
     scope: Scope,
     tree_root: Path,
     tree: Callable[[], Tree],
-    runner: TriggerRunner,
+    runner: RunnerFactory,
     reporter: Reporter,
 ) -> None:
     """Plan `scope`'s triggers over every path of the state's tree and run them; the first
-    failure aborts. `tree` is only asked for when there are triggers to plan."""
+    failure aborts. `tree` is only asked for when there are triggers to plan, `runner` when
+    there are handlers to run."""
     files = trigger_files(tree_root, scope)
     if not files:
         return
@@ -73,7 +81,7 @@ def run_triggers(
     reporter.info(f"Running {'transaction' if scope is Scope.TRANSACTION else 'system'} triggers")
     for invocation in plan.invocations:
         reporter.detail(f"trigger {invocation.trigger}: {invocation.command}")
-    execute_plan(plan, runner)
+    trigger_run.execute_plan(plan, runner())
 
 
 def transaction_runner(
@@ -81,7 +89,7 @@ def transaction_runner(
 ) -> TriggerRunner:
     """Handlers see the new `/usr` read-write, the system's `/etc` read-only, and no network;
     each is killed after `timeout` seconds or on exceeding `limits`."""
-    return IsolatedRunner(
+    return isolated.IsolatedRunner(
         isolation, usr=staging_usr, etc=etc, etc_writable=False, timeout=timeout, limits=limits
     )
 
@@ -89,7 +97,7 @@ def transaction_runner(
 def system_runner(
     isolation: Path, usr: Path, etc: Path, *, timeout: float, limits: Limits
 ) -> TriggerRunner:
-    return IsolatedRunner(
+    return isolated.IsolatedRunner(
         isolation, usr=usr, etc=etc, etc_writable=True, timeout=timeout, limits=limits
     )
 
@@ -99,7 +107,7 @@ def run_transaction_triggers(
     recorded: Artefacts | None,
     changed: Mapping[str, str | None] | None,
     tree: Callable[[], Tree],
-    runner: TriggerRunner,
+    runner: RunnerFactory,
     reporter: Reporter,
 ) -> tuple[TriggerRecord, ...] | None:
     """Run the transaction triggers the staged tree needs and return its trigger records.
@@ -107,7 +115,8 @@ def run_transaction_triggers(
     `recorded` and `changed` (the new tree's fingerprints at the changed paths, None where
     an entry went) describe a recycled tree; a fresh one has neither, and every trigger runs.
     Returns None when a handler replaced or deleted an entry it did not create: nothing
-    records how to undo that, so the tree is not recorded (and so never recycled).
+    records how to undo that, so the tree is not recorded (and so never recycled). `runner` is
+    made only when a handler is to run.
     """
     usr = staging_dir / "usr"
     if changed is None:
@@ -247,7 +256,7 @@ def describe_output(usr: Path, relative: str) -> Output:
 
 
 def _run_recording(
-    plan: Plan, usr: Path, runner: TriggerRunner, reporter: Reporter
+    plan: commands.Plan, usr: Path, runner: RunnerFactory, reporter: Reporter
 ) -> dict[str, tuple[Output, ...]] | None:
     """Run the plan one trigger at a time; what each created, by trigger name."""
     if not plan.invocations:
@@ -255,12 +264,15 @@ def _run_recording(
     reporter.info("Running transaction triggers")
     outputs: dict[str, tuple[Output, ...]] = {}
     recordable = True
+    made = runner()
     watch = TreeWatch(usr)
     for name, group in itertools.groupby(plan.invocations, key=lambda i: i.trigger):
         invocations = tuple(group)
         for invocation in invocations:
             reporter.detail(f"trigger {invocation.trigger}: {invocation.command}")
-        execute_plan(Plan(invocations, plan.inhibited if not outputs else ()), runner)
+        trigger_run.execute_plan(
+            commands.Plan(invocations, plan.inhibited if not outputs else ()), made
+        )
         created, touched = created_entries(*watch.changes())
         if touched:
             reporter.detail(f"trigger {name} changed entries it did not create: not recorded")

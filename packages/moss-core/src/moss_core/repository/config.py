@@ -16,9 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
 from moss_core import kdl
 from moss_core.fs import write_atomically
 from moss_core.installation import Installation
@@ -204,6 +201,10 @@ class RepositoryConfig:
         return found
 
     def _read_yaml(self, path: Path) -> dict[str, Repository]:
+        # Imported here: most roots have no YAML file, and ruamel.yaml is slow to import.
+        from ruamel.yaml import YAML
+        from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
         try:
             data = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
         except MarkedYAMLError as err:

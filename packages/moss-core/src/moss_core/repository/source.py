@@ -8,26 +8,35 @@ import shutil
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urljoin, urlsplit
 
 from blake3 import blake3
 
+from moss_core._lazy import lazy_import
 from moss_core.db import MetaDb
 from moss_core.fs import write_atomically
 from moss_core.installation import Installation
 from moss_core.processes import ForkedTaskError
 from moss_core.registry import Package, release_order
-from moss_core.repository import signed
 from moss_core.repository._model import Repository, RepositoryError, is_sha256
-from moss_core.repository._transport import fetch_index
 from moss_core.repository.config import RepositoryConfig
-from moss_core.repository.http import Validators
-from moss_core.repository.index import INDEX_NAME
-from moss_core.repository.limits import load_limits
-from moss_core.repository.root_index import resolve_index_uri
 from moss_core.trust.minisign import prehash
-from moss_core.trust.policy import Accepted
 from stone import FileType, FlatMeta, Meta, PayloadKind, Provider, StoneError, StoneReader
+
+# What only a refresh or a download needs (the HTTP stack, signature checks) loads on first use:
+# opening the sources of a command that fetches nothing must not import them.
+if TYPE_CHECKING:
+    from moss_core.repository import _transport, http, limits, root_index, signed
+    from moss_core.repository import index as index_file
+    from moss_core.trust.policy import Accepted
+else:
+    _transport = lazy_import("moss_core.repository._transport")
+    http = lazy_import("moss_core.repository.http")
+    index_file = lazy_import("moss_core.repository.index")
+    limits = lazy_import("moss_core.repository.limits")
+    root_index = lazy_import("moss_core.repository.root_index")
+    signed = lazy_import("moss_core.repository.signed")
 
 DB_NAME = "db"
 VALIDATORS_NAME = "index.json"
@@ -164,11 +173,11 @@ def refresh(installation: Installation, repo: Repository) -> int:
     must each pass `signed.check_signed` before they are used (see `moss_core.repository.signed`).
     """
     directory = repo_state_dir(installation, repo)
-    index = directory / INDEX_NAME
-    part = directory / f"{INDEX_NAME}.part"
+    index = directory / index_file.INDEX_NAME
+    part = directory / f"{index_file.INDEX_NAME}.part"
     db_path = directory / DB_NAME
     validators_path = directory / VALIDATORS_NAME
-    limits = load_limits(installation.root)
+    transfer_limits = limits.load_limits(installation.root)
     key = repo.pinned_key()
     now = int(time.time())
     record = None if key is None else signed.Record.load(directory, key)
@@ -177,17 +186,19 @@ def refresh(installation: Installation, repo: Repository) -> int:
     def check_root(uri: str, data: bytes) -> None:
         assert key is not None and record is not None
         accepted_root.append(
-            signed.check_signed(repo, key, uri, prehash(data), record.root, now, limits)
+            signed.check_signed(repo, key, uri, prehash(data), record.root, now, transfer_limits)
         )
 
-    index_uri = resolve_index_uri(repo, limits, None if key is None else check_root)
+    index_uri = root_index.resolve_index_uri(
+        repo, transfer_limits, None if key is None else check_root
+    )
     held = index.exists() and db_path.exists() and _held_index_uri(directory, repo) == index_uri
     # An index held from before the key was pinned was never checked: fetch it in full.
     held = held and (record is None or record.index is not None)
-    previous = Validators.load(validators_path) if held else None
+    previous = http.Validators.load(validators_path) if held else None
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        validators = fetch_index(index_uri, part, previous, limits)
+        validators = _transport.fetch_index(index_uri, part, previous, transfer_limits)
     except OSError as err:
         part.unlink(missing_ok=True)
         raise RepositoryError(f"{err.filename or directory}: {err.strerror}") from None
@@ -205,7 +216,9 @@ def refresh(installation: Installation, repo: Repository) -> int:
         accepted = None
         if key is not None and record is not None:
             digest = signed.prehash_file(part)
-            accepted = signed.check_signed(repo, key, index_uri, digest, record.index, now, limits)
+            accepted = signed.check_signed(
+                repo, key, index_uri, digest, record.index, now, transfer_limits
+            )
         with _Loaded(part, index_uri) as loaded:
             try:
                 MetaDb.reload(db_path, loaded)
@@ -361,7 +374,7 @@ def fetch_package(installation: Installation, source: RepositorySource, package:
         raise RepositoryError(f"{package.name}: {package.id!r} is not a sha256 package id")
     target = installation.download_path(package.id)
     job = FetchJob(package, source.package_uri(package), target)
-    fetch_all([job], _ignore, parallel=1, limits=load_limits(installation.root))
+    fetch_all([job], _ignore, parallel=1, limits=limits.load_limits(installation.root))
     return target
 
 

@@ -11,7 +11,8 @@ import click
 from moss.cli.base import emit_json, main, session, user_errors
 
 if TYPE_CHECKING:
-    from moss_core.boot.targets import BootConfig, Targets
+    from moss_core.boot.config import BootConfig
+    from moss_core.boot.targets import Targets
 
 LABEL = 15
 
@@ -82,8 +83,8 @@ def _print_status(status: dict[str, Any]) -> None:
 
 
 def _configured(client: Any, config: BootConfig | None) -> BootConfig:
+    from moss_core.boot.config import config_path
     from moss_core.boot.errors import BootError
-    from moss_core.boot.targets import config_path
 
     if config is None:
         raise BootError(
