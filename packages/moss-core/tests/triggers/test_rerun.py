@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from moss_core.trigger_record import Artefacts, Output, candidate_paths
@@ -70,6 +70,20 @@ def _full(defined: list[Defined], tree: dict[str, str]) -> Artefacts:
     old_names=st.frozensets(st.sampled_from([t.name for t in TRIGGERS])),
     new_names=st.frozensets(st.sampled_from([t.name for t in TRIGGERS])),
     redefined=st.frozensets(st.sampled_from([t.name for t in TRIGGERS])),
+)
+# Found by hypothesis: `index` (after `stamps`) and `ldconfig` run again, `stamps` is kept; the
+# order of the two must be the fresh run's, which `stamps`'s relation decides.
+@example(
+    old={"/usr/share/flavours/sweet": "d", "/usr/share/flavours/sour": "d"},
+    new={
+        "/usr/share/flavours/sweet": "d",
+        "/usr/share/flavours/sour": "d",
+        "/usr/share/flavours": "d",
+        "/usr/lib/libx.so": "d",
+    },
+    old_names=frozenset({"stamps"}),
+    new_names=frozenset({"stamps", "ldconfig", "index"}),
+    redefined=frozenset(),
 )
 def test_recycled_decision_is_the_fresh_one(
     old: dict[str, str],

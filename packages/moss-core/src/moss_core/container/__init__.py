@@ -17,7 +17,12 @@ from moss_core.container.limits import Limits
 from moss_core.container.spec import MINIMAL_DEVICES, Bind, ContainerSpec, Dev, Mount, Overlay
 
 if TYPE_CHECKING:
-    from moss_core.container.run import ContainerSession, Stream, namespaces_available, run_container
+    from moss_core.container.run import (
+        ContainerSession,
+        Stream,
+        namespaces_available,
+        run_container,
+    )
 
 _RUN = ("ContainerSession", "Stream", "namespaces_available", "run_container")
 

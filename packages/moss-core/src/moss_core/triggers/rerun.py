@@ -86,7 +86,14 @@ def plan_rerun(
         if name in dirty or name not in by_name
         for output in record.outputs
     )
-    plan = plan_triggers([by_name[name].trigger for name in sorted(dirty)], tree, Conditions())
+    # Planned with every trigger, not only those that run again: the order of triggers that
+    # no relation orders depends on the relations of all of them (as upstream orders them), and
+    # must be the order a fresh run gives.
+    whole = plan_triggers([d.trigger for d in defined], tree, Conditions())
+    plan = Plan(
+        tuple(i for i in whole.invocations if i.trigger in dirty),
+        tuple(held for held in whole.inhibited if held.trigger in dirty),
+    )
     return Rerun(
         stale=tuple(sorted(stale, key=lambda o: o.path)),
         plan=plan,
