@@ -139,12 +139,14 @@ def _confine(
             os.setgid(spec.gid)
             os.setuid(spec.uid)
     _exit_if_orphaned(from_supervisor)
+    confinement.restrict()
     # Last, in the command's user namespace and as its user: the process limit counts the
-    # processes of that user in that namespace, so root mapped to itself is bounded too.
+    # processes of that user in that namespace, so root mapped to itself is bounded too. After
+    # the seccomp filter, whose loading compiles it (libseccomp allocates): under a data limit
+    # below what this interpreter already uses, that allocation would fail.
     for limit, value in rlimits[mapped]:
         with step(f"resource limit {limit}"):
             resource.setrlimit(limit, (value, value))
-    confinement.restrict()
 
 
 def _pid1(
