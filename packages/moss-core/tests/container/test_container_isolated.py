@@ -258,3 +258,50 @@ def test_deletes_and_runs_keep_their_order(tmp_path: Path, staging: Path) -> Non
     )
     execute_plan(plan, runner(tmp_path, staging))
     assert (staging / "usr/seen").read_text() == "gone\n"
+
+
+def _helpers() -> set[int]:
+    """The container helper processes this test process started."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        try:
+            if not entry.isdigit() or Path(f"/proc/{entry}/stat").read_text().split()[3] != str(
+                os.getpid()
+            ):
+                continue
+            if b"moss_core.container._init" in Path(f"/proc/{entry}/cmdline").read_bytes():
+                found.add(int(entry))
+        except (OSError, IndexError):
+            continue
+    return found
+
+
+def test_a_started_runner_runs_every_plan_through_one_helper(tmp_path: Path, staging: Path) -> None:
+    isolated = runner(tmp_path, staging)
+    isolated.start()
+    try:
+        started = _helpers()
+        assert len(started) == 1
+        execute_plan(plan_of(sh("one", "echo 1 > /usr/one")), isolated)
+        execute_plan(plan_of(sh("two", "echo $$ > /usr/two")), isolated)
+        assert _helpers() == started
+    finally:
+        isolated.close()
+    assert (staging / "usr/two").read_text() == "1\n"
+    assert not _helpers()
+
+
+def test_a_started_runner_starts_afresh_after_a_handler_past_its_time(
+    tmp_path: Path, staging: Path
+) -> None:
+    isolated = IsolatedRunner(tmp_path / "isolation", staging / "usr", tmp_path / "etc", timeout=1)
+    isolated.start()
+    try:
+        with pytest.raises(TriggerRunError, match="did not finish within 1 s"):
+            execute_plan(plan_of(sh("slow", "while :; do :; done")), isolated)
+        assert not _helpers()
+        execute_plan(plan_of(sh("next", "echo > /usr/next")), isolated)
+    finally:
+        isolated.close()
+    assert (staging / "usr/next").exists()
+    assert not _helpers()

@@ -81,7 +81,12 @@ def run_triggers(
     reporter.info(f"Running {'transaction' if scope is Scope.TRANSACTION else 'system'} triggers")
     for invocation in plan.invocations:
         reporter.detail(f"trigger {invocation.trigger}: {invocation.command}")
-    trigger_run.execute_plan(plan, runner())
+    made = runner()
+    made.start()
+    try:
+        trigger_run.execute_plan(plan, made)
+    finally:
+        made.close()
 
 
 def transaction_runner(
@@ -265,17 +270,22 @@ def _run_recording(
     outputs: dict[str, tuple[Output, ...]] = {}
     recordable = True
     made = runner()
-    watch = TreeWatch(usr)
-    for name, group in itertools.groupby(plan.invocations, key=lambda i: i.trigger):
-        invocations = tuple(group)
-        for invocation in invocations:
-            reporter.detail(f"trigger {invocation.trigger}: {invocation.command}")
-        trigger_run.execute_plan(
-            commands.Plan(invocations, plan.inhibited if not outputs else ()), made
-        )
-        created, touched = created_entries(*watch.changes())
-        if touched:
-            reporter.detail(f"trigger {name} changed entries it did not create: not recorded")
-            recordable = False
-        outputs[name] = tuple(describe_output(usr, relative) for relative in created)
+    # Started first: the runner gets ready (a container helper starts) while the tree is walked.
+    made.start()
+    try:
+        watch = TreeWatch(usr)
+        for name, group in itertools.groupby(plan.invocations, key=lambda i: i.trigger):
+            invocations = tuple(group)
+            for invocation in invocations:
+                reporter.detail(f"trigger {invocation.trigger}: {invocation.command}")
+            trigger_run.execute_plan(
+                commands.Plan(invocations, plan.inhibited if not outputs else ()), made
+            )
+            created, touched = created_entries(*watch.changes())
+            if touched:
+                reporter.detail(f"trigger {name} changed entries it did not create: not recorded")
+                recordable = False
+            outputs[name] = tuple(describe_output(usr, relative) for relative in created)
+    finally:
+        made.close()
     return outputs if recordable else None

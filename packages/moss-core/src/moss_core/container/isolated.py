@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import subprocess
@@ -46,8 +47,9 @@ class IsolatedRunner:
     paths are taken as the container sees them: under `/usr`, or under `/etc` when writable.
     A handler still running after `timeout` seconds is killed with everything it started;
     `limits` bound what it uses. The commands of one `run` share a helper process
-    (`ContainerSession`), each still in a container of its own. The root links are (re)created
-    in `isolation_dir` now.
+    (`ContainerSession`), each still in a container of its own; after `start`, every `run` uses
+    the one helper it started, until `close` (or a command that could not run to its end). The
+    root links are (re)created in `isolation_dir` now.
     """
 
     def __init__(
@@ -83,35 +85,45 @@ class IsolatedRunner:
             limits=limits,
         )
         _make_root_links(isolation_dir)
+        self._held: _Session | None = None
+
+    def start(self) -> None:
+        """Start the helper now, so that its start (an interpreter) overlaps what the caller
+        does before the first command; `close` ends it."""
+        if self._held is None:
+            self._held = self._session()
+
+    def close(self) -> None:
+        if self._held is not None:
+            held, self._held = self._held, None
+            held.close()
 
     def run(self, commands: Sequence[RunCommand]) -> Generator[CommandResult, None, None]:
         if not commands:
             return
-        with (
-            tempfile.TemporaryFile() as stdout,
-            tempfile.TemporaryFile() as stderr,
-            ContainerSession(
-                self.spec,
-                stdin=subprocess.DEVNULL,
-                stdout=stdout,
-                stderr=stderr,
-                timeout=self.timeout,
-            ) as session,
-        ):
-            for command in commands:
-                try:
-                    status = session.run([command.run, *command.args])
-                except ContainerTimeout as error:
-                    reason = f"did not finish within {self.timeout:g} s {_KILLED}"
-                    raise HandlerKilled(reason) from error
-                except ContainerLimitExceeded as error:
-                    raise HandlerKilled(f"exceeded its {error.limit} {_KILLED}") from error
-                except ContainerError as error:
-                    # The runner contract: a command that cannot be started is an OSError.
-                    if error.errno is None:
-                        raise OSError(str(error)) from error
-                    raise OSError(error.errno, str(error)) from error
-                yield CommandResult(status=status, stdout=_take(stdout), stderr=_take(stderr))
+        if self._held is not None:
+            yield from self._run(self._held, commands)
+            return
+        with self._session() as session:
+            yield from self._run(session, commands)
+
+    def _session(self) -> _Session:
+        return _Session(self.spec, self.timeout)
+
+    def _run(
+        self, held: _Session, commands: Sequence[RunCommand]
+    ) -> Generator[CommandResult, None, None]:
+        for command in commands:
+            try:
+                status = held.session.run([command.run, *command.args])
+            except BaseException as error:
+                # Not reused after a command that did not run to its end: its helper may be gone.
+                if held is self._held:
+                    self.close()
+                if isinstance(error, ContainerError | ContainerTimeout | ContainerLimitExceeded):
+                    raise _runner_error(error, self.timeout) from error
+                raise
+            yield CommandResult(status=status, stdout=_take(held.stdout), stderr=_take(held.stderr))
 
     def delete(self, command: DeleteCommand) -> None:
         for path in command.paths:
@@ -129,6 +141,48 @@ class IsolatedRunner:
                 delete_paths(host_root, [rest])
             except UnsafePathError as error:
                 raise UnsafePathError(path, host_root) from error
+
+
+class _Session:
+    """A helper and the files its commands write their output to, closed together."""
+
+    def __init__(self, spec: ContainerSpec, timeout: float) -> None:
+        with contextlib.ExitStack() as stack:
+            self.stdout = stack.enter_context(tempfile.TemporaryFile())
+            self.stderr = stack.enter_context(tempfile.TemporaryFile())
+            self.session = stack.enter_context(
+                ContainerSession(
+                    spec,
+                    stdin=subprocess.DEVNULL,
+                    stdout=self.stdout,
+                    stderr=self.stderr,
+                    timeout=timeout,
+                )
+            )
+            self._stack = stack.pop_all()
+
+    def __enter__(self) -> _Session:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._stack.close()
+
+
+def _runner_error(
+    error: ContainerError | ContainerTimeout | ContainerLimitExceeded, timeout: float
+) -> Exception:
+    """What the runner contract raises when a container did not run a command to its end."""
+    if isinstance(error, ContainerTimeout):
+        return HandlerKilled(f"did not finish within {timeout:g} s {_KILLED}")
+    if isinstance(error, ContainerLimitExceeded):
+        return HandlerKilled(f"exceeded its {error.limit} {_KILLED}")
+    # A command that cannot be started is an OSError.
+    if error.errno is None:
+        return OSError(str(error))
+    return OSError(error.errno, str(error))
 
 
 def _take(stream: IO[bytes]) -> str:

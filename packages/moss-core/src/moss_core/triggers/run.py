@@ -43,6 +43,13 @@ class TriggerRunner(Protocol):
         """Delete the command's paths. Raise `OSError` or `UnsafePathError` on failure."""
         ...
 
+    def start(self) -> None:
+        """Get ready to run commands (what `run` would otherwise do at its first command),
+        so that it overlaps the caller's own work; `close` lets go of it."""
+        ...
+
+    def close(self) -> None: ...
+
 
 class PlainRunner:
     """Runs commands as subprocesses of this process, with `root` as working directory.
@@ -73,6 +80,12 @@ class PlainRunner:
 
     def delete(self, command: DeleteCommand) -> None:
         delete_paths(self.root, command.paths)
+
+    def start(self) -> None:
+        """Nothing to get ready: each command is a process of its own."""
+
+    def close(self) -> None:
+        """Nothing is held between commands."""
 
 
 def delete_paths(root: Path, paths: Iterable[str]) -> None:
