@@ -415,6 +415,22 @@ def test_a_failing_shared_load_leaves_the_database_as_it_was(meta_db: MetaDb) ->
     ]
 
 
+def test_a_reload_removes_what_a_killed_shared_load_left(tmp_path: Path) -> None:
+    payloads = [(bytes([n]), f"p{n}", package(f"n{n}")) for n in range(5)]
+    MetaDb.reload(tmp_path / "db", Shared(payloads), workers=2)
+    # A load killed between its workers' start and its cleanup.
+    left = ["db.part0", "db.part1", "db.part1-journal", "db.part12"]
+    for name in left:
+        (tmp_path / name).write_bytes(b"scratch")
+    (tmp_path / "db.partial").write_bytes(b"not ours")
+    # An incremental reload, which shares nothing out, removes them too.
+    with MetaDb.open(tmp_path / "db") as db:
+        reloaded(db, payloads, kept=[digest for digest, _, _ in payloads]).close()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("db.part")) == [
+        "db.partial"
+    ]
+
+
 def test_a_shared_load_builds_in_large_pages_and_indexes(tmp_path: Path) -> None:
     payloads = [(bytes([n]), f"p{n}", package(f"n{n}")) for n in range(5)]
     MetaDb.reload(tmp_path / "db", Shared(payloads), workers=2)

@@ -9,6 +9,7 @@ schema has no place for it, and moss never reads it); unknown `extra` records ar
 from __future__ import annotations
 
 import functools
+import glob
 import os
 import sqlite3
 import threading
@@ -113,6 +114,8 @@ _SIDE_TABLES = frozenset({"meta_licenses", "meta_dependencies", "meta_providers"
 _SHARED_FROM = 2 * _BATCH
 # Workers beyond this many would mostly add to the merge, which is one process's work.
 _MAX_WORKERS = 4
+# What a worker's scratch file is named: the database's path, this, the worker's number.
+_PART = ".part"
 _SELECT_META = f"SELECT {', '.join(_META_COLUMNS)} FROM meta"
 _SELECT_HEADLINE = "SELECT package, name, source_release, build_release FROM meta"
 
@@ -199,6 +202,9 @@ class MetaDb(Database):
         (`_reload_shared`). A failure in a worker is raised as `ForkedTaskError`, with the
         worker's message.
         """
+        # A shared load killed before its cleanup left its scratch files (tens of MB each).
+        for part in glob.glob(glob.escape(os.fspath(path)) + _PART + "[0-9]*"):
+            remove_database(part)
         previous = _recorded(path)
         if not previous and isinstance(payloads, SharedPayloads):
             # Not from a process with other threads: one of them could hold a lock (of
@@ -262,15 +268,13 @@ class MetaDb(Database):
         """
         count = len(payloads)
         bounds = [count * n // workers for n in range(workers + 1)]
-        parts = [f"{os.fspath(path)}.part{n}" for n in range(workers)]
+        parts = [f"{os.fspath(path)}{_PART}{n}" for n in range(workers)]
         names = [f"part{n}" for n in range(workers)]
         tasks = [
             functools.partial(cls._stage, path, part, payloads, start, stop)
             for part, start, stop in zip(parts, bounds, bounds[1:], strict=False)
         ]
         try:
-            for part in parts:
-                remove_database(part)
             run_forked(tasks)
             with cls.building(path) as db:
                 with db._translate():
