@@ -140,6 +140,9 @@ def serve_command(host: str, port: int, poll: float, **given: Any) -> None:
     options = _options(**given)
     controller = Controller(options, click.echo)
     stop = threading.Event()
+    # Before the page is served: a SIGTERM as soon as it answers must still stop cleanly.
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, lambda _n, _f: stop.set())
     try:
         app = make_app(
             state_path(options.out), lambda: controller.dashboard,
@@ -148,8 +151,6 @@ def serve_command(host: str, port: int, poll: float, **given: Any) -> None:
         server = Server(app, host, port)
         try:
             click.echo(f"serving {server.url}")
-            for number in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(number, lambda _n, _f: stop.set())
             controller.serve(stop, poll)
         finally:
             server.close()
