@@ -14,7 +14,7 @@ import itertools
 import os
 import stat
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -81,10 +81,18 @@ def run_triggers(
     reporter.info(f"Running {'transaction' if scope is Scope.TRANSACTION else 'system'} triggers")
     for invocation in plan.invocations:
         reporter.detail(f"trigger {invocation.trigger}: {invocation.command}")
+    with _started(runner) as made:
+        trigger_run.execute_plan(plan, made)
+
+
+@contextlib.contextmanager
+def _started(runner: RunnerFactory) -> Iterator[TriggerRunner]:
+    """The runner made and started (so that it gets ready while the caller goes on), closed
+    when the block ends."""
     made = runner()
     made.start()
     try:
-        trigger_run.execute_plan(plan, made)
+        yield made
     finally:
         made.close()
 
@@ -269,10 +277,8 @@ def _run_recording(
     reporter.info("Running transaction triggers")
     outputs: dict[str, tuple[Output, ...]] = {}
     recordable = True
-    made = runner()
     # Started first: the runner gets ready (a container helper starts) while the tree is walked.
-    made.start()
-    try:
+    with _started(runner) as made:
         watch = TreeWatch(usr)
         for name, group in itertools.groupby(plan.invocations, key=lambda i: i.trigger):
             invocations = tuple(group)
@@ -286,6 +292,4 @@ def _run_recording(
                 reporter.detail(f"trigger {name} changed entries it did not create: not recorded")
                 recordable = False
             outputs[name] = tuple(describe_output(usr, relative) for relative in created)
-    finally:
-        made.close()
     return outputs if recordable else None
