@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import hostile
@@ -158,6 +159,9 @@ def _install_failing_handler(
     """Install a package whose transaction trigger runs `program` under `settings` (moss.kdl)
     on a root holding `base`; check that the transaction aborted with nothing changed and no
     process left; return moss's one-line error."""
+    # Bytes after an ELF program's segments are never loaded: they make this test's handler
+    # one no test running beside it has, so that only its own processes are looked for.
+    program += f"moss-test-{os.getpid()}-{time.monotonic_ns()}".encode()
     (root / "etc/moss").mkdir(parents=True)
     (root / "etc/moss/moss.kdl").write_text(settings)
     base = make_stone(packages, "base", {"share/base": b"base"})
@@ -182,13 +186,16 @@ def _install_failing_handler(
     assert moss("list", "installed").out == installed
     assert not (root / ".moss/root/staging/usr").exists()
     # Every process the handler started, in a session of its own or not, was killed with it.
-    assert not [pid for pid in os.listdir("/proc") if pid.isdigit() and _runs_handler(pid)]
+    assert not [pid for pid in os.listdir("/proc") if pid.isdigit() and _runs(pid, program)]
     return result.err
 
 
-def _runs_handler(pid: str) -> bool:
+def _runs(pid: str, handler: bytes) -> bool:
     try:
-        return os.readlink(f"/proc/{pid}/exe") == "/usr/bin/handler"
+        return (
+            os.readlink(f"/proc/{pid}/exe") == "/usr/bin/handler"
+            and Path(f"/proc/{pid}/exe").read_bytes() == handler
+        )
     except OSError:
         return False
 
