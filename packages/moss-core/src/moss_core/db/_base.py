@@ -154,10 +154,7 @@ class Database:
             raise DatabaseError(path, f"cannot create database: {err}") from err
         try:
             try:
-                # No-op on a copy, which keeps the page size it has.
-                conn.execute(f"PRAGMA page_size = {BUILD_PAGE_SIZE:d}")
-                conn.execute("PRAGMA journal_mode = OFF")
-                conn.execute("PRAGMA synchronous = OFF")
+                write_as_scratch(conn)
                 conn.execute(f"PRAGMA foreign_keys = {'ON' if cls.FOREIGN_KEYS else 'OFF'}")
                 _migrate(fresh, conn, cls.MIGRATIONS, {})
             except sqlite3.Error as err:
@@ -299,6 +296,15 @@ def _configure(conn: sqlite3.Connection) -> None:
 
 
 _SIDE_FILES = ("-journal", "-wal", "-shm")
+
+
+def write_as_scratch(conn: sqlite3.Connection) -> None:
+    """Write `conn`'s database as a file that is only ever deleted if half-written: in pages
+    of `BUILD_PAGE_SIZE` (a no-op on a database that has pages already, which keeps theirs),
+    with no journal and no syncs."""
+    conn.execute(f"PRAGMA page_size = {BUILD_PAGE_SIZE:d}")
+    conn.execute("PRAGMA journal_mode = OFF")
+    conn.execute("PRAGMA synchronous = OFF")
 
 
 def remove_database(path: str) -> None:

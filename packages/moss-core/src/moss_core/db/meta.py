@@ -19,7 +19,6 @@ from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 from urllib.parse import quote
 
 from moss_core.db._base import (
-    BUILD_PAGE_SIZE,
     Database,
     Migration,
     StrPath,
@@ -27,6 +26,7 @@ from moss_core.db._base import (
     remove_database,
     u64_from_sql,
     u64_to_sql,
+    write_as_scratch,
 )
 from moss_core.processes import Report, run_forked, usable_cores
 from stone import Dependency, FlatMeta, Meta, Provider, RelationKind
@@ -307,9 +307,7 @@ class MetaDb(Database):
         try:
             db = cls(path, conn)
             with db._translate():
-                conn.execute(f"PRAGMA page_size = {BUILD_PAGE_SIZE:d}")
-                conn.execute("PRAGMA journal_mode = OFF")
-                conn.execute("PRAGMA synchronous = OFF")
+                write_as_scratch(conn)
                 for table, columns in _LOADED:
                     conn.execute(f"CREATE TABLE {table} ({', '.join(columns)})")
             with db._write():
