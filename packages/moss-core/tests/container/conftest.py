@@ -80,3 +80,18 @@ def copy_program(usr: Path, program: str, as_name: str, links: Mapping[str, str]
         destination = usr / inside.removeprefix("usr/")
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(os.path.realpath(path), destination)
+
+
+def processes(argv: list[str]) -> list[int]:
+    """The processes of this machine running `argv`, in any PID namespace."""
+    wanted = "\0".join(argv).encode() + b"\0"
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if Path(f"/proc/{entry}/cmdline").read_bytes() == wanted:
+                found.append(int(entry))
+        except OSError:
+            continue
+    return found

@@ -26,7 +26,7 @@ from moss_core.triggers import (
 )
 from moss_core.triggers.run import CommandResult
 
-from .conftest import copy_program
+from .conftest import copy_program, processes
 
 # The real kmod trigger's shape; the staging tree's own `sh` stands in for depmod.
 KMOD = """\
@@ -189,18 +189,6 @@ def test_handler_past_its_time_is_killed_and_stops_the_plan(tmp_path: Path, stag
     assert not (staging / "usr/next").exists()
 
 
-def _running(argv: list[str]) -> bool:
-    """Whether a process of this machine, in any PID namespace, runs `argv`."""
-    wanted = "\0".join(argv).encode() + b"\0"
-    for entry in os.listdir("/proc"):
-        try:
-            if entry.isdigit() and Path(f"/proc/{entry}/cmdline").read_bytes() == wanted:
-                return True
-        except OSError:
-            continue
-    return False
-
-
 def test_each_handler_of_a_run_has_a_fresh_container_and_its_own_results(
     tmp_path: Path, staging: Path
 ) -> None:
@@ -215,7 +203,7 @@ def test_each_handler_of_a_run_has_a_fresh_container_and_its_own_results(
     ]
     results = runner(tmp_path, staging).run(commands)
     assert next(results) == CommandResult(status=0, stdout="one\n", stderr="err\n")
-    assert not _running(sleeper)
+    assert not processes(sleeper)
     assert next(results) == CommandResult(status=4, stdout="fresh\n", stderr="")
     # A command runs only when its result is asked for.
     assert not (staging / "usr/third").exists()

@@ -30,6 +30,8 @@ from moss_core.container import (
 )
 from moss_core.container.run import _import_path
 
+from .conftest import processes
+
 MakeSpec = Callable[..., ContainerSpec]
 RunOutput = Callable[..., tuple[int, str, str]]
 
@@ -235,25 +237,10 @@ def test_missing_root_is_a_setup_error(make_spec: MakeSpec, tmp_path: Path) -> N
         run_container(spec, ["true"])
 
 
-def _processes(argv: list[str]) -> list[int]:
-    """The processes of this machine running `argv`, in any PID namespace."""
-    wanted = "\0".join(argv).encode() + b"\0"
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            if Path(f"/proc/{entry}/cmdline").read_bytes() == wanted:
-                found.append(int(entry))
-        except OSError:
-            continue
-    return found
-
-
 def _find_process(argv: list[str]) -> int:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        found = _processes(argv)
+        found = processes(argv)
         if found:
             return found[0]
         time.sleep(0.05)
@@ -272,7 +259,7 @@ def test_a_session_runs_each_command_in_a_fresh_container(
         first = f"echo $$; echo left > /tmp/left; {' '.join(sleeper)} & exit 3"
         assert session.run(["sh", "-c", first]) == 3
         # The command's end killed what it left running, before the next command starts.
-        assert _processes(sleeper) == []
+        assert processes(sleeper) == []
         second = "echo $$; cat /tmp/left || echo absent; pgrep sleep || echo alone"
         assert session.run(["sh", "-c", second]) == 0
         assert session.run(["sh", "-c", "exit 5"]) == 5
