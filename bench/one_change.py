@@ -23,7 +23,6 @@ runs one more install under cProfile and prints the top of it.
 
 from __future__ import annotations
 
-import io
 import os
 import pstats
 import shutil
@@ -34,15 +33,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import xxhash
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
 
-from peers_tools import ENV, bytecode_cache
+from generated import run_moss, scratch_base, write_package
+from peers_tools import bytecode_cache
 from stamp_handler import build_stamp, stamp_trigger
 
 from moss_core.repository import build_index
-from stone import BytesBlob, LayoutEntry, Meta, write_binary
 
 PACKAGES = 200
 SMALL = 20
@@ -67,45 +64,26 @@ _TRIGGER_FILES = {
 }
 
 
-def _scratch_base() -> Path:
-    base = os.environ.get("BENCH_TMP")
-    return Path(base) if base else Path(__file__).resolve().parent.parent / ".bench-tmp"
-
-
 def _write_package(directory: Path, number: int) -> None:
     name = f"chg{number:03d}"
-    layout, blobs = [], {}
-    for index in range(FILES_PER_PACKAGE):
-        data = f"{name} file {index}\n".encode()
-        digest = xxhash.xxh3_128_intdigest(data)
-        blobs[digest] = BytesBlob(data)
-        layout.append(LayoutEntry.regular(f"share/{name}/d{index // 50:02d}/f{index:04d}", digest))
-    out = io.BytesIO()
-    write_binary(out, Meta(name=name, version="1", release=1, architecture="x86_64"), layout, blobs)
-    (directory / f"{name}-1-1-1-x86_64.stone").write_bytes(out.getvalue())
+    contents = {
+        f"share/{name}/d{index // 50:02d}/f{index:04d}": f"{name} file {index}\n"
+        for index in range(FILES_PER_PACKAGE)
+    }
+    write_package(directory, name, contents)
 
 
 def _write_triggers(directory: Path) -> None:
     if shutil.which("gcc") is None:
         raise SystemExit("one_change.py needs gcc, to build its static trigger handler")
     with tempfile.TemporaryDirectory() as build:
-        contents = {"bin/stamp": build_stamp(Path(build)), **_TRIGGER_FILES}
-    layout, blobs = [], {}
-    for path, data in contents.items():
-        data = data.encode() if isinstance(data, str) else data
-        digest = xxhash.xxh3_128_intdigest(data)
-        blobs[digest] = BytesBlob(data)
-        mode = 0o755 if path.startswith("bin/") else 0o644
-        layout.append(LayoutEntry.regular(path, digest, mode=mode))
-    out = io.BytesIO()
-    meta = Meta(name=TRIGGERS, version="1", release=1, architecture="x86_64")
-    write_binary(out, meta, layout, blobs)
-    (directory / f"{TRIGGERS}-1-1-1-x86_64.stone").write_bytes(out.getvalue())
+        stamp = build_stamp(Path(build))
+    write_package(directory, TRIGGERS, {"bin/stamp": stamp, **_TRIGGER_FILES})
 
 
 def _repository() -> Path:
     """The generated repository, made once and reused while `GENERATION` stays the same."""
-    repo = _scratch_base() / f"one-change-repo-{GENERATION}"
+    repo = scratch_base() / f"one-change-repo-{GENERATION}"
     if (repo / "stone.index").exists():
         return repo
     building = repo.with_name(repo.name + ".part")
@@ -120,28 +98,11 @@ def _repository() -> Path:
     return repo
 
 
-def _moss(root: Path, *args: str, profile: Path | None = None) -> tuple[float, float]:
-    """Run moss; its wall time in seconds and its own peak RSS in MB."""
-    command = [sys.executable]
-    if profile is not None:
-        command += ["-m", "cProfile", "-o", str(profile)]
-    command += ["-m", "moss", "-D", str(root), "-y", *args]
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=ENV)
-    output = process.stdout.read() if process.stdout else b""
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
-        raise RuntimeError(f"moss {' '.join(args)} failed:\n{output.decode(errors='replace')}")
-    return elapsed, usage.ru_maxrss / 1024
-
-
 def _system(scratch: Path, repo: Path, name: str, count: int) -> Path:
     root = scratch / name
     root.mkdir()
-    _moss(root, "repo", "add", "gen", f"file://{repo}/stone.index")
-    _moss(root, "install", TRIGGERS, *[f"chg{n:03d}" for n in range(count)])
+    run_moss(root, "repo", "add", "gen", f"file://{repo}/stone.index")
+    run_moss(root, "install", TRIGGERS, *[f"chg{n:03d}" for n in range(count)])
     if not (root / "usr/share/catalog/chg000").is_file():
         raise RuntimeError(f"the transaction triggers did not run in {root}")
     return root
@@ -162,7 +123,7 @@ def _count_entries(usr: Path) -> int:
 
 def main(profile: bool = False) -> dict[str, float]:
     repo = _repository()
-    scratch = Path(tempfile.mkdtemp(prefix="one-change-", dir=_scratch_base()))
+    scratch = Path(tempfile.mkdtemp(prefix="one-change-", dir=scratch_base()))
     bytecode_cache(scratch / "pycache")
     try:
         started = time.perf_counter()
@@ -179,18 +140,18 @@ def main(profile: bool = False) -> dict[str, float]:
                 (small, SMALL_CHANGED, small_removes, small_installs),
             ):
                 for action, times in (("remove", rm), ("install", add)):
-                    seconds, peak = _moss(target, action, name)
+                    done = run_moss(target, action, name)
                     if run == 0:
-                        firsts[f"{'' if target is large else 'small_'}{action}"] = seconds
+                        firsts[f"{'' if target is large else 'small_'}{action}"] = done.seconds
                         continue
-                    times.append(seconds)
+                    times.append(done.seconds)
                     if target is large:
-                        rss.append(peak)
+                        rss.append(done.peak_mb)
             copies.append(_copy(scratch, large))
         if profile:
-            _moss(large, "remove", CHANGED)
+            run_moss(large, "remove", CHANGED)
             stats_file = scratch / "install.prof"
-            _moss(large, "install", CHANGED, profile=stats_file)
+            run_moss(large, "install", CHANGED, python=("-m", "cProfile", "-o", str(stats_file)))
             pstats.Stats(str(stats_file)).sort_stats("cumulative").print_stats(35)
         remove, install = statistics.median(removes), statistics.median(installs)
         small_remove, small_install = (

@@ -16,7 +16,6 @@ a comparison with an earlier commit: `git archive COMMIT packages/moss-core/src 
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import statistics
@@ -26,17 +25,15 @@ import tempfile
 import time
 from pathlib import Path
 
-import xxhash
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
 
+from generated import run_moss, scratch_base, write_package
 from peers_tools import ENV, bytecode_cache
 from stamp_handler import build_stamp, stamp_trigger
 
 from moss_core.container import ContainerSession, run_container
 from moss_core.container.isolated import IsolatedRunner
 from moss_core.repository import build_index
-from stone import BytesBlob, LayoutEntry, Meta, write_binary
 
 PACKAGES = 20
 CHANGED = "chg010"
@@ -45,25 +42,8 @@ INVOCATIONS = PACKAGES - 1
 GENERATION = "v1"  # bump when the generated content changes
 
 
-def _scratch_base() -> Path:
-    base = os.environ.get("BENCH_TMP")
-    return Path(base) if base else Path(__file__).resolve().parent.parent / ".bench-tmp"
-
-
-def _write_package(directory: Path, name: str, contents: dict[str, bytes]) -> None:
-    layout, blobs = [], {}
-    for path, data in contents.items():
-        digest = xxhash.xxh3_128_intdigest(data)
-        blobs[digest] = BytesBlob(data)
-        mode = 0o755 if path.startswith("bin/") else 0o644
-        layout.append(LayoutEntry.regular(path, digest, mode=mode))
-    out = io.BytesIO()
-    write_binary(out, Meta(name=name, version="1", release=1, architecture="x86_64"), layout, blobs)
-    (directory / f"{name}-1-1-1-x86_64.stone").write_bytes(out.getvalue())
-
-
 def _repository() -> Path:
-    repo = _scratch_base() / f"trigger-batch-repo-{GENERATION}"
+    repo = scratch_base() / f"trigger-batch-repo-{GENERATION}"
     if (repo / "stone.index").exists():
         return repo
     if shutil.which("gcc") is None:
@@ -73,34 +53,19 @@ def _repository() -> Path:
     building.mkdir(parents=True)
     for number in range(PACKAGES):
         name = f"chg{number:03d}"
-        files = {f"share/{name}/d00/f{i:04d}": f"{name} {i}\n".encode() for i in range(5)}
-        _write_package(building, name, files)
+        files = {f"share/{name}/d00/f{i:04d}": f"{name} {i}\n" for i in range(5)}
+        write_package(building, name, files)
     with tempfile.TemporaryDirectory() as build:
         trigger = stamp_trigger(
             "catalog",
             ["/usr/share/catalog", "/usr/share/catalog/$(name)", "/usr/share/$(name)/d00/f0000"],
             "/usr/share/(name:chg0*)/d00/f0000",
         )
-        contents = {"bin/stamp": build_stamp(Path(build))}
-        contents.update({path: text.encode() for path, text in trigger.items()})
-        _write_package(building, "triggers", contents)
+        write_package(building, "triggers", {"bin/stamp": build_stamp(Path(build)), **trigger})
     build_index(building)
     shutil.rmtree(repo, ignore_errors=True)
     os.rename(building, repo)
     return repo
-
-
-def _moss(root: Path, *args: str) -> tuple[float, float, str]:
-    """Run moss; its wall time, its processor time (with its children) and its output."""
-    command = [sys.executable, "-m", "moss", "-D", str(root), "-y", *args]
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=ENV)
-    output = process.stdout.read() if process.stdout else b""
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"moss {' '.join(args)} failed:\n{output.decode(errors='replace')}")
-    return elapsed, usage.ru_utime + usage.ru_stime, output.decode(errors="replace")
 
 
 def _containers(scratch: Path) -> tuple[float, float]:
@@ -127,26 +92,26 @@ def _containers(scratch: Path) -> tuple[float, float]:
 
 def main(moss_core: Path | None = None) -> dict[str, float]:
     repo = _repository()
-    scratch = Path(tempfile.mkdtemp(prefix="trigger-batch-", dir=_scratch_base()))
+    scratch = Path(tempfile.mkdtemp(prefix="trigger-batch-", dir=scratch_base()))
     bytecode_cache(scratch / "pycache")
     if moss_core is not None:
         ENV["PYTHONPATH"] = str(moss_core)
     try:
         root = scratch / "root"
         root.mkdir()
-        _moss(root, "repo", "add", "gen", f"file://{repo}/stone.index")
-        _moss(root, "install", "triggers", *[f"chg{n:03d}" for n in range(PACKAGES)])
+        run_moss(root, "repo", "add", "gen", f"file://{repo}/stone.index")
+        run_moss(root, "install", "triggers", *[f"chg{n:03d}" for n in range(PACKAGES)])
         removes, remove_cpus, installs = [], [], []
         for run in range(RUNS + 1):
-            seconds, cpu, output = _moss(root, "-v", "remove", CHANGED)
-            ran = sum("trigger catalog:" in line for line in output.splitlines())
+            removed = run_moss(root, "-v", "remove", CHANGED)
+            ran = sum("trigger catalog:" in line for line in removed.output.splitlines())
             if ran != INVOCATIONS:
                 raise RuntimeError(f"the remove ran {ran} catalog invocations, not {INVOCATIONS}")
-            again, _, _ = _moss(root, "install", CHANGED)
+            again = run_moss(root, "install", CHANGED)
             if run > 0:
-                removes.append(seconds)
-                remove_cpus.append(cpu)
-                installs.append(again)
+                removes.append(removed.seconds)
+                remove_cpus.append(removed.cpu_s)
+                installs.append(again.seconds)
         together, each = _containers(scratch)
         return {
             "invocations": INVOCATIONS,
