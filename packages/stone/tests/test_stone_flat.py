@@ -1,4 +1,5 @@
-"""stone.flat: the one-loop Meta decoder gives exactly what the record decoder gives."""
+"""stone.flat: the one-loop Meta decoder gives exactly what the record decoder gives, and its
+loop in C (`stone._flatc`) exactly what its loop in Python gives."""
 
 from __future__ import annotations
 
@@ -25,12 +26,23 @@ from stone import (
     StoneError,
     StoneReader,
 )
-from stone.flat import _fast, flat_meta
+from stone.flat import _decode_in_c, _fast, flat_meta
 from stone.meta import decode_meta_fields, encode_meta
 
 metas = meta_strategy()
 
 _HEAD = struct.Struct(">IHBB")
+
+needs_c = pytest.mark.skipif(
+    _decode_in_c is None,
+    reason="stone._flatc was not built (no C compiler or Python headers when stone was installed)",
+)
+
+
+def in_c(data: bytes | memoryview, count: int) -> FlatMeta | None:
+    assert _decode_in_c is not None
+    fields = _decode_in_c(data, count)
+    return None if fields is None else FlatMeta._make(fields)
 
 
 def by_records(data: bytes, count: int) -> FlatMeta | str:
@@ -98,6 +110,56 @@ def test_any_payload_gives_the_same_columns_or_the_same_error(
     assert by_flat(data, total) == by_records(data, total)
 
 
+@needs_c
+@settings(max_examples=400)
+@given(
+    metas,
+    st.sets(st.integers(0, 20), max_size=3),
+    _raw_records,
+    st.integers(0, 30),
+    st.integers(-2, 2),
+    st.integers(-3, 0),
+)
+def test_the_loop_in_c_gives_what_the_loop_in_python_gives(
+    meta: Meta,
+    dropped: set[int],
+    extra: list[tuple[int, int, bytes]],
+    at: int,
+    count_change: int,
+    cut: int,
+) -> None:
+    records = [r for n, r in enumerate(meta.records()) if n not in dropped]
+    body, count = encode_meta(records[:at])
+    tail = b"".join(_HEAD.pack(len(raw), tag, prim, 0) + raw for tag, prim, raw in extra)
+    rest, rest_count = encode_meta(records[at:])
+    data = body + tail + rest
+    data = data[: len(data) + cut] if cut else data
+    total = max(0, count + len(extra) + rest_count + count_change)
+    assert in_c(data, total) == _fast(data, total)
+    assert in_c(memoryview(data), total) == _fast(data, total)
+
+
+@needs_c
+@pytest.mark.parametrize(
+    "value",
+    [b"", b"\x00", b"\x00\x00", b"a\x00b\x00", b"\xff\x00", b"\xc3\xa9t\xc3\xa9\x00", b"\x00x\x00"],
+)
+@pytest.mark.parametrize("kind", [0, 1, 8, 9, 0x41, 0xC3])
+def test_the_loop_in_c_takes_strings_and_relations_as_python_does(value: bytes, kind: int) -> None:
+    base = list(Meta("p", "1", 1).records())
+    for tag, primitive, raw in (
+        (MetaTag.SUMMARY, Primitive.STRING, value),
+        (MetaTag.LICENSE, Primitive.STRING, value),
+        (MetaTag.DEPENDS, Primitive.DEPENDENCY, bytes([kind]) + value),
+        (MetaTag.PROVIDES, Primitive.PROVIDER, bytes([kind]) + value),
+        (MetaTag.CONFLICTS, Primitive.DEPENDENCY, bytes([kind]) + value),
+        (MetaTag.RELEASE, Primitive.UINT64, value.ljust(8, b"\x01")[:8]),
+    ):
+        body, count = encode_meta(base)
+        data = body + _HEAD.pack(len(raw), tag, primitive, 0) + raw
+        assert in_c(data, count + 1) == _fast(data, count + 1)
+
+
 @given(metas, st.sets(st.sampled_from(MetaTag)))
 def test_payloads_missing_some_records_match_the_records(meta: Meta, dropped: set[MetaTag]) -> None:
     body, count = encode_meta(r for r in meta.records() if r.tag not in dropped)
@@ -141,6 +203,8 @@ def test_every_real_meta_payload_takes_the_fast_loop_and_matches(corpus: Path) -
     assert len(payloads) > 1442
     for data, count in payloads:
         assert _fast(data, count) == by_records(data, count)
+        if _decode_in_c is not None:
+            assert in_c(data, count) == by_records(data, count)
 
 
 def test_the_reader_yields_the_flat_columns_of_every_package(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from stone import (
     StoneReader,
 )
 from stone.content import decompress_body
-from stone.payload import MAX_PLAIN_SIZE, MAX_RECORDS
+from stone.payload import MAX_PLAIN_SIZE, MAX_RECORDS, max_stored_size, within_limits
 
 from .corrupt import join, plain, split, with_plain
 
@@ -180,3 +180,33 @@ def test_stone_inspect_of_a_1_gib_bomb_is_one_line_under_a_1_gib_limit(
     assert target.stat().st_size < 64 << 10
     result = run_limited([str(Path(sys.executable).parent / "stone"), "inspect", str(target)])
     assert_refused_in_one_line(result, target, kind)
+
+
+# Sizes and counts around each kind's limits, where the two checks could part.
+_edges = (
+    st.sampled_from([0, 1, 7, 8, 9, 31, 32, 33])
+    | st.sampled_from(
+        sorted(
+            {n + d for n in MAX_PLAIN_SIZE.values() for d in (-1, 0, 1)}
+            | {max_stored_size(n) + d for n in MAX_PLAIN_SIZE.values() for d in (-1, 0, 1)}
+            | {n + d for n in MAX_RECORDS.values() for d in (-1, 0, 1)}
+        )
+    )
+    | st.integers(0, 1 << 64)
+)
+
+
+@settings(max_examples=500)
+@given(st.integers(0, 7), _edges, _edges, _edges)
+def test_the_scan_check_passes_exactly_what_limit_problem_passes(
+    kind: int, stored: int, plain_size: int, records: int
+) -> None:
+    header = PayloadHeader(
+        stored_size=stored,
+        plain_size=plain_size,
+        checksum=0,
+        num_records=records,
+        kind_code=kind,
+        compression_code=Compression.ZSTD,
+    )
+    assert within_limits(kind, stored, plain_size, records) == (header.limit_problem() is None)

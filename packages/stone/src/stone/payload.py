@@ -73,6 +73,44 @@ def max_stored_size(plain_limit: int) -> int:
     return plain_limit + (plain_limit >> 7) + (1 << 17)
 
 
+def header_fields(buffer: bytes, offset: int) -> tuple[int, ...]:
+    """The fields of the payload header at `offset`, in the order they are stored: stored size,
+    plain size, checksum, record count, version, kind code, compression code."""
+    return _LAYOUT.unpack_from(buffer, offset)
+
+
+# By kind code, what `within_limits` compares: the plain size limit, then (None for content)
+# the record limit, the smallest record and the stored size limit.
+_LIMITS: dict[int, tuple[int, tuple[int, int, int] | None]] = {
+    kind.value: (
+        MAX_PLAIN_SIZE[kind],
+        None
+        if kind is PayloadKind.CONTENT
+        else (MAX_RECORDS[kind], MIN_RECORD_SIZE[kind], max_stored_size(MAX_PLAIN_SIZE[kind])),
+    )
+    for kind in PayloadKind
+}
+
+
+def within_limits(kind_code: int, stored_size: int, plain_size: int, num_records: int) -> bool:
+    """Whether a payload header with these fields passes its kind's limits (`limit_problem`
+    says why not): asked of each of an index's 65,535 headers before any object is made."""
+    limits = _LIMITS.get(kind_code)
+    if limits is None:
+        return True
+    plain_limit, records = limits
+    if plain_size > plain_limit:
+        return False
+    if records is None:
+        return True
+    record_limit, record_size, stored_limit = records
+    return (
+        num_records <= record_limit
+        and num_records * record_size <= plain_size
+        and stored_size <= stored_limit
+    )
+
+
 def size_text(size: int) -> str:
     for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
         if size >= 1 << shift and size % (1 << shift) == 0:
@@ -139,7 +177,12 @@ class PayloadHeader:
 
     @classmethod
     def decode(cls, data: bytes) -> PayloadHeader:
-        stored, plain, checksum, records, version, kind, compression = _LAYOUT.unpack_from(data)
+        return cls.of_fields(_LAYOUT.unpack_from(data))
+
+    @classmethod
+    def of_fields(cls, fields: tuple[int, ...]) -> PayloadHeader:
+        """The header of fields in the order they are stored (`header_fields`)."""
+        stored, plain, checksum, records, version, kind, compression = fields
         return cls(
             stored_size=stored,
             plain_size=plain,

@@ -7,7 +7,7 @@ import io
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, BinaryIO, NoReturn, TypeVar
 
 import xxhash
 
@@ -25,10 +25,18 @@ from .header import HEADER_SIZE, FileType, Header
 from .index import IndexEntry, decode_index
 from .layout import LayoutEntry, decode_layout
 from .meta import Meta, MetaRecord, decode_meta, decode_meta_fields
-from .payload import PAYLOAD_HEADER_SIZE, PayloadHeader, PayloadKind
+from .payload import (
+    PAYLOAD_HEADER_SIZE,
+    PayloadHeader,
+    PayloadKind,
+    header_fields,
+    within_limits,
+)
 from .sinks import ContentSink, NullSink
 
 _T = TypeVar("_T")
+# How much of the file the header scan reads at a time.
+_SCAN_BLOCK = 1 << 20
 _Body = TypeVar("_Body", bytes, memoryview)
 
 
@@ -72,7 +80,7 @@ class StoneReader:
             self._fd = None
         self._decoded: dict[int, Any] = {}
         try:
-            self.header, self.payloads = self._scan()
+            self.header = self._scan()
         except StoneError as err:
             self.close()
             raise err.in_context(file=self.name) from None
@@ -104,40 +112,75 @@ class StoneReader:
             raise UnexpectedFileTypeError(f"archive is {found}, expected {wanted}", file=self.name)
         return self
 
-    def _scan(self) -> tuple[Header, list[PayloadRef]]:
+    def _scan(self) -> Header:
+        """Read the container header and check every payload header, keeping each one's
+        fields and body offset (`_heads`, `_offsets`) and the payloads of each kind: no object
+        per payload until one is asked for, so opening an index of 65,535 stays cheap."""
         self._file.seek(0, io.SEEK_END)
         size = self._file.tell()
         self._file.seek(0)
         header = Header.decode(self._file.read(HEADER_SIZE))
+        heads: list[tuple[int, ...]] = []
+        offsets: list[int] = []
+        by_kind: dict[int, list[int]] = {}
+        # Headers are read a block at a time: an index's are about 300 bytes apart.
+        block, block_at = b"", 0
         offset = HEADER_SIZE
-        payloads = []
         for number in range(header.num_payloads):
-            raw = self._file.read(PAYLOAD_HEADER_SIZE)
-            if len(raw) < PAYLOAD_HEADER_SIZE:
-                raise TruncatedError(
-                    f"file ends after {number} of {header.num_payloads} payloads"
-                    + (" (inside a payload header)" if raw else "")
-                )
-            payload = PayloadHeader.decode(raw)
+            at = offset - block_at
+            if at + PAYLOAD_HEADER_SIZE > len(block):
+                self._file.seek(offset)
+                block, block_at, at = self._file.read(_SCAN_BLOCK), offset, 0
+                if len(block) < PAYLOAD_HEADER_SIZE:
+                    raise TruncatedError(
+                        f"file ends after {number} of {header.num_payloads} payloads"
+                        + (" (inside a payload header)" if block else "")
+                    )
+            fields = header_fields(block, at)
+            stored, plain, _, records, _, kind, _ = fields
             offset += PAYLOAD_HEADER_SIZE
-            ref = PayloadRef(number, offset, payload)
-            if offset + payload.stored_size > size:
-                raise TruncatedError(
-                    f"body of {payload.stored_size} bytes runs past the end of the file",
-                    payload=ref.label,
-                )
-            problem = payload.limit_problem()
-            if problem is not None:
-                raise SizeLimitError(problem, payload=ref.label)
-            payloads.append(ref)
-            offset += payload.stored_size
-            self._file.seek(offset)
+            if offset + stored > size or not within_limits(kind, stored, plain, records):
+                self._refuse(number, offset, fields, size)
+            heads.append(fields)
+            offsets.append(offset)
+            numbers = by_kind.get(kind)
+            if numbers is None:
+                by_kind[kind] = [number]
+            else:
+                numbers.append(number)
+            offset += stored
         if offset != size:
             raise TruncatedError(f"{size - offset} unexpected bytes after the last payload")
-        return header, payloads
+        self._heads, self._offsets, self._by_kind = heads, offsets, by_kind
+        return header
+
+    def _refuse(self, number: int, offset: int, fields: tuple[int, ...], size: int) -> NoReturn:
+        ref = PayloadRef(number, offset, PayloadHeader.of_fields(fields))
+        if offset + ref.header.stored_size > size:
+            raise TruncatedError(
+                f"body of {ref.header.stored_size} bytes runs past the end of the file",
+                payload=ref.label,
+            )
+        problem = ref.header.limit_problem()
+        assert problem is not None, "within_limits refused what limit_problem passes"
+        raise SizeLimitError(problem, payload=ref.label)
+
+    def _ref(self, number: int) -> PayloadRef:
+        return PayloadRef(
+            number, self._offsets[number], PayloadHeader.of_fields(self._heads[number])
+        )
+
+    @functools.cached_property
+    def payloads(self) -> list[PayloadRef]:
+        """Every payload, in file order."""
+        return [self._ref(number) for number in range(len(self._offsets))]
 
     def of_kind(self, kind: PayloadKind) -> list[PayloadRef]:
-        return [ref for ref in self.payloads if ref.header.kind is kind]
+        return [self._ref(number) for number in self._by_kind.get(kind, ())]
+
+    def count(self, kind: PayloadKind) -> int:
+        """How many payloads of `kind` the archive holds (without a `PayloadRef` each)."""
+        return len(self._by_kind.get(kind, ()))
 
     def _decode(self, ref: PayloadRef, decoder: Callable[[memoryview, int], _T]) -> _T:
         if ref.number not in self._decoded:
@@ -207,7 +250,8 @@ class StoneReader:
         (its header and body, checksum checked), with a function decoding it to flat columns
         (`iter_flat_metas`): a caller that knows a payload by its bytes need not decompress
         or decode it. An archive opened by path may be read so from forked processes at once."""
-        for ref in self.of_kind(PayloadKind.META)[start:stop]:
+        for number in self._by_kind.get(PayloadKind.META, [])[start:stop]:
+            ref = self._ref(number)
             try:
                 stored = self._stored(ref)
             except StoneError as err:

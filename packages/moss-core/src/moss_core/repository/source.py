@@ -279,7 +279,7 @@ class _Loaded:
             self._reader = StoneReader(path, name=uri)
             try:
                 self._reader.expect(FileType.REPOSITORY)
-                self._count = len(self._reader.of_kind(PayloadKind.META))
+                self._count = self._reader.count(PayloadKind.META)
             except BaseException:
                 self._reader.close()
                 raise

@@ -1,0 +1,3 @@
+from typing import Any
+
+def decode(data: bytes | bytearray | memoryview, num_records: int, /) -> tuple[Any, ...] | None: ...
