@@ -7,7 +7,7 @@ the records every writer makes, in the primitives they use; a payload with anyth
 unknown tag or primitive, a relation of a newer kind, text that is not UTF-8, a malformed
 record) is decoded by the general decoder instead, so its result and its errors are exactly
 those of `Meta.from_fields(decode_meta_fields(...))`. The loop runs in C where stone's
-optional extension `_flatc` was built (about seven times faster), in Python otherwise; the two
+optional extension `_flatc` was built (about six times faster), in Python otherwise; the two
 give the same for every input.
 """
 

@@ -177,7 +177,7 @@ class PayloadHeader:
 
     @classmethod
     def decode(cls, data: bytes) -> PayloadHeader:
-        return cls.of_fields(_LAYOUT.unpack_from(data))
+        return cls.of_fields(header_fields(data, 0))
 
     @classmethod
     def of_fields(cls, fields: tuple[int, ...]) -> PayloadHeader:

@@ -143,11 +143,7 @@ class StoneReader:
                 self._refuse(number, offset, fields, size)
             heads.append(fields)
             offsets.append(offset)
-            numbers = by_kind.get(kind)
-            if numbers is None:
-                by_kind[kind] = [number]
-            else:
-                numbers.append(number)
+            by_kind.setdefault(kind, []).append(number)
             offset += stored
         if offset != size:
             raise TruncatedError(f"{size - offset} unexpected bytes after the last payload")
